@@ -1,0 +1,411 @@
+"""The job lifecycle in SQL: claims, leases, fencing, retries, and what outcomes update."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import bcrypt
+import psycopg
+import pytest
+
+from tests.pg import Agent, Db, User
+
+Row = dict[str, object]
+
+
+def agent_call(conn: psycopg.Connection[Row], agent: Agent, query: str,
+               params: tuple[object, ...] = ()) -> list[Row]:
+    """Call as the agent's signed-in user, in one committed transaction."""
+    with conn.transaction():
+        conn.execute("select set_config('role', 'authenticated', true), "
+                     "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
+        cur = conn.execute(query, params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def claim(conn: psycopg.Connection[Row], agent: Agent, key: str | None = None,
+          lease: int = 60) -> Row | None:
+    rows = agent_call(conn, agent, "select * from claim_next_job(%s, %s, %s)",
+                      (agent.id, agent.key if key is None else key, lease))
+    return rows[0] if rows else None
+
+
+def enqueue(db: Db, user: User, n: int, job_type: str = "get_account",
+            target: Agent | None = None) -> list[str]:
+    rows = db.admin.execute(
+        "insert into jobs (user_id, job_type, target_agent_id) "
+        "select %s, %s, %s from generate_series(1, %s) returning id::text as id",
+        (user.id, job_type, target.id if target else None, n)).fetchall()
+    return [str(r["id"]) for r in rows]
+
+
+def job(db: Db, job_id: object) -> Row:
+    row = db.admin.execute("select * from jobs where id = %s", (job_id,)).fetchone()
+    assert row is not None
+    return row
+
+
+def test_eight_concurrent_claimers_claim_each_of_2000_jobs_exactly_once(db: Db) -> None:
+    alice, bob = db.create_user(), db.create_user()
+    agents = [db.create_agent(alice, f"a{i}") for i in range(4)] + \
+             [db.create_agent(bob, f"b{i}") for i in range(4)]
+    # Half of each user's jobs name no agent; the rest are pinned to one of that user's agents.
+    expected_owner: dict[str, str] = {}
+    pinned: dict[str, str] = {}
+    for user, mine in ((alice, agents[:4]), (bob, agents[4:])):
+        for job_id in enqueue(db, user, 500):
+            expected_owner[job_id] = user.id
+        for i, agent in enumerate(mine):
+            for job_id in enqueue(db, user, 125, target=agent):
+                expected_owner[job_id] = user.id
+                pinned[job_id] = agent.id
+            del i
+    assert len(expected_owner) == 2000
+
+    claims: list[tuple[str, str, str]] = []  # (job, agent, agent owner)
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(agents))
+    failures: list[BaseException] = []
+
+    def work(agent: Agent) -> None:
+        try:
+            with db.connect() as conn:
+                barrier.wait()
+                while (got := claim(conn, agent)) is not None:
+                    with lock:
+                        claims.append((str(got["id"]), agent.id, agent.user.id))
+                    agent_call(conn, agent, "select complete_job(%s, %s, %s, %s, '{}')",
+                               (agent.id, agent.key, got["id"], got["lease_token"]))
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures, failures
+
+    per_job = Counter(job_id for job_id, _, _ in claims)
+    assert len(per_job) == 2000
+    assert set(per_job.values()) == {1}
+    for job_id, agent_id, owner in claims:
+        assert expected_owner[job_id] == owner, "an agent got another user's job"
+        if job_id in pinned:
+            assert pinned[job_id] == agent_id
+    status = db.admin.execute("select status, count(*) as n from jobs group by status").fetchall()
+    assert status == [{"status": "completed", "n": 2000}]
+    # Each agent did some of the unpinned work: the claims really ran concurrently.
+    assert len({agent_id for _, agent_id, _ in claims}) == 8
+
+
+def test_agent_never_gets_another_users_job(db: Db) -> None:
+    alice, bob = db.create_user(), db.create_user()
+    bobs_agent = db.create_agent(bob)
+    enqueue(db, alice, 3)
+    with db.connect() as conn:
+        assert claim(conn, bobs_agent) is None
+    assert db.admin.execute("select count(*) as n from jobs where status = 'pending'").fetchone() == {"n": 3}
+
+
+@pytest.mark.parametrize("key", ["", "pk_" + "0" * 64, "not even a key", "x" * 500])
+def test_wrong_or_missing_key_gets_nothing(db: Db, key: str) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 1)
+    with db.connect() as conn, pytest.raises(psycopg.Error) as raised:
+        claim(conn, agent, key=key)
+    assert raised.value.sqlstate == "TNA01"
+    assert db.admin.execute("select status, attempts from jobs").fetchone() == {"status": "pending", "attempts": 0}
+
+
+def test_null_key_gets_nothing(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 1)
+    with db.connect() as conn, pytest.raises(psycopg.Error) as raised:
+        agent_call(conn, agent, "select * from claim_next_job(%s, null)", (agent.id,))
+    assert raised.value.sqlstate == "TNA01"
+
+
+def test_key_of_another_users_agent_is_refused_even_when_right(db: Db) -> None:
+    alice, bob = db.create_user(), db.create_user()
+    alices_agent = db.create_agent(alice)
+    enqueue(db, alice, 1)
+    impostor = Agent(alices_agent.id, bob, alices_agent.key)  # bob signed in, holding alice's key
+    with db.connect() as conn, pytest.raises(psycopg.Error) as raised:
+        claim(conn, impostor)
+    assert raised.value.sqlstate == "TNA01"
+
+
+def test_revoked_agent_and_re_paired_key(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 2)
+    with db.connect() as conn:
+        assert claim(conn, agent) is not None  # the key is now cached
+        new_key = "pk_" + "ab" * 32
+        db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s",
+                         (bcrypt.hashpw(new_key.encode(), bcrypt.gensalt(4, prefix=b"2a")).decode(),
+                          agent.id))
+        with pytest.raises(psycopg.Error):
+            claim(conn, agent)  # the cached old key no longer counts
+        assert claim(conn, agent, key=new_key) is not None
+        db.admin.execute("update mt5_agents set revoked_at = now() where id = %s", (agent.id,))
+        enqueue(db, user, 1)
+        with pytest.raises(psycopg.Error):
+            claim(conn, agent, key=new_key)
+
+
+def test_python_bcrypt_2b_hashes_are_accepted(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    hashed_2b = bcrypt.hashpw(agent.key.encode(), bcrypt.gensalt(4)).decode()
+    assert hashed_2b.startswith("$2b$")
+    db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s", (hashed_2b, agent.id))
+    enqueue(db, user, 1)
+    with db.connect() as conn:
+        assert claim(conn, agent) is not None
+
+
+def test_oldest_first_with_a_tiebreaker_for_one_transaction(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    with db.connect() as conn, conn.transaction():
+        ids = [str(conn.execute("insert into jobs (user_id, job_type, payload) values (%s, 'get_account', %s) "
+                                "returning id", (user.id, json.dumps({"n": i}))).fetchone()["id"])  # type: ignore[index]
+               for i in range(6)]
+    got = []
+    with db.connect() as conn:
+        while (row := claim(conn, agent)) is not None:
+            got.append(str(row["id"]))
+    assert got == ids
+
+
+def test_expired_lease_is_requeued_and_the_late_agent_is_refused(db: Db) -> None:
+    user = db.create_user()
+    slow, fresh = db.create_agent(user, "slow"), db.create_agent(user, "fresh")
+    (job_id,) = enqueue(db, user, 1)
+    with db.connect() as conn:
+        first = claim(conn, slow)
+        assert first is not None and first["attempts"] == 1
+        db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second' where id = %s",
+                         (job_id,))
+        second = claim(conn, fresh)
+        assert second is not None and str(second["id"]) == job_id and second["attempts"] == 2
+        with pytest.raises(psycopg.Error) as raised:
+            agent_call(conn, slow, "select complete_job(%s, %s, %s, %s, '{\"late\": true}')",
+                       (slow.id, slow.key, job_id, first["lease_token"]))
+        assert raised.value.sqlstate == "TNL01"
+        with pytest.raises(psycopg.Error):
+            agent_call(conn, slow, "select extend_job_lease(%s, %s, %s, %s)",
+                       (slow.id, slow.key, job_id, first["lease_token"]))
+        agent_call(conn, fresh, "select complete_job(%s, %s, %s, %s, '{\"ok\": true}')",
+                   (fresh.id, fresh.key, job_id, second["lease_token"]))
+    final = job(db, job_id)
+    assert final["status"] == "completed" and final["result"] == {"ok": True}
+    assert str(final["agent_id"]) == fresh.id
+
+
+def test_the_same_agent_restarted_cannot_report_with_its_old_claim(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    (job_id,) = enqueue(db, user, 1)
+    with db.connect() as conn:
+        old = claim(conn, agent)
+        assert old is not None
+        db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
+        new = claim(conn, agent)
+        assert new is not None and new["lease_token"] != old["lease_token"]
+        with pytest.raises(psycopg.Error) as raised:
+            agent_call(conn, agent, "select fail_job(%s, %s, %s, %s, 'stale')",
+                       (agent.id, agent.key, job_id, old["lease_token"]))
+        assert raised.value.sqlstate == "TNL01"
+    assert job(db, job_id)["status"] == "running"
+
+
+def test_lease_expiry_after_the_last_attempt_fails_the_job(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    db.admin.execute("insert into jobs (user_id, job_type, max_attempts) values (%s, 'get_account', 2)",
+                     (user.id,))
+    with db.connect() as conn:
+        for attempt in (1, 2):
+            got = claim(conn, agent)
+            assert got is not None and got["attempts"] == attempt
+            db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
+        assert claim(conn, agent) is None
+    final = db.admin.execute("select status, error_code, error_message from jobs").fetchone()
+    assert final is not None
+    assert (final["status"], final["error_code"]) == ("failed", "lease_expired")
+    assert "stopped responding" in str(final["error_message"])
+
+
+def test_extending_keeps_the_lease(db: Db) -> None:
+    user = db.create_user()
+    agent, other = db.create_agent(user), db.create_agent(user, "other")
+    enqueue(db, user, 1)
+    with db.connect() as conn:
+        got = claim(conn, agent, lease=5)
+        assert got is not None
+        until = agent_call(conn, agent, "select extend_job_lease(%s, %s, %s, %s, 300) as until",
+                           (agent.id, agent.key, got["id"], got["lease_token"]))[0]["until"]
+        row = db.admin.execute("select lease_expires_at > now() + interval '200 seconds' as long "
+                               "from jobs").fetchone()
+        assert row == {"long": True} and until is not None
+        assert claim(conn, other) is None
+
+
+def test_transient_failure_retries_later_then_fails_for_good(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    db.admin.execute("insert into jobs (user_id, job_type, max_attempts) values (%s, 'get_account', 2)",
+                     (user.id,))
+    with db.connect() as conn:
+        got = claim(conn, agent)
+        assert got is not None
+        agent_call(conn, agent, "select fail_job(%s, %s, %s, %s, 'terminal busy', 'busy', null, true, 600)",
+                   (agent.id, agent.key, got["id"], got["lease_token"]))
+        assert claim(conn, agent) is None  # waiting out the retry delay
+        db.admin.execute("update jobs set available_at = now()")
+        got = claim(conn, agent)
+        assert got is not None and got["attempts"] == 2
+        agent_call(conn, agent, "select fail_job(%s, %s, %s, %s, 'terminal busy', 'busy', null, true, 0)",
+                   (agent.id, agent.key, got["id"], got["lease_token"]))
+    final = db.admin.execute("select status, error_message from jobs").fetchone()
+    assert final == {"status": "failed", "error_message": "terminal busy"}
+
+
+def test_trade_outcome_resolves_its_signal(db: Db) -> None:
+    from tests.world import build_world
+
+    world = build_world(db, db.create_user())
+    strategy = world.ids["tv_strategies"]
+    ids = []
+    for _ in range(2):
+        job_id = db.admin.execute("insert into jobs (user_id, job_type) values (%s, 'trade') returning id",
+                                  (world.user.id,)).fetchone()["id"]  # type: ignore[index]
+        signal = db.admin.execute(
+            "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
+            "values (%s, %s, 'EURUSD', 'buy', '{}', %s) returning id",
+            (strategy, world.user.id, job_id)).fetchone()["id"]  # type: ignore[index]
+        ids.append(signal)
+    db.admin.execute("delete from jobs where job_type = 'compile'")
+    agent = world.agent
+    with db.connect() as conn:
+        first = claim(conn, agent)
+        assert first is not None
+        agent_call(conn, agent, "select complete_job(%s, %s, %s, %s, %s)",
+                   (agent.id, agent.key, first["id"], first["lease_token"],
+                    json.dumps({"price": 1.08512, "order": 4242, "volume": 0.1})))
+        second = claim(conn, agent)
+        assert second is not None
+        agent_call(conn, agent, "select fail_job(%s, %s, %s, %s, 'Market closed (10018)', '10018')",
+                   (agent.id, agent.key, second["id"], second["lease_token"]))
+    rows = db.admin.execute("select status, fill_price::float as fill, broker_order_id, error_message "
+                            "from tv_signals where id = any(%s) order by received_at, id", (ids,)).fetchall()
+    by_status = {r["status"]: r for r in rows}
+    assert by_status["executed"]["fill"] == pytest.approx(1.08512)
+    assert by_status["executed"]["broker_order_id"] == "4242"
+    assert by_status["failed"]["error_message"] == "Market closed (10018)"
+
+
+def test_compile_job_updates_its_version(db: Db) -> None:
+    from tests.world import build_world
+
+    world = build_world(db, db.create_user())
+    version = world.ids["ea_versions"]
+    db.admin.execute("delete from jobs")
+    db.call_as(world.user, "insert into jobs (user_id, job_type, payload) values (%s, 'compile', %s)",
+               (world.user.id, json.dumps({"version_id": version})))
+
+    def state() -> object:
+        return db.admin.execute("select compile_status from ea_versions where id = %s",
+                                (version,)).fetchone()["compile_status"]  # type: ignore[index]
+
+    assert state() == "queued"
+    with db.connect() as conn:
+        got = claim(conn, world.agent)
+        assert got is not None
+        assert state() == "compiling"
+        agent_call(conn, world.agent, "select complete_job(%s, %s, %s, %s, %s)",
+                   (world.agent.id, world.agent.key, got["id"], got["lease_token"],
+                    json.dumps({"success": False, "log": "ma.mq5(12,5) : error 256: undeclared identifier"})))
+    row = db.admin.execute("select compile_status, compile_log from ea_versions where id = %s",
+                           (version,)).fetchone()
+    assert row == {"compile_status": "failed",
+                   "compile_log": "ma.mq5(12,5) : error 256: undeclared identifier"}
+
+
+def test_recovery_hands_back_held_jobs_with_new_tokens(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 2)
+    with db.connect() as conn:
+        held = claim(conn, agent)
+        assert held is not None
+        recovered = agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
+    assert [str(r["id"]) for r in recovered] == [str(held["id"])]
+    assert recovered[0]["lease_token"] != held["lease_token"]
+
+
+def test_recovery_reopens_a_trade_failed_by_expiry_after_its_intent(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    db.admin.execute("insert into jobs (user_id, job_type, max_attempts) values (%s, 'trade', 1)", (user.id,))
+    with db.connect() as conn:
+        got = claim(conn, agent)
+        assert got is not None
+        agent_call(conn, agent, "select record_job_intent(%s, %s, %s, %s, %s)",
+                   (agent.id, agent.key, got["id"], got["lease_token"], json.dumps({"volume": 0.1})))
+        db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
+        assert claim(conn, agent) is None
+        assert job(db, got["id"])["status"] == "failed"
+        recovered = agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
+    assert [r["id"] for r in recovered] == [got["id"]]
+    assert job(db, got["id"])["status"] == "running"
+
+
+def test_user_can_cancel_only_a_waiting_job(db: Db) -> None:
+    user = db.create_user()
+    agent = db.create_agent(user)
+    waiting, started = enqueue(db, user, 2)
+    with db.connect() as conn:
+        got = claim(conn, agent)
+        assert got is not None and str(got["id"]) == waiting
+    with pytest.raises(psycopg.Error) as raised:
+        db.call_as(user, "select cancel_job(%s)", (waiting,))
+    assert raised.value.sqlstate == "TNV01"
+    db.call_as(user, "select cancel_job(%s)", (started,))
+    assert job(db, started)["status"] == "cancelled"
+
+
+def test_record_sync_updates_account_health(db: Db) -> None:
+    from tests.world import build_world
+
+    world = build_world(db, db.create_user())
+    agent = world.agent
+    account = {"login": 5001, "server": "Demo-Server", "balance": 10500.5, "equity": 10480.25,
+               "currency": "USD", "server_time_offset": 7200}
+    trades = [{"ticket": 7001, "symbol": "EURUSD.m", "side": "buy", "entry": "in", "volume": 0.1,
+               "price": 1.1, "executed_at": "2026-11-20T10:00:00Z"},
+              {"ticket": 7002, "symbol": "EURUSD.m", "side": "sell", "entry": "out", "volume": 0.1,
+               "price": 1.101, "profit": 10, "executed_at": "2026-11-20T11:00:00Z"}]
+    with db.connect() as conn:
+        for status, error in (("success", None), ("failed", "IPC timeout (-10005)"), ("success", None)):
+            agent_call(conn, agent, "select record_sync(%s, %s, 'scheduled', %s, now(), 120, %s, %s, %s)",
+                       (agent.id, agent.key, status, json.dumps(account), json.dumps(trades), error))
+        health = agent_call(conn, agent, "select * from account_sync_health")
+        failures = agent_call(conn, agent, "select * from recent_sync_failures")
+    assert len(health) == 1
+    row = health[0]
+    assert row["balance"] == pytest.approx(10500.5)
+    assert row["sync_failure_count"] == 0
+    # Three syncs here plus the failed one build_world logged.
+    assert (row["total_syncs_24h"], row["successful_syncs_24h"], row["failed_syncs_24h"]) == (4, 2, 2)
+    assert failures[0]["error_message"] == "IPC timeout (-10005)"
+    counts = db.admin.execute("select trades_synced from sync_logs where sync_type = 'scheduled' "
+                              "and status = 'success' order by created_at").fetchall()
+    assert [c["trades_synced"] for c in counts] == [2, 0]  # the second sync found nothing new

@@ -1,0 +1,57 @@
+"""A user's complete set of rows: one in every table, written as the backend would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.pg import Agent, Db, User
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids of one user's rows, table by table."""
+
+    user: User
+    agent: Agent
+    ids: dict[str, str]
+
+
+def build_world(db: Db, user: User) -> World:
+    """Create one row per table for ``user`` (as the superuser, like the backend)."""
+    agent = db.create_agent(user)
+    a = db.admin
+
+    def one(query: str, *params: object) -> str:
+        row = a.execute(query, params).fetchone()  # type: ignore[arg-type]
+        assert row is not None
+        return str(row["id"])
+
+    ids: dict[str, str] = {"profiles": user.id, "user_settings": user.id, "mt5_agents": agent.id}
+    ids["broker_connections"] = one(
+        "insert into broker_connections (user_id, agent_id, name, symbol_suffix) "
+        "values (%s, %s, 'Demo broker', '.m') returning id", user.id, agent.id)
+    ids["trading_accounts"] = one(
+        "insert into trading_accounts (user_id, broker_connection_id, login, server, balance) "
+        "values (%s, %s, 5001, 'Demo-Server', 10000) returning id", user.id, ids["broker_connections"])
+    ids["trades"] = one(
+        "insert into trades (user_id, account_id, ticket, symbol, side, entry, volume, price, executed_at) "
+        "values (%s, %s, 1001, 'EURUSD.m', 'buy', 'in', 0.1, 1.1, now()) returning id",
+        user.id, ids["trading_accounts"])
+    ids["ea_projects"] = one(
+        "insert into ea_projects (user_id, name) values (%s, 'MA cross') returning id", user.id)
+    ids["ea_versions"] = one(
+        "insert into ea_versions (project_id, user_id, source_code) values (%s, %s, '// v1') returning id",
+        ids["ea_projects"], user.id)
+    ids["jobs"] = one(
+        "insert into jobs (user_id, job_type, payload) values (%s, 'compile', '{}') returning id", user.id)
+    ids["tv_strategies"] = one(
+        "insert into tv_strategies (user_id, broker_connection_id, name) values (%s, %s, 'Trend') "
+        "returning id", user.id, ids["broker_connections"])
+    ids["tv_signals"] = one(
+        "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload) "
+        "values (%s, %s, 'EURUSD', 'buy', '{}') returning id", ids["tv_strategies"], user.id)
+    ids["sync_logs"] = one(
+        "insert into sync_logs (account_id, user_id, sync_type, started_at, status, error_message) "
+        "values (%s, %s, 'scheduled', now(), 'failed', 'timeout') returning id",
+        ids["trading_accounts"], user.id)
+    return World(user, agent, ids)
