@@ -7,6 +7,7 @@ subcommand imports what it needs when it runs, so ``tnm-desktop db up`` never lo
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -84,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--dir", type=Path, required=True, help="database directory")
     status.set_defaults(handler=_db_status)
 
-    for register in _extra_commands():
-        register(commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    # Parts that bring their own subcommands register them here.
-    return []
+# Parts that bring their own subcommands: each module has ``register(subparsers)`` and must be
+# cheap to import (heavy imports go inside its handlers).
+COMMAND_MODULES: list[str] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
