@@ -23,7 +23,7 @@ def main() -> int:
     failed = []
     for name, cmd in steps:
         print(f"== {name}: {' '.join(cmd[2:])}", flush=True)
-        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:  # noqa: S603
+        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
             failed.append(name)
     if failed:
         print(f"== FAILED: {', '.join(failed)}", flush=True)

@@ -1,0 +1,57 @@
+"""Contract: live updates reach the signed-in user, and only them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tnm_desktop.data.port import Change, LiveState, Table
+from tnm_desktop.domain import Signal
+
+from tests.data.backends import Backend
+from tests.data.helpers import insert_signal, strategy_for
+from tests.waiting import eventually as wait_for
+
+
+async def test_subscriber_gets_a_signal_inserted_elsewhere_and_another_user_gets_nothing(backend: Backend) -> None:
+    alice, bob = backend.db.create_user(), backend.db.create_user()
+    alice_port, bob_port = await backend.signed_in(alice), await backend.signed_in(bob)
+    strategy = await strategy_for(alice_port)
+    alice_changes: list[Change] = []
+    bob_changes: list[Change] = []
+    sub_a = await alice_port.subscribe([Table.SIGNALS], alice_changes.append)
+    sub_b = await bob_port.subscribe([Table.SIGNALS, Table.JOBS], bob_changes.append)
+    await wait_for(lambda: sub_a.state is LiveState.LIVE and sub_b.state is LiveState.LIVE)
+
+    signal_id = insert_signal(backend.db, alice, strategy.id, symbol="GBPUSD")
+    await wait_for(lambda: any(c.id == signal_id for c in alice_changes))
+    change = next(c for c in alice_changes if c.id == signal_id)
+    assert change.table is Table.SIGNALS and change.op == "insert"
+    assert isinstance(change.row, Signal) and change.row.symbol == "GBPUSD"
+
+    backend.db.admin.execute("update tv_signals set status = 'executed', fill_price = 1.27 where id = %s", (signal_id,))
+    await wait_for(lambda: any(c.op == "update" for c in alice_changes))
+    updated = [c for c in alice_changes if c.op == "update"][-1]
+    assert isinstance(updated.row, Signal) and updated.row.fill_price == 1.27
+    await asyncio.sleep(0.3)  # bob had every chance to receive something
+    assert bob_changes == []
+    await sub_a.close()
+    await sub_b.close()
+
+
+async def test_a_dropped_channel_polls_then_recovers_without_losing_changes(backend: Backend) -> None:
+    user = backend.db.create_user()
+    port = await backend.signed_in(user)
+    strategy = await strategy_for(port)
+    changes: list[Change] = []
+    states: list[LiveState] = []
+    sub = await port.subscribe([Table.SIGNALS], changes.append, states.append)
+    await wait_for(lambda: sub.state is LiveState.LIVE)
+    await backend.drop_live_connections()  # type: ignore[attr-defined]
+    await wait_for(lambda: LiveState.POLLING in states)
+    missed = insert_signal(backend.db, user, strategy.id)
+    await wait_for(lambda: any(c.id == missed for c in changes), within=20)
+    await wait_for(lambda: sub.state is LiveState.LIVE, within=20)
+    after = insert_signal(backend.db, user, strategy.id)
+    await wait_for(lambda: any(c.id == after for c in changes))
+    await sub.close()
+    assert sub.state is LiveState.CLOSED

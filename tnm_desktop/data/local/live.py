@@ -1,0 +1,93 @@
+"""LISTEN on the signed-in user's channel; reconnect with backoff when the connection drops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import psycopg
+from psycopg import sql
+
+from tnm_desktop.data.live import ChangeFeed
+from tnm_desktop.data.port import LiveState
+
+log = logging.getLogger(__name__)
+
+
+def channel_of(user_id: str) -> str:
+    """The NOTIFY channel of a user (see the live updates migration)."""
+    return "tnm_" + user_id.replace("-", "")
+
+
+class LocalListener:
+    """A live subscription over LISTEN/NOTIFY.
+
+    Notifications carry (table, op, id) only; the feed re-reads each row as the user, so what a
+    subscriber receives is exactly what RLS lets that user see.
+    """
+
+    def __init__(self, conninfo: str, user_id: str, feed: ChangeFeed, *, max_backoff: float = 10.0) -> None:
+        self._conninfo = conninfo
+        self._channel = channel_of(user_id)
+        self.feed = feed
+        self._max_backoff = max_backoff
+        self._task: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
+
+    @property
+    def state(self) -> LiveState:
+        """How changes arrive now."""
+        return self.feed.state
+
+    async def start(self) -> None:
+        """Connect and start listening; return once the first attempt has succeeded or failed."""
+        self.feed.start()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"listen-{self._channel}")
+        await self._first_attempt.wait()
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.feed.close()
+
+    async def _run(self) -> None:
+        delay = 0.25
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            except (psycopg.Error, OSError) as exc:
+                log.info("live updates: cannot connect (%s); polling", exc)
+                self._down()
+            else:
+                try:
+                    await conn.execute(sql.SQL("listen {}").format(sql.Identifier(self._channel)))
+                    self.feed.channel_up()
+                    self._first_attempt.set()
+                    delay = 0.25
+                    async for note in conn.notifies():
+                        self._push(note.payload)
+                except (psycopg.Error, OSError) as exc:
+                    log.info("live updates: connection lost (%s); polling until it is back", exc)
+                    self._down()
+                finally:
+                    with contextlib.suppress(psycopg.Error, OSError):
+                        await conn.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+
+    def _down(self) -> None:
+        self.feed.channel_down()
+        self._first_attempt.set()
+
+    def _push(self, payload: str) -> None:
+        try:
+            note = json.loads(payload)
+            self.feed.push(str(note["table"]), str(note["op"]), str(note["id"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed notification: %r", payload[:200])

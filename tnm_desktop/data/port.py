@@ -1,0 +1,260 @@
+"""The data port: everything the GUI and the agent ask of a backend.
+
+Two adapters implement it — the local workspace (psycopg on a private PostgreSQL) and Supabase
+(the ``supabase`` async client) — and neither the GUI nor the agent knows which one it has. Every
+method is a coroutine; every failure is one of :mod:`tnm_desktop.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from tnm_desktop.domain import (
+    Agent,
+    AgentCredentials,
+    BrokerConnection,
+    BrokerConnectionDraft,
+    ClaimedJob,
+    EaProject,
+    EaVersion,
+    Job,
+    JobFilter,
+    JobRequest,
+    NewVersion,
+    Profile,
+    Session,
+    Signal,
+    SignalCursor,
+    SignalFilter,
+    SignalStatus,
+    Strategy,
+    StrategyDraft,
+    StrategyStats,
+    SyncHealth,
+    SyncLog,
+    SyncReport,
+    TradingAccount,
+    UserSettings,
+)
+
+
+class Table(StrEnum):
+    """Tables whose changes can be subscribed to."""
+
+    SIGNALS = "tv_signals"
+    JOBS = "jobs"
+    SYNC_LOGS = "sync_logs"
+    ACCOUNTS = "trading_accounts"
+    AGENTS = "mt5_agents"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A row of the signed-in user's that was inserted or updated.
+
+    ``row`` is the row as that user may see it now (re-read under RLS), or None if it is gone.
+    """
+
+    table: Table
+    op: str  # "insert" | "update" | "delete"
+    id: str
+    row: Signal | Job | SyncLog | TradingAccount | Agent | None
+
+
+class LiveState(StrEnum):
+    """How changes are arriving."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"  # pushed by notifications / Realtime
+    POLLING = "polling"  # the push channel is down; changes are polled until it is back
+    CLOSED = "closed"
+
+
+ChangeCallback = Callable[[Change], None]
+StateCallback = Callable[[LiveState], None]
+
+
+class Subscription(Protocol):
+    """A live subscription; close it when done."""
+
+    @property
+    def state(self) -> LiveState:
+        """How changes are arriving now."""
+        ...
+
+    async def close(self) -> None:
+        """Stop receiving changes."""
+        ...
+
+
+class AuthPort(Protocol):
+    """Signing in and out."""
+
+    @property
+    def session(self) -> Session | None:
+        """Who is signed in, if anyone."""
+        ...
+
+    async def sign_in(self, email: str, password: str, *, remember: bool = False) -> Session:
+        """Sign in; with ``remember`` the session survives a restart (kept in the OS keyring)."""
+        ...
+
+    async def sign_up(self, email: str, password: str, *, remember: bool = False) -> Session:
+        """Create an account and sign in to it."""
+        ...
+
+    async def restore_session(self) -> Session | None:
+        """Sign in silently from a remembered session, if there is a valid one."""
+        ...
+
+    async def sign_out(self) -> None:
+        """Sign out and forget the remembered session."""
+        ...
+
+
+class AgentPort(Protocol):
+    """What the MT5 agent writes. Every call carries the agent's credentials."""
+
+    async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
+        """Claim the oldest waiting job for this agent, or None when nothing waits."""
+        ...
+
+    async def extend_lease(self, creds: AgentCredentials, claimed: ClaimedJob,
+                           lease_seconds: int = 60) -> datetime:
+        """Keep holding a job that is still running; return the new expiry."""
+        ...
+
+    async def record_intent(self, creds: AgentCredentials, claimed: ClaimedJob,
+                            intent: dict[str, Any]) -> datetime:
+        """Record what is about to be sent, before sending it; return when."""
+        ...
+
+    async def complete_job(self, creds: AgentCredentials, claimed: ClaimedJob,
+                           result: dict[str, Any]) -> Job:
+        """Report success."""
+        ...
+
+    async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
+                       code: str | None = None, result: dict[str, Any] | None = None,
+                       retry: bool = False, retry_delay_seconds: int = 0) -> Job:
+        """Report failure; with ``retry`` the job returns to the queue while attempts remain."""
+        ...
+
+    async def recover_jobs(self, creds: AgentCredentials, lease_seconds: int = 60) -> list[ClaimedJob]:
+        """Take back the jobs a previous run of this agent held (start-up and crash recovery)."""
+        ...
+
+    async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
+                        agent_version: str | None = None) -> datetime:
+        """Say the agent is alive and in which state."""
+        ...
+
+    async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
+        """Store one account sync attempt; return the sync log id."""
+        ...
+
+
+class DataPort(AuthPort, AgentPort, Protocol):
+    """Everything the desktop app asks of its backend."""
+
+    async def ping(self) -> None:
+        """Raise TransientError when the backend cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and subscriptions."""
+        ...
+
+    # Profile and settings ---------------------------------------------------------------------
+    async def get_profile(self) -> Profile: ...
+    async def update_profile(self, display_name: str) -> Profile: ...
+    async def get_settings(self) -> UserSettings: ...
+    async def update_settings(self, settings: UserSettings) -> UserSettings: ...
+
+    # Agents -----------------------------------------------------------------------------------
+    async def list_agents(self) -> list[Agent]: ...
+    async def get_agent(self, agent_id: str) -> Agent | None: ...
+    async def create_agent(self, name: str, machine_name: str, key_hash: str, key_prefix: str) -> Agent: ...
+    async def set_agent_key(self, agent_id: str, key_hash: str, key_prefix: str) -> Agent: ...
+    async def update_agent(self, agent_id: str, *, name: str | None = None,
+                           terminal_path: str | None = None, mt5_login: int | None = None,
+                           mt5_server: str | None = None) -> Agent: ...
+    async def revoke_agent(self, agent_id: str) -> Agent: ...
+    async def delete_agent(self, agent_id: str) -> None: ...
+
+    # Broker connections and accounts ----------------------------------------------------------
+    async def list_broker_connections(self) -> list[BrokerConnection]: ...
+    async def create_broker_connection(self, draft: BrokerConnectionDraft) -> BrokerConnection: ...
+    async def update_broker_connection(self, connection_id: str,
+                                       draft: BrokerConnectionDraft) -> BrokerConnection: ...
+    async def delete_broker_connection(self, connection_id: str) -> None:
+        """Delete; UserError(code="in_use") while strategies still route to it."""
+        ...
+
+    async def list_accounts(self) -> list[TradingAccount]: ...
+
+    # Strategies -------------------------------------------------------------------------------
+    async def list_strategies(self) -> list[Strategy]: ...
+    async def get_strategy(self, strategy_id: str) -> Strategy | None: ...
+    async def create_strategy(self, draft: StrategyDraft) -> Strategy: ...
+    async def update_strategy(self, strategy_id: str, draft: StrategyDraft) -> Strategy: ...
+    async def set_strategy_enabled(self, strategy_id: str, enabled: bool) -> Strategy: ...
+    async def rotate_strategy_secret(self, strategy_id: str) -> Strategy:
+        """Give the strategy a new webhook secret; the old URL stops working at once."""
+        ...
+
+    async def delete_strategy(self, strategy_id: str) -> None: ...
+    async def strategy_stats(self) -> list[StrategyStats]: ...
+
+    # Signals ----------------------------------------------------------------------------------
+    async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
+                           limit: int = 200) -> list[Signal]:
+        """One page of the signal log, newest first, starting just after ``after``."""
+        ...
+
+    async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]: ...
+    async def get_signals(self, signal_ids: Sequence[str]) -> list[Signal]: ...
+
+    # Jobs -------------------------------------------------------------------------------------
+    async def enqueue_job(self, request: JobRequest) -> Job: ...
+    async def list_jobs(self, filters: JobFilter) -> list[Job]: ...
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[Job]: ...
+    async def cancel_job(self, job_id: str) -> Job: ...
+
+    # EA projects ------------------------------------------------------------------------------
+    async def list_ea_projects(self) -> list[EaProject]: ...
+    async def create_ea_project(self, name: str, first_version: NewVersion, *, description: str = "",
+                                symbol: str | None = None,
+                                timeframe: str | None = None) -> tuple[EaProject, EaVersion]: ...
+    async def delete_ea_project(self, project_id: str) -> None: ...
+    async def list_ea_versions(self, project_id: str) -> list[EaVersion]:
+        """The project's versions, newest first, without their source."""
+        ...
+
+    async def get_ea_version(self, version_id: str) -> EaVersion:
+        """One version with its source."""
+        ...
+
+    async def save_ea_version(self, project_id: str, version: NewVersion) -> EaVersion:
+        """Save a new version and make it the project's current one."""
+        ...
+
+    async def switch_ea_version(self, project_id: str, version_id: str) -> EaProject: ...
+
+    # Sync health ------------------------------------------------------------------------------
+    async def account_health(self) -> list[SyncHealth]: ...
+    async def recent_sync_failures(self) -> list[SyncLog]: ...
+    async def sync_history(self, account_id: str, *, since: datetime | None = None,
+                           limit: int = 500) -> list[SyncLog]:
+        """An account's sync attempts, oldest first."""
+        ...
+
+    # Live updates -----------------------------------------------------------------------------
+    async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
+                        on_state: StateCallback | None = None) -> Subscription:
+        """Receive the signed-in user's changes to ``tables`` until closed."""
+        ...

@@ -1,0 +1,141 @@
+"""The signed-in trader, their settings, and their paired agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from tnm_desktop.domain import convert as c
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Who is signed in, and where.
+
+    The tokens that prove it stay inside the adapter (and the keyring); they are not here.
+    """
+
+    user_id: str
+    email: str
+    backend: str  # "local" or "supabase", for display only
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The trader's profile row."""
+
+    id: str
+    email: str | None
+    display_name: str
+
+    @classmethod
+    def from_row(cls, row: c.Row) -> Profile:
+        """Build from a ``profiles`` row."""
+        return cls(c.text(row["id"]), c.opt_text(row.get("email")), str(row.get("display_name") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """The trader's risk limits (``user_settings``)."""
+
+    risk_percent: float = 1.0
+    max_lot_size: float | None = None
+    max_open_positions: int | None = None
+    max_daily_loss_pct: float | None = None
+    default_sl_pips: float | None = None
+    default_lot_size: float = 0.01
+    max_slippage_points: int = 20
+    trading_enabled: bool = True
+
+    @classmethod
+    def from_row(cls, row: c.Row) -> UserSettings:
+        """Build from a ``user_settings`` row."""
+        return cls(
+            risk_percent=c.number(row["risk_percent"]),
+            max_lot_size=c.opt_number(row.get("max_lot_size")),
+            max_open_positions=c.opt_int(row.get("max_open_positions")),
+            max_daily_loss_pct=c.opt_number(row.get("max_daily_loss_pct")),
+            default_sl_pips=c.opt_number(row.get("default_sl_pips")),
+            default_lot_size=c.number(row.get("default_lot_size", 0.01)),
+            max_slippage_points=int(row.get("max_slippage_points", 20)),
+            trading_enabled=bool(row.get("trading_enabled", True)),
+        )
+
+    def to_row(self) -> dict[str, object]:
+        """The columns a user may update."""
+        return {
+            "risk_percent": self.risk_percent,
+            "max_lot_size": self.max_lot_size,
+            "max_open_positions": self.max_open_positions,
+            "max_daily_loss_pct": self.max_daily_loss_pct,
+            "default_sl_pips": self.default_sl_pips,
+            "default_lot_size": self.default_lot_size,
+            "max_slippage_points": self.max_slippage_points,
+            "trading_enabled": self.trading_enabled,
+        }
+
+
+class AgentState(StrEnum):
+    """What an agent reports in its heartbeat."""
+
+    OFFLINE = "offline"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DEGRADED = "degraded"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A paired machine running the MT5 terminal (``mt5_agents``)."""
+
+    id: str
+    name: str
+    machine_name: str
+    terminal_path: str
+    mt5_login: int | None
+    mt5_server: str | None
+    status: AgentState
+    last_heartbeat_at: datetime | None
+    last_error: str | None
+    agent_version: str | None
+    pairing_key_prefix: str
+    revoked_at: datetime | None
+    created_at: datetime
+
+    @property
+    def paired(self) -> bool:
+        """Whether the agent holds a usable key."""
+        return bool(self.pairing_key_prefix) and self.revoked_at is None
+
+    @classmethod
+    def from_row(cls, row: c.Row) -> Agent:
+        """Build from an ``mt5_agents`` row."""
+        return cls(
+            id=c.text(row["id"]),
+            name=c.text(row["name"]),
+            machine_name=str(row.get("machine_name") or ""),
+            terminal_path=str(row.get("terminal_path") or ""),
+            mt5_login=c.opt_int(row.get("mt5_login")),
+            mt5_server=c.opt_text(row.get("mt5_server")),
+            status=AgentState(row.get("status") or "offline"),
+            last_heartbeat_at=c.opt_moment(row.get("last_heartbeat_at")),
+            last_error=c.opt_text(row.get("last_error")),
+            agent_version=c.opt_text(row.get("agent_version")),
+            pairing_key_prefix=str(row.get("pairing_key_prefix") or ""),
+            revoked_at=c.opt_moment(row.get("revoked_at")),
+            created_at=c.moment(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCredentials:
+    """An agent's id and its raw pairing key. The key never appears in a repr or a log."""
+
+    agent_id: str
+    key: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"AgentCredentials(agent_id={self.agent_id!r}, key='{self.key[:11]}…')"
