@@ -1,0 +1,176 @@
+"""The ``trade`` job payload: what signal ingestion writes and the agent executes.
+
+Ingestion (SQL, ``public.ingest_tv_signal``) resolves everything it can when the alert arrives —
+the broker symbol, the risk to use, the trader's limits — so the job is self-contained and the
+agent needs no extra reads on the path of the order. Example::
+
+    {"signal_id": "…", "strategy_id": "…", "broker_connection_id": "…",
+     "action": "buy", "symbol": "EURUSD", "broker_symbol": "EURUSD.m",
+     "sizing": {"mode": "risk", "risk_pct": 1.0},          # or {"mode": "lots", "lots": 0.1}
+     "sl": {"pips": 20}, "tp": {"price": 1.0950},          # each optional; pips or price
+     "close": null,                                        # for action "close": see Close
+     "alert_price": 1.0912, "comment": "", "allowed_pairs": ["EURUSD"],
+     "limits": {"max_lot_size": 2.0, "default_sl_pips": 25, "default_lot_size": 0.01,
+                "max_slippage_points": 20, "max_open_positions": null, "trading_enabled": true}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tnm_desktop.errors import UserError
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A stop-loss or take-profit: a distance in pips or an absolute price."""
+
+    pips: float | None = None
+    price: float | None = None
+
+    @staticmethod
+    def parse(raw: Any) -> Level | None:
+        """Read ``{"pips": n}`` / ``{"price": p}`` / null."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise UserError(f"Invalid stop level: {raw!r}", code="invalid_payload")
+        pips, price = raw.get("pips"), raw.get("price")
+        if (pips is None) == (price is None):
+            raise UserError("A stop level needs either pips or a price.", code="invalid_payload")
+        value = float(pips if pips is not None else price)
+        if value <= 0:
+            raise UserError("A stop level must be positive.", code="invalid_payload")
+        return Level(pips=float(pips) if pips is not None else None,
+                     price=float(price) if price is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """How big the order is: a % of balance at risk (needs a stop) or fixed lots."""
+
+    mode: str  # "risk" | "lots"
+    risk_pct: float | None = None
+    lots: float | None = None
+
+    @staticmethod
+    def parse(raw: Any) -> Sizing:
+        """Read ``{"mode": "risk", "risk_pct": x}`` or ``{"mode": "lots", "lots": x}``."""
+        if not isinstance(raw, dict) or raw.get("mode") not in ("risk", "lots"):
+            raise UserError(f"Invalid sizing: {raw!r}", code="invalid_payload")
+        if raw["mode"] == "risk":
+            risk = float(raw.get("risk_pct") or 0)
+            if not 0 < risk <= 100:
+                raise UserError("Risk must be more than 0 % and at most 100 %.", code="invalid_payload")
+            return Sizing("risk", risk_pct=risk)
+        lots = float(raw.get("lots") or 0)
+        if lots <= 0:
+            raise UserError("Lots must be positive.", code="invalid_payload")
+        return Sizing("lots", lots=lots)
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Which positions a ``close`` alert closes, and how much of them.
+
+    ``side``: "long", "short" or "all". ``fraction``: 0 < f <= 1 of each position's volume;
+    ``volume``: lots to close instead (from the largest position down). Neither: close fully.
+    """
+
+    side: str = "all"
+    fraction: float | None = None
+    volume: float | None = None
+
+    @staticmethod
+    def parse(raw: Any) -> Close:
+        """Read the ``close`` object (null means close everything on the symbol)."""
+        if raw is None:
+            return Close()
+        if not isinstance(raw, dict) or raw.get("side", "all") not in ("long", "short", "all"):
+            raise UserError(f"Invalid close instruction: {raw!r}", code="invalid_payload")
+        fraction = raw.get("fraction")
+        volume = raw.get("volume")
+        if fraction is not None and not 0 < float(fraction) <= 1:
+            raise UserError("A partial close must be more than 0 % and at most 100 %.", code="invalid_payload")
+        return Close(str(raw.get("side", "all")), float(fraction) if fraction is not None else None,
+                     float(volume) if volume is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The trader's limits at the time the alert arrived (from ``user_settings``)."""
+
+    max_lot_size: float | None = None
+    default_sl_pips: float | None = None
+    default_lot_size: float = 0.01
+    max_slippage_points: int = 20
+    max_open_positions: int | None = None
+    trading_enabled: bool = True
+
+    @staticmethod
+    def parse(raw: Any) -> Limits:
+        """Read the ``limits`` object (missing keys take defaults)."""
+        raw = raw if isinstance(raw, dict) else {}
+
+        def opt(key: str) -> float | None:
+            value = raw.get(key)
+            return None if value is None else float(value)
+
+        max_open = raw.get("max_open_positions")
+        return Limits(
+            max_lot_size=opt("max_lot_size"), default_sl_pips=opt("default_sl_pips"),
+            default_lot_size=float(raw.get("default_lot_size") or 0.01),
+            max_slippage_points=int(raw.get("max_slippage_points") or 20),
+            max_open_positions=int(max_open) if max_open is not None else None,
+            trading_enabled=bool(raw.get("trading_enabled", True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeInstruction:
+    """A ``trade`` job's payload, validated."""
+
+    action: str  # "buy" | "sell" | "close"
+    symbol: str  # TradingView symbol, upper case, no exchange prefix
+    broker_symbol: str
+    sizing: Sizing | None  # None for close
+    sl: Level | None
+    tp: Level | None
+    close: Close | None
+    limits: Limits
+    allowed_pairs: tuple[str, ...] | None = None
+    alert_price: float | None = None
+    comment: str = ""
+    signal_id: str | None = None
+    strategy_id: str | None = None
+    broker_connection_id: str | None = None
+
+    @staticmethod
+    def from_payload(payload: dict[str, Any]) -> TradeInstruction:
+        """Validate a ``trade`` job payload; raise UserError(invalid_payload) saying what is wrong."""
+        action = payload.get("action")
+        if action not in ("buy", "sell", "close"):
+            raise UserError(f"Unknown trade action {action!r}.", code="invalid_payload")
+        symbol = str(payload.get("symbol") or "").upper()
+        broker_symbol = str(payload.get("broker_symbol") or "")
+        if not symbol or not broker_symbol:
+            raise UserError("The trade has no symbol.", code="invalid_payload")
+        pairs = payload.get("allowed_pairs")
+        price = payload.get("alert_price")
+        return TradeInstruction(
+            action=str(action), symbol=symbol, broker_symbol=broker_symbol,
+            sizing=Sizing.parse(payload.get("sizing")) if action != "close" else None,
+            sl=Level.parse(payload.get("sl")), tp=Level.parse(payload.get("tp")),
+            close=Close.parse(payload.get("close")) if action == "close" else None,
+            limits=Limits.parse(payload.get("limits")),
+            allowed_pairs=tuple(str(p).upper() for p in pairs) if pairs is not None else None,
+            alert_price=float(price) if price is not None else None,
+            comment=str(payload.get("comment") or "")[:64],
+            signal_id=payload.get("signal_id"), strategy_id=payload.get("strategy_id"),
+            broker_connection_id=payload.get("broker_connection_id"),
+        )
+
+    def pair_allowed(self) -> bool:
+        """Whether the strategy's whitelist (if any) admits this symbol."""
+        return self.allowed_pairs is None or self.symbol in self.allowed_pairs
