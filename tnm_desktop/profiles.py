@@ -115,7 +115,7 @@ class ConnectionProfile:
     @staticmethod
     def new(name: str, kind: ProfileKind, **fields: str) -> ConnectionProfile:
         """A profile with a fresh id."""
-        return ConnectionProfile(id=uuid.uuid4().hex[:12], name=name, kind=kind, **fields)  # type: ignore[arg-type]
+        return ConnectionProfile(id=uuid.uuid4().hex[:12], name=name, kind=kind, **fields)
 
 
 @dataclass

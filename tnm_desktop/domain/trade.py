@@ -36,14 +36,14 @@ class Level:
             return None
         if not isinstance(raw, dict):
             raise UserError(f"Invalid stop level: {raw!r}", code="invalid_payload")
-        pips, price = raw.get("pips"), raw.get("price")
+        pips: Any = raw.get("pips")
+        price: Any = raw.get("price")
         if (pips is None) == (price is None):
             raise UserError("A stop level needs either pips or a price.", code="invalid_payload")
-        value = float(pips if pips is not None else price)
-        if value <= 0:
+        level = Level(pips=float(pips), price=None) if pips is not None else Level(pips=None, price=float(price))
+        if (level.pips or level.price or 0) <= 0:
             raise UserError("A stop level must be positive.", code="invalid_payload")
-        return Level(pips=float(pips) if pips is not None else None,
-                     price=float(price) if price is not None else None)
+        return level
 
 
 @dataclass(frozen=True, slots=True)
