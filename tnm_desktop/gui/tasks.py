@@ -1,0 +1,104 @@
+"""Every asyncio task of the GUI goes through one :class:`TaskRunner`.
+
+It keeps a reference (so a task is never garbage-collected mid-flight), names it, reports its
+failure — a :class:`~tnm_desktop.errors.TnmError` as a message to the user, anything else as a
+bug to the crash hook — and cancels everything on shutdown. Tasks started with a ``key`` are
+preemptive: a new load of a view cancels that view's previous load, so stale results never show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from tnm_desktop.errors import Cancelled, TnmError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TaskRunner:
+    """Creates, tracks and cancels the GUI's tasks.
+
+    Args:
+        on_user_error: Shows a TnmError to the user (its message is written for them).
+        on_bug: Reports an unexpected exception (the crash hook).
+    """
+
+    def __init__(self, on_user_error: Callable[[TnmError], None],
+                 on_bug: Callable[[BaseException], None]) -> None:
+        self._on_user_error = on_user_error
+        self._on_bug = on_bug
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keyed: dict[str, asyncio.Task[Any]] = {}
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """How many tasks are running."""
+        return len(self._tasks)
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str, key: str | None = None,
+              on_result: Callable[[T], None] | None = None,
+              on_error: Callable[[TnmError], None] | None = None) -> asyncio.Task[T]:
+        """Start ``coro`` as a tracked task.
+
+        Args:
+            coro: The work.
+            name: Shown in logs and crash reports.
+            key: When given, a still-running task with the same key is cancelled first.
+            on_result: Called with the result on success (on the GUI thread).
+            on_error: Handles a TnmError instead of the default message to the user.
+        """
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the task runner is shut down")
+        if key is not None and (previous := self._keyed.get(key)) is not None and not previous.done():
+            previous.cancel()
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        if key is not None:
+            self._keyed[key] = task
+
+        def done(t: asyncio.Task[T]) -> None:
+            self._tasks.discard(t)
+            if key is not None and self._keyed.get(key) is t:
+                del self._keyed[key]
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is None:
+                if on_result is not None:
+                    self._guard(lambda: on_result(t.result()), name)
+            elif isinstance(exc, Cancelled):
+                return
+            elif isinstance(exc, TnmError):
+                log.info("%s: %s", name, exc)
+                handler = on_error or self._on_user_error
+                self._guard(lambda: handler(exc), name)
+            else:
+                log.error("task %s failed", name, exc_info=exc)
+                self._on_bug(exc)
+
+        task.add_done_callback(done)
+        return task
+
+    def _guard(self, call: Callable[[], None], name: str) -> None:
+        try:
+            call()
+        except Exception as exc:  # a callback's bug goes to the crash hook, not into asyncio's log
+            log.error("callback of %s failed", name, exc_info=exc)
+            self._on_bug(exc)
+
+    async def shutdown(self) -> None:
+        """Cancel every task and wait for them to finish."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
