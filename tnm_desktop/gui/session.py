@@ -1,0 +1,69 @@
+"""A signed-in session's Qt plumbing: the view context and its one live subscription.
+
+The app and the GUI tests build a window's context the same way, through :class:`GuiSession`,
+so what the tests exercise is the wiring the app runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from PySide6.QtCore import QObject, QSettings
+
+from tnm_desktop.data.port import Subscription, Table
+from tnm_desktop.errors import TnmError
+from tnm_desktop.gui.bridge import MessageBridge
+from tnm_desktop.gui.context import ViewContext
+from tnm_desktop.gui.hubs import AgentBridge, LiveHub
+from tnm_desktop.gui.tasks import TaskRunner
+from tnm_desktop.services import Services
+
+log = logging.getLogger(__name__)
+
+# Every table a view listens to; one subscription carries them all.
+LIVE_TABLES = (Table.SIGNALS, Table.JOBS, Table.SYNC_LOGS, Table.ACCOUNTS, Table.AGENTS)
+
+
+class GuiSession:
+    """Owns what a signed-in window needs and closes it in the right order.
+
+    Args:
+        services: The signed-in services (their data port has a session).
+        bridge: Where user messages and crash reports go.
+        settings: Where views keep their layout.
+        parent: Qt parent of the hubs.
+    """
+
+    def __init__(self, services: Services, bridge: MessageBridge, settings: QSettings,
+                 parent: QObject | None = None) -> None:
+        self.tasks = TaskRunner(bridge.user_error, bridge.bug)
+        self.ctx = ViewContext(services=services, tasks=self.tasks, bridge=bridge,
+                               live=LiveHub(parent), agent=AgentBridge(parent), settings=settings)
+        self._subscription: Subscription | None = None
+
+    async def start_live(self) -> None:
+        """Subscribe once to the user's changes and dispatch them into the hub.
+
+        A failure here is not fatal: the hub stays "connecting" and the offline banner tells the
+        user; the views still load on demand.
+        """
+        live = self.ctx.live
+        try:
+            self._subscription = await self.ctx.services.data.subscribe(
+                LIVE_TABLES, live.dispatch, live.set_state)
+        except TnmError as exc:
+            log.warning("live updates unavailable: %s", exc)
+            self.ctx.bridge.warning(f"Live updates are unavailable: {exc.message}")
+            return
+        live.set_state(self._subscription.state)
+
+    async def close(self, *, close_services: bool = True) -> None:
+        """Cancel the tasks, close the subscription and (by default) the services."""
+        await self.tasks.shutdown()
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):  # closing must go on whatever the channel's state
+                await self._subscription.close()
+            self._subscription = None
+        if close_services:
+            await self.ctx.services.close()
