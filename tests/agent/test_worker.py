@@ -1,0 +1,224 @@
+"""The agent's claim loop and state machine on the real database (jobs run by a recording runner)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest_asyncio
+from tnm_desktop.agent.events import AgentEvent, HeartbeatSent, JobFinished, StateChanged
+from tnm_desktop.agent.thread import AgentThread
+from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.data.local.adapter import LocalAdapter
+from tnm_desktop.domain import AgentCredentials, AgentState, Session
+from tnm_desktop.errors import OperationalError, TransientError, UserError
+
+from tests.agent.fakes import CountingPort, RecordingRunner
+from tests.data.backends import local_backend
+from tests.pg import Agent as PairedAgent
+from tests.pg import Db, User
+from tests.waiting import eventually
+
+FAST = AgentSettings(lease_seconds=30, heartbeat_every=0.5, fallback_poll_every=0.5, sync_every=3600,
+                     backoff_base=0.05, backoff_max=0.2)
+
+
+@dataclass
+class Rig:
+    db: Db
+    user: User
+    paired: PairedAgent
+    port: CountingPort
+    runner: RecordingRunner
+    agent: Agent
+    events: list[AgentEvent]
+    task: asyncio.Task[None] | None = None
+
+    def jobs(self, status: str | None = None) -> list[dict[str, object]]:
+        query = "select id::text as id, status, error_message, attempts from jobs"
+        rows = self.db.admin.execute(query + (" where status = %s" if status else "") + " order by seq",
+                                     (status,) if status else ()).fetchall()
+        return rows
+
+    def enqueue(self, job_type: str = "get_account") -> str:
+        row = self.db.admin.execute("insert into jobs (user_id, job_type) values (%s, %s) returning id::text as id",
+                                    (self.user.id, job_type)).fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    def states(self) -> list[AgentState]:
+        return [e.state for e in self.events if isinstance(e, StateChanged)]
+
+
+async def signed_in_adapter(db: Db, user: User) -> LocalAdapter:
+    backend = local_backend(db)
+    adapter = await backend.make(f"session:{user.email}")
+    assert isinstance(adapter, LocalAdapter)
+    adapter.act_as(Session(user.id, user.email, "local"))
+    return adapter
+
+
+@pytest_asyncio.fixture
+async def rig(db: Db) -> AsyncIterator[Rig]:
+    user = db.create_user()
+    paired = db.create_agent(user)
+    adapter = await signed_in_adapter(db, user)
+    port = CountingPort(adapter)
+    runner = RecordingRunner()
+    events: list[AgentEvent] = []
+    agent = Agent(port, AgentCredentials(paired.id, paired.key), runner, settings=FAST,  # type: ignore[arg-type]
+                  emit=events.append)
+    made = Rig(db, user, paired, port, runner, agent, events)
+    yield made
+    if made.task is not None:
+        agent.stop()
+        await asyncio.wait_for(made.task, 10)
+    await adapter.close()
+
+
+def start(rig: Rig) -> None:
+    rig.task = asyncio.get_running_loop().create_task(rig.agent.run())
+
+
+async def test_claims_what_waits_and_completes_it(rig: Rig) -> None:
+    first, second = rig.enqueue(), rig.enqueue("get_positions")
+    start(rig)
+    await eventually(lambda: len(rig.jobs("completed")) == 2)
+    assert [job_id for job_id, _ in rig.runner.ran] == [first, second]
+    assert rig.states()[:2] == [AgentState.STARTING, AgentState.RUNNING]
+    assert rig.runner.started == 1
+
+
+async def test_wakes_within_100_ms_of_a_new_job(rig: Rig) -> None:
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    delays = []
+    for _ in range(10):
+        await asyncio.sleep(0.05)
+        before = len(rig.runner.ran)
+        inserted = time.monotonic()
+        rig.enqueue()
+        await eventually(lambda b=before: len(rig.runner.ran) > b, within=2)  # type: ignore[misc]
+        delays.append(rig.runner.ran[-1][1] - inserted)
+    assert max(delays) < 0.1, delays
+    assert statistics.median(delays) < 0.05, delays
+
+
+async def test_idle_agent_queries_no_more_often_than_its_fallback_poll(rig: Rig) -> None:
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    await asyncio.sleep(0.3)  # start-up done
+    window_start = time.monotonic()
+    await asyncio.sleep(3.0)
+    calls = rig.port.since(window_start)
+    times = [t for t, _ in calls]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert {name for _, name in calls} <= {"heartbeat"}, calls  # no claim polling while notifications work
+    assert len(calls) <= int(3.0 / FAST.fallback_poll_every) + 1
+    assert all(gap >= FAST.fallback_poll_every * 0.8 for gap in gaps), gaps
+
+
+async def test_polls_slowly_while_notifications_are_down_and_still_gets_the_job(rig: Rig) -> None:
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    # Break the LISTEN connection, then block it from coming back by renaming... the role stays;
+    # instead terminate it repeatedly while a job is inserted.
+    rig.db.admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                         "where datname = %s and query ilike 'listen%%'", (rig.db.name,))
+    job_id = rig.enqueue()
+    await eventually(lambda: any(j == job_id for j, _ in rig.runner.ran), within=5)
+    assert rig.jobs("completed")[0]["id"] == job_id
+
+
+async def test_user_error_fails_the_job_with_its_message(rig: Rig) -> None:
+    rig.runner.fail_with["get_candles"] = UserError("Unknown symbol FOO.m on this terminal.", code="bad_symbol")
+    job_id = rig.enqueue("get_candles")
+    start(rig)
+    await eventually(lambda: len(rig.jobs("failed")) == 1)
+    (failed,) = rig.jobs("failed")
+    assert (failed["id"], failed["error_message"]) == (job_id, "Unknown symbol FOO.m on this terminal.")
+    finished = [e for e in rig.events if isinstance(e, JobFinished)]
+    assert finished[-1].outcome == "failed"
+    assert rig.agent.state is AgentState.RUNNING
+
+
+async def test_transient_error_retries_the_job_and_recovers(rig: Rig) -> None:
+    rig.runner.fail_with["get_account"] = TransientError("The terminal is not responding.", code="ipc")
+    rig.enqueue()
+    start(rig)
+    await eventually(lambda: len(rig.jobs("completed")) == 1, within=10)
+    assert AgentState.DEGRADED in rig.states()
+    assert rig.states()[-1] is AgentState.RUNNING
+    (job,) = rig.jobs()
+    assert job["attempts"] == 2
+    assert rig.runner.started == 2  # reconnected before claiming again
+
+
+async def test_operational_error_stops_and_says_why(rig: Rig) -> None:
+    message = "Auto-trading is disabled in MetaTrader: enable the Algo Trading button."
+    rig.runner.fail_with["trade"] = OperationalError(message, code="autotrading_disabled")
+    rig.enqueue("trade")
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.STOPPED, within=5)
+    assert rig.task is not None
+    await asyncio.wait_for(rig.task, 5)
+    last = [e for e in rig.events if isinstance(e, StateChanged)][-1]
+    assert last.detail == message
+    assert rig.jobs()[0]["status"] == "failed"
+    row = rig.db.admin.execute("select status, last_error from mt5_agents where id = %s", (rig.paired.id,)).fetchone()
+    assert row == {"status": "stopped", "last_error": message}
+
+
+async def test_pause_claims_nothing_until_resumed(rig: Rig) -> None:
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    rig.agent.pause()
+    assert rig.agent.state is AgentState.PAUSED
+    rig.enqueue()
+    await asyncio.sleep(0.5)
+    assert rig.runner.ran == []
+    rig.agent.resume()
+    await eventually(lambda: len(rig.jobs("completed")) == 1)
+    assert any(isinstance(e, HeartbeatSent) for e in rig.events)
+
+
+async def test_agent_thread_runs_on_its_own_thread_and_stops(db: Db) -> None:
+    user = db.create_user()
+    paired = db.create_agent(user)
+    seen_threads: set[str] = set()
+    events: list[AgentEvent] = []
+    runner = RecordingRunner()
+    backend = local_backend(db)
+
+    async def data_factory() -> LocalAdapter:
+        adapter = await backend.make("session:thread")
+        assert isinstance(adapter, LocalAdapter)
+        adapter.act_as(Session(user.id, user.email, "local"))
+        return adapter
+
+    async def runner_factory(_data: object, _creds: object) -> RecordingRunner:
+        return runner
+
+    import threading
+
+    def listener(event: AgentEvent) -> None:
+        seen_threads.add(threading.current_thread().name)
+        events.append(event)
+
+    thread = AgentThread(data_factory, AgentCredentials(paired.id, paired.key), runner_factory, FAST)  # type: ignore[arg-type]
+    thread.add_listener(listener)
+    thread.start()
+    await eventually(lambda: thread.state is AgentState.RUNNING)
+    db.admin.execute("insert into jobs (user_id, job_type) values (%s, 'get_account')", (user.id,))
+    await eventually(lambda: len(runner.ran) == 1)
+    thread.pause()
+    await eventually(lambda: thread.state is AgentState.PAUSED)
+    thread.stop()
+    assert await asyncio.to_thread(thread.join, 10)
+    assert thread.state is AgentState.STOPPED
+    assert seen_threads == {f"agent-{paired.id[:8]}"}
+    assert threading.current_thread().name not in seen_threads

@@ -1,0 +1,332 @@
+"""The agent's state machine and claim loop (asyncio, Qt-free, on the agent's own loop).
+
+States: stopped → starting → running ⇄ paused, with degraded while a transient error (database or
+terminal unreachable) is being retried with jittered backoff, and stopped with a reason on an
+operational error (auto-trading disabled, terminal not logged in, key rejected).
+
+Start-up and crash recovery are one path: take back the jobs a previous run held and reconcile
+each with the terminal before claiming anything new. After that the loop sleeps until the live
+updates say a job arrived; only while notifications are down does it poll, slowly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tnm_desktop.agent.events import (
+    AgentEvent,
+    HeartbeatSent,
+    JobFinished,
+    JobStarted,
+    LogLine,
+    StateChanged,
+)
+from tnm_desktop.data.port import Change, DataPort, LiveState, Subscription, Table
+from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Job, JobStatus
+from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientError, UserError
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """Timings of the agent (seconds)."""
+
+    lease_seconds: int = 60
+    heartbeat_every: float = 15.0
+    fallback_poll_every: float = 15.0
+    sync_every: float = 60.0
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+
+class JobRunner(Protocol):
+    """Executes one claimed job and returns its result; reports intents itself."""
+
+    async def start(self) -> None:
+        """Connect what jobs need (the terminal); raise Transient/OperationalError."""
+        ...
+
+    async def run(self, claimed: ClaimedJob) -> dict[str, Any]:
+        """Do the job. UserError fails it; TransientError retries it; OperationalError stops."""
+        ...
+
+    async def sync(self, sync_type: str) -> None:
+        """Sync the account (scheduled or manual)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the terminal."""
+        ...
+
+
+class Agent:
+    """One agent's life: start, recover, claim, execute, heartbeat, sync, stop."""
+
+    def __init__(self, data: DataPort, creds: AgentCredentials, runner: JobRunner, *,
+                 settings: AgentSettings | None = None,
+                 emit: Callable[[AgentEvent], None] | None = None) -> None:
+        self.data = data
+        self.creds = creds
+        self.runner = runner
+        self.settings = settings or AgentSettings()
+        self._emit_cb = emit or (lambda _event: None)
+        self._state = AgentState.STOPPED
+        self._detail = ""
+        self._wake = asyncio.Event()
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._stopping = asyncio.Event()
+        self._sync_requested = asyncio.Event()
+        self._live = LiveState.CONNECTING
+        self._subscription: Subscription | None = None
+        self._last_error: str | None = None
+        self._failures = 0
+
+    # Commands (call on the agent's loop) --------------------------------------------------------
+
+    @property
+    def state(self) -> AgentState:
+        """The current state."""
+        return self._state
+
+    def pause(self) -> None:
+        """Claim nothing new until resumed."""
+        self._resume.clear()
+        if self._state is AgentState.RUNNING:
+            self._set_state(AgentState.PAUSED, "Paused by the user.")
+
+    def resume(self) -> None:
+        """Claim work again."""
+        self._resume.set()
+        self._wake.set()
+        if self._state is AgentState.PAUSED:
+            self._set_state(AgentState.RUNNING)
+
+    def stop(self) -> None:
+        """Finish the current job, then stop."""
+        self._stopping.set()
+        self._resume.set()
+        self._wake.set()
+
+    def sync_now(self) -> None:
+        """Sync the account at once."""
+        self._sync_requested.set()
+
+    # The life ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until stopped or an operational error; never raises for expected errors."""
+        self._set_state(AgentState.STARTING, "Connecting to the terminal…")
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="agent-heartbeat")
+        syncing = asyncio.create_task(self._sync_loop(), name="agent-sync")
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._start()
+                    await self._work()
+                except TransientError as exc:
+                    await self._degraded(exc)
+                    continue
+                break
+        except OperationalError as exc:
+            self._set_state(AgentState.STOPPED, exc.message)
+            self._log("error", exc.message)
+        finally:
+            for task in (heartbeat, syncing):
+                task.cancel()
+            for task in (heartbeat, syncing):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._unsubscribe()
+            with contextlib.suppress(Exception):
+                await self.runner.close()
+            if self._state is not AgentState.STOPPED:
+                self._set_state(AgentState.STOPPED, "Stopped.")
+            with contextlib.suppress(TnmError):
+                await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION)
+
+    async def _start(self) -> None:
+        await self.runner.start()
+        if self._subscription is None:
+            self._subscription = await self.data.subscribe([Table.JOBS], self._on_job_change, self._on_live_state)
+            self._live = self._subscription.state
+        recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
+        if recovered:
+            self._log("warning", f"Recovering {len(recovered)} job(s) held before a restart.")
+        for claimed in recovered:
+            await self._execute(claimed)
+        self._failures = 0
+        self._last_error = None
+        self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)
+        with contextlib.suppress(TnmError):
+            await self._beat()
+
+    async def _work(self) -> None:
+        while not self._stopping.is_set():
+            if not self._resume.is_set():
+                await self._resume.wait()
+                continue
+            self._wake.clear()
+            while not self._stopping.is_set() and self._resume.is_set():
+                claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
+                if claimed is None:
+                    break
+                await self._execute(claimed)
+            if self._stopping.is_set():
+                return
+            await self._sleep_until_work()
+
+    async def _sleep_until_work(self) -> None:
+        # While notifications flow, wait for one; while they are down, poll slowly.
+        timeout = None if self._live is LiveState.LIVE else self.settings.fallback_poll_every
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _execute(self, claimed: ClaimedJob) -> None:
+        job = claimed.job
+        started = time.monotonic()
+        self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
+        keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{job.id}")
+        outcome, message = "completed", ""
+        try:
+            result = await self.runner.run(claimed)
+            await self.data.complete_job(self.creds, claimed, result)
+            message = str(result.get("note") or "")
+        except LeaseLost as exc:
+            outcome, message = "lost", exc.message
+        except UserError as exc:
+            outcome, message = "failed", exc.message
+            await self._report_failure(claimed, exc, retry=False)
+        except TransientError as exc:
+            outcome, message = "retrying", exc.message
+            await self._report_failure(claimed, exc, retry=True)
+            raise
+        except OperationalError as exc:
+            outcome, message = "failed", exc.message
+            await self._report_failure(claimed, exc, retry=False)
+            raise
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            duration = int((time.monotonic() - started) * 1000)
+            self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
+            level = "info" if outcome == "completed" else "warning"
+            self._log(level, f"{job.job_type.value} {outcome} in {duration} ms" + (f": {message}" if message else ""))
+
+    async def _report_failure(self, claimed: ClaimedJob, exc: TnmError, *, retry: bool) -> None:
+        try:
+            await self.data.fail_job(self.creds, claimed, exc.message, code=exc.code or None, retry=retry,
+                                     retry_delay_seconds=int(self._backoff_delay()) if retry else 0)
+        except LeaseLost:
+            pass
+        except TransientError:
+            # The database is unreachable too: the lease will expire and the job returns to the
+            # queue; reconciliation on the next claim prevents a second order.
+            log.warning("could not report the failure of job %s", claimed.job.id)
+
+    async def _keep_lease(self, claimed: ClaimedJob) -> None:
+        every = max(self.settings.lease_seconds / 3, 1.0)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.data.extend_lease(self.creds, claimed, self.settings.lease_seconds)
+            except LeaseLost:
+                return
+            except TransientError as exc:
+                log.info("extending the lease failed: %s", exc)
+
+    # Heartbeat, sync, live state ---------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        at = await self.data.heartbeat(self.creds, self._state.value, self._last_error, VERSION)
+        self._emit(HeartbeatSent(at))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_every)
+            if self._state in (AgentState.STARTING, AgentState.STOPPED):
+                continue
+            try:
+                await self._beat()
+            except OperationalError as exc:
+                self._log("error", exc.message)
+                self._stopping.set()
+                self._wake.set()
+            except TnmError as exc:
+                log.info("heartbeat failed: %s", exc)
+
+    async def _sync_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sync_requested.wait(), self.settings.sync_every)
+            manual = self._sync_requested.is_set()
+            self._sync_requested.clear()
+            if self._state not in (AgentState.RUNNING, AgentState.PAUSED, AgentState.DEGRADED):
+                continue
+            try:
+                await self.runner.sync("manual" if manual else "scheduled")
+            except TnmError as exc:
+                self._log("warning", f"Account sync failed: {exc.message}")
+
+    def _on_job_change(self, change: Change) -> None:
+        row = change.row
+        if change.op == "insert" or (isinstance(row, Job) and row.status is JobStatus.PENDING):
+            self._wake.set()
+
+    def _on_live_state(self, state: LiveState) -> None:
+        self._live = state
+        if state is not LiveState.LIVE:
+            self._wake.set()  # re-enter the loop so it starts polling
+
+    async def _unsubscribe(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.close()
+            self._subscription = None
+
+    # Errors and events -------------------------------------------------------------------------
+
+    def _backoff_delay(self) -> float:
+        raw = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** min(self._failures, 10))
+        return raw * random.uniform(0.5, 1.0)  # noqa: S311 — jitter, not security
+
+    async def _degraded(self, exc: TransientError) -> None:
+        self._failures += 1
+        self._last_error = exc.message
+        delay = self._backoff_delay()
+        self._set_state(AgentState.DEGRADED, f"{exc.message} Retrying in {delay:.0f} s.")
+        self._log("warning", exc.message)
+        with contextlib.suppress(TnmError):
+            await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+
+    def _set_state(self, state: AgentState, detail: str = "") -> None:
+        if state is self._state and detail == self._detail:
+            return
+        self._state, self._detail = state, detail
+        self._emit(StateChanged(state, detail))
+
+    def _log(self, level: str, text: str) -> None:
+        getattr(log, "warning" if level == "warning" else level)(text)
+        self._emit(LogLine(datetime.now(UTC), level, text))
+
+    def _emit(self, event: AgentEvent) -> None:
+        try:
+            self._emit_cb(event)
+        except Exception:  # a listener's bug must not stop trading
+            log.exception("agent listener failed")
+
+
+RunnerFactory = Callable[[], Awaitable[JobRunner]]
