@@ -54,4 +54,7 @@ def build_world(db: Db, user: User) -> World:
         "insert into sync_logs (account_id, user_id, sync_type, started_at, status, error_message) "
         "values (%s, %s, 'scheduled', now(), 'failed', 'timeout') returning id",
         ids["trading_accounts"], user.id)
+    a.execute("insert into broker_symbols (broker_connection_id, user_id, symbol, digits) values (%s, %s, 'EURUSD.m', 5)",
+              (ids["broker_connections"], user.id))
+    ids["broker_symbols"] = ids["broker_connections"]
     return World(user, agent, ids)

@@ -48,6 +48,8 @@ TABLES: dict[str, Spec] = {
                "values ('{user}', '{broker_connections}', 'x')"),
     "tv_signals": Spec(),
     "sync_logs": Spec(),
+    # Written only by the agent (record_broker_symbols); keyed by its connection, one symbol per world.
+    "broker_symbols": Spec(key="broker_connection_id"),
 }
 VIEWS = ["recent_sync_failures", "account_sync_health"]
 
@@ -112,7 +114,7 @@ def test_other_user_cannot_update_or_delete(db: Db, worlds: tuple[World, World],
             assert cur.rowcount == 0
         else:
             with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(f"update public.{table} set id = id where {spec.key}::text = %s",
+                conn.execute(f"update public.{table} set {spec.key} = {spec.key} where {spec.key}::text = %s",
                              (alice.ids[table],))
     with db.as_user(bob.user) as conn:
         if spec.delete:
