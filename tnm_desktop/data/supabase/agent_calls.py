@@ -1,0 +1,83 @@
+"""The MT5 agent's calls: SECURITY DEFINER functions that take the agent's pairing key, over RPC.
+
+Each is its own PostgREST transaction, as the SQL expects: a claim is protected by its state and
+its lease token, not by a row lock that outlives the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from tnm_desktop.data.supabase.queries import QueriesBase
+from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, SyncReport
+from tnm_desktop.domain import convert as c
+
+
+def _held(creds: AgentCredentials, claimed: ClaimedJob) -> dict[str, Any]:
+    return {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_job_id": claimed.job.id,
+            "p_lease_token": claimed.lease_token}
+
+
+class AgentCalls(QueriesBase):
+    """What the MT5 agent writes."""
+
+    async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
+        """Claim the oldest waiting job for this agent (``claim_next_job``)."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
+                                "p_lease_seconds": lease_seconds}
+        rows = await self._rest.rows(lambda r: r.rpc("claim_next_job", args))
+        return ClaimedJob.from_row(rows[0]) if rows else None
+
+    async def extend_lease(self, creds: AgentCredentials, claimed: ClaimedJob,
+                           lease_seconds: int = 60) -> datetime:
+        """Keep holding a running job."""
+        args: dict[str, Any] = {**_held(creds, claimed), "p_lease_seconds": lease_seconds}
+        return c.moment(await self._rest.value(lambda r: r.rpc("extend_job_lease", args)))
+
+    async def record_intent(self, creds: AgentCredentials, claimed: ClaimedJob,
+                            intent: dict[str, Any]) -> datetime:
+        """Record what is about to be sent, before sending it."""
+        args: dict[str, Any] = {**_held(creds, claimed), "p_intent": c.to_json(intent)}
+        return c.moment(await self._rest.value(lambda r: r.rpc("record_job_intent", args)))
+
+    async def complete_job(self, creds: AgentCredentials, claimed: ClaimedJob,
+                           result: dict[str, Any]) -> Job:
+        """Report success."""
+        args: dict[str, Any] = {**_held(creds, claimed), "p_result": c.to_json(result)}
+        return Job.from_row(await self._rest.single(lambda r: r.rpc("complete_job", args)))
+
+    async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
+                       code: str | None = None, result: dict[str, Any] | None = None,
+                       retry: bool = False, retry_delay_seconds: int = 0) -> Job:
+        """Report failure; with ``retry`` the job returns to the queue while attempts remain."""
+        args: dict[str, Any] = {
+            **_held(creds, claimed), "p_error_message": message, "p_error_code": code,
+            "p_result": c.to_json(result), "p_retry": retry, "p_retry_delay_seconds": retry_delay_seconds}
+        return Job.from_row(await self._rest.single(lambda r: r.rpc("fail_job", args)))
+
+    async def recover_jobs(self, creds: AgentCredentials, lease_seconds: int = 60) -> list[ClaimedJob]:
+        """Take back the jobs a previous run of this agent held."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
+                                "p_lease_seconds": lease_seconds}
+        rows = await self._rest.rows(lambda r: r.rpc("recover_agent_jobs", args))
+        return [ClaimedJob.from_row(row) for row in rows]
+
+    async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
+                        agent_version: str | None = None) -> datetime:
+        """Say the agent is alive and in which state."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_status": status,
+                "p_last_error": last_error, "p_agent_version": agent_version}
+        return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat", args)))
+
+    async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
+        """Store one account sync attempt; return the sync log id."""
+        account = {k: v for k, v in c.to_json(asdict(report.account)).items() if v is not None}
+        deals = [{k: v for k, v in c.to_json(asdict(d)).items() if v is not None} for d in report.deals]
+        args: dict[str, Any] = {
+            "p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_sync_type": report.sync_type,
+            "p_status": report.status, "p_started_at": report.started_at.isoformat(),
+            "p_duration_ms": report.duration_ms, "p_account": account, "p_trades": deals,
+            "p_error_message": report.error_message}
+        return c.text(await self._rest.value(lambda r: r.rpc("record_sync", args)))
