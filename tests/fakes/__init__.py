@@ -1,0 +1,1 @@
+"""Hand-written fakes of services that cannot run in the tests, backed by the real test database."""
