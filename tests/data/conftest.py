@@ -8,10 +8,11 @@ import pytest
 import pytest_asyncio
 
 from tests.data.backends import Backend, local_backend
+from tests.data.supabase_backend import supabase_backend
 from tests.pg import Db
 
 # Backends register here: name → factory. The Supabase adapter's tests add theirs.
-BACKENDS: dict[str, Callable[[Db], Backend]] = {"local": local_backend}
+BACKENDS: dict[str, Callable[[Db], Backend]] = {"local": local_backend, "supabase": supabase_backend}
 
 
 @pytest_asyncio.fixture(params=sorted(BACKENDS))
