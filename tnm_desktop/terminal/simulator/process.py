@@ -1,0 +1,101 @@
+"""Start ``tnm-desktop simulator serve`` as a child process and wait until it listens."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from tnm_desktop.errors import OperationalError
+from tnm_desktop.terminal.simulator.client import RemoteMt5
+
+
+@dataclass
+class SimulatorProcess:
+    """A running simulator server process.
+
+    Attributes:
+        process: The child process.
+        state_file: The state file it serves.
+        host: The address it listens on (always 127.0.0.1).
+        port: The TCP port it listens on.
+    """
+
+    process: subprocess.Popen[str]
+    state_file: Path
+    host: str
+    port: int
+
+    def client(self, *, timeout: float = 10.0) -> RemoteMt5:
+        """Return a new MT5-API client of this simulator."""
+        return RemoteMt5(self.state_file, timeout=timeout)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """Ask the server to stop (SIGTERM) and wait; kill it if it does not. Return its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """Kill the server without letting it clean up (SIGKILL), as a crash would."""
+        self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def start_simulator(state_file: Path | str, *, port: int | None = None, manual_clock: bool = False,
+                    seed: int | None = None, server_offset_hours: float | None = None, timeout: float = 30.0,
+                    python: str = sys.executable) -> SimulatorProcess:
+    """Start a simulator server on ``state_file`` and return once it prints ``listening=HOST:PORT``.
+
+    Raises:
+        OperationalError: the server exited or did not get ready within ``timeout`` seconds.
+    """
+    command = [python, "-m", "tnm_desktop", "simulator", "serve", "--state", str(state_file)]
+    if port is not None:
+        command += ["--port", str(port)]
+    if manual_clock:
+        command.append("--manual-clock")
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    if server_offset_hours is not None:
+        command += ["--server-offset", str(server_offset_hours)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 — our own CLI
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, name="simulator-stdout", daemon=True).start()
+    try:
+        while True:
+            line = lines.get(timeout=timeout)
+            if not line:
+                raise OperationalError(f"The simulator exited with status {process.wait()} before it was ready.",
+                                       code="simulator_failed")
+            if line.startswith("listening="):
+                host, _, port_text = line.strip().partition("=")[2].rpartition(":")
+                return SimulatorProcess(process, Path(state_file), host, int(port_text))
+    except queue.Empty:
+        process.kill()
+        process.wait()
+        raise OperationalError("The simulator did not get ready in time.", code="simulator_failed") from None
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        raise
