@@ -5,6 +5,10 @@ One channel per subscription, one ``postgres_changes`` binding per table, each f
 :class:`~tnm_desktop.data.live.ChangeFeed` re-reads the row through PostgREST, so subscribers get
 the same domain objects as from any query, and polls ``changes_since`` while the socket is down.
 
+A channel counts as live from Realtime's "Subscribed to PostgreSQL" system message, not from the
+join reply: the server answers the join first and subscribes to the database after, and changes
+committed in between would be lost.
+
 The realtime client's own reconnect gives up for good after a few attempts, so it is off; a
 supervisor task here reconnects with jittered backoff for as long as the subscription lives,
 re-creates the channel when the server closed it, and keeps the socket's access token current.
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
+from realtime.message import SuccessSystemPayload
 from realtime.types import RealtimePostgresChangesListenEvent
 
 from tnm_desktop.data.live import ChangeFeed
@@ -119,28 +124,42 @@ class RealtimeSubscription:
         if channel is None or self._realtime.channels.get(channel.topic) is not channel:
             channel = self._channel = self._new_channel()
             await channel.subscribe(self._on_status)
-        elif not channel.is_joined:
+        try:
             await asyncio.wait_for(self._healthy.wait(), self._realtime.timeout)
+        except TimeoutError:
+            if not channel.is_joined:
+                raise
+            # Joined, but the server never said its database subscription is ready: trust the join.
+            log.info("realtime: no 'Subscribed to PostgreSQL' from the server; taking the join as live")
+            self._live()
 
     def _new_channel(self) -> AsyncRealtimeChannel:
         self._healthy.clear()
         self._broken.clear()
         channel = self._realtime.channel(f"tnm-{uuid.uuid4().hex[:12]}")
+        channel.on_system(self._on_system)
         for table in sorted(self.feed.tables):
             channel.on_postgres_changes(RealtimePostgresChangesListenEvent.All, self._on_change, table=table.value,
                                         schema="public", filter=f"user_id=eq.{self._user_id}")
         return channel
 
     def _on_status(self, status: RealtimeSubscribeStates, error: Exception | None) -> None:
-        if self._closing:
+        # SUBSCRIBED means joined; the channel is live once the server's system message says so.
+        if self._closing or status is RealtimeSubscribeStates.SUBSCRIBED:
             return
-        if status is RealtimeSubscribeStates.SUBSCRIBED:
-            self._broken.clear()
-            self._healthy.set()
-            self.feed.channel_up()
-        else:
-            log.info("realtime: channel %s (%s); polling until it is back", status.value, error)
-            self._down()
+        log.info("realtime: channel %s (%s); polling until it is back", status.value, error)
+        self._down()
+
+    def _on_system(self, payload: SuccessSystemPayload) -> None:
+        # Realtime answers a join at once and subscribes to the database after: changes committed
+        # in between would be lost, so the channel counts as live only from this message on.
+        if payload.extension == "postgres_changes" and not self._closing:
+            self._live()
+
+    def _live(self) -> None:
+        self._broken.clear()
+        self._healthy.set()
+        self.feed.channel_up()
 
     def _down(self) -> None:
         self._healthy.clear()
