@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from supabase import AsyncClient, AsyncClientOptions
 from supabase_auth.constants import STORAGE_KEY
 from supabase_auth.errors import AuthError
+from supabase_auth.helpers import decode_jwt
 from supabase_auth.types import Session as AuthSession
 
 from tnm_desktop.data.live import ChangeFeed
@@ -168,11 +170,12 @@ class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls):
             await self._client.auth.set_session(saved.access_token, saved.refresh_token)
         except AuthError as exc:
             error = auth_error(exc)
-            if ends_session(error):
+            if not ends_session(error):
+                raise error from exc
+            if _expired(saved.access_token) or not await self._refresh_remembered(saved.refresh_token):
                 log.info("the remembered session is over (%s)", exc.message)
                 await self._keeper.forget()
                 return None
-            raise error from exc
         return self._keeper.session
 
     async def sign_out(self) -> None:
@@ -254,6 +257,26 @@ class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls):
         assert session is not None, "the auth client signed in without a session event"
         return session
 
+    async def _refresh_remembered(self, refresh_token: str) -> bool:
+        # The server refused a token this machine's clock thinks valid (a revoked session, or a
+        # clock that is wrong): the refresh token decides whether the session lives on.
+        try:
+            await self._client.auth.refresh_session(refresh_token)
+        except AuthError as exc:
+            error = auth_error(exc)
+            if ends_session(error):
+                return False
+            raise error from exc
+        return True
+
     async def _close_subscriptions(self) -> None:
         while self._subscriptions:
             await self._subscriptions.pop().close()
+
+
+def _expired(access_token: str) -> bool:
+    try:
+        expires = decode_jwt(access_token)["payload"].get("exp")
+    except AuthError:
+        return True
+    return expires is None or float(expires) <= time.time()
