@@ -206,11 +206,8 @@ class FakeRealtime:
         await socket.send("phx_reply", topic, {"status": "ok", "response": {
             "postgres_changes": [{**b.spec, "id": b.id} for b in bindings]}}, ref, join_ref)
         if bindings:
-            await socket.send("system", topic, {"channel": topic.removeprefix("realtime:"),
-                                                "extension": "postgres_changes", "status": "ok",
-                                                "message": "Subscribed to PostgreSQL"})
-            if claims.get("sub"):
-                channel.listener = asyncio.get_running_loop().create_task(self._listen(socket, channel))
+            # As Realtime: "Subscribed to PostgreSQL" follows once changes can actually flow.
+            channel.listener = asyncio.get_running_loop().create_task(self._listen(socket, channel))
 
     def _binding(self, spec: dict[str, Any]) -> _Binding:
         table, event = str(spec.get("table")), str(spec.get("event"))
@@ -257,9 +254,13 @@ class FakeRealtime:
     # Changes ------------------------------------------------------------------------------------
 
     async def _listen(self, socket: _Socket, channel: _Channel) -> None:
-        name = "tnm_" + str(channel.claims["sub"]).replace("-", "")
+        # Anonymous subscribers see no rows under this schema's RLS: they listen to nothing.
+        name = "tnm_" + str(channel.claims.get("sub", "anonymous")).replace("-", "")
         async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
             await conn.execute(sql.SQL("listen {}").format(sql.Identifier(name)))
+            await socket.send("system", channel.topic, {"channel": channel.topic.removeprefix("realtime:"),
+                                                        "extension": "postgres_changes", "status": "ok",
+                                                        "message": "Subscribed to PostgreSQL"})
             async for note in conn.notifies():
                 change = json.loads(note.payload)
                 await self._deliver(socket, channel, str(change["table"]), str(change["op"]).upper(),

@@ -55,8 +55,8 @@ class Signer:
                 self.secret_key: "service_role"}.get(key)
 
     def issue(self, claims: dict[str, Any]) -> str:
-        """Sign an access token."""
-        token = jwt.encode(claims, self.secret, algorithm="HS256")
+        """Sign an access token (unique even when issued twice within one second)."""
+        token = jwt.encode({**claims, "jti": secrets.token_hex(8)}, self.secret, algorithm="HS256")
         with self._lock:
             self._issued.append(token)
         return token
