@@ -1,0 +1,407 @@
+"""The real terminal adapter: :class:`Mt5Terminal` drives any object with the MetaTrader5 API.
+
+That object is the Windows ``MetaTrader5`` package itself, an ``mt5linux`` client, the
+in-process simulator or the remote simulator's client — the same code path for all of them,
+which is why the simulator's tests test this adapter. The package keeps one global connection
+and is not thread-safe, so every call here holds one lock; calls block, and the agent makes
+them from its own thread.
+
+Orders: the symbol's allowed filling mode is used first and the next one tried on 10030 (some
+brokers misreport theirs, and 10030 means nothing was executed); requotes and moved prices are
+retried a few times with a fresh tick; refusals that another try cannot cure (no money,
+invalid stops, market closed, trading disabled) are returned as they are; anything that leaves
+the order's fate open (no answer, 10012, 10031, an IPC error) is ``UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, TypeVar
+
+from tnm_desktop.errors import OperationalError, TnmError, TransientError, UserError
+from tnm_desktop.terminal import convert
+from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.lookup import find_by_token
+from tnm_desktop.terminal.port import (
+    AccountSnapshot,
+    Candle,
+    ConnectSettings,
+    Deal,
+    FillingMode,
+    FillStatus,
+    MarketOrder,
+    OrderOutcome,
+    Position,
+    Quote,
+    Side,
+    SymbolSpec,
+    TerminalStatus,
+    Timeframe,
+    TokenMatches,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+AUTO_TRADING_OFF = ("Auto-trading is disabled in MetaTrader 5. Press the \u201cAlgo Trading\u201d button in the "
+                    "terminal's toolbar, then resume the agent.")
+NOT_LOGGED_IN = ("MetaTrader 5 is not logged in to a trading account. Log in to your account in the terminal "
+                 "(File \u2192 Login to Trade Account), then resume the agent.")
+_PRICE_MOVED = frozenset({mt5.TRADE_RETCODE_REQUOTE, mt5.TRADE_RETCODE_PRICE_CHANGED, mt5.TRADE_RETCODE_PRICE_OFF})
+_UNCLEAR = frozenset({mt5.TRADE_RETCODE_TIMEOUT, mt5.TRADE_RETCODE_CONNECTION, mt5.TRADE_RETCODE_PLACED})
+_OFFSET_TTL = timedelta(hours=1)  # re-measure hourly: servers switch to summer time
+_OFFSET_STEP_S = 900  # offsets are whole quarter hours; ticks are a little late
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+def _down_to_step(volume: float, step: float) -> float:
+    steps = (Decimal(repr(volume)) / Decimal(repr(step))).to_integral_value(rounding=ROUND_DOWN)
+    return float(steps * Decimal(repr(step)))
+
+
+class Mt5Terminal:
+    """:class:`~tnm_desktop.terminal.port.TerminalPort` over an object with the MetaTrader5 module's API.
+
+    Args:
+        api: The ``MetaTrader5`` module or anything offering its functions.
+        settings: How to (re)connect; calls connect on demand with these.
+        server_offset: The trade server's offset from UTC, if known; measured from ticks otherwise.
+        price_retries: How many times a requote or moved price is retried with a fresh tick.
+        clock: The current UTC time (tests may freeze it).
+    """
+
+    def __init__(self, api: mt5.Mt5Api, *, settings: ConnectSettings | None = None,
+                 server_offset: timedelta | None = None, price_retries: int = 3,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._api = api
+        self._settings = settings or ConnectSettings()
+        self._fixed_offset = server_offset
+        self._price_retries = price_retries
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._connected = False
+        self._offset: timedelta | None = None
+        self._offset_at = datetime.min.replace(tzinfo=UTC)
+        self._used: dict[str, None] = {}  # symbols traded or quoted, newest last: their ticks date the server
+
+    def __repr__(self) -> str:
+        return f"Mt5Terminal({self._api!r})"
+
+    # -- connection and failures -----------------------------------------------------------
+
+    def connect(self, settings: ConnectSettings | None = None) -> TerminalStatus:
+        """Connect (and log in when ``settings`` name an account); return the terminal's status."""
+        with self._lock:
+            if settings is not None:
+                self._settings = settings
+            self._connected = False
+            self._initialize()
+            return self.status()
+
+    def _initialize(self) -> None:
+        settings = self._settings
+        options: dict[str, Any] = {"timeout": settings.timeout_ms}
+        for name in ("login", "password", "server"):
+            if getattr(settings, name) is not None:
+                options[name] = getattr(settings, name)
+        ok = (self._api.initialize(settings.path, **options) if settings.path
+              else self._api.initialize(**options))
+        if not ok:
+            code, message = self._api.last_error()
+            if code == mt5.RES_E_AUTH_FAILED:
+                raise OperationalError(f"MetaTrader 5 could not log in to account {settings.login} on "
+                                       f"{settings.server}: {message}. Check the login, password and server.",
+                                       code="terminal_login_failed")
+            raise TransientError(f"MetaTrader 5 is not running or cannot be reached ({message}).",
+                                 code="terminal_unreachable")
+        self._connected = True
+
+    def _ensure(self) -> None:
+        if not self._connected:
+            self._initialize()
+
+    def _failure(self, what: str) -> TnmError:
+        code, message = self._api.last_error()
+        if code in mt5.IPC_ERRORS:
+            self._connected = False  # the next call initializes again, as a restarted terminal needs
+            return TransientError(f"Lost the connection to MetaTrader 5 while trying to {what} ({message}).",
+                                  code="terminal_unreachable")
+        if code == mt5.RES_E_AUTH_FAILED:
+            return OperationalError(NOT_LOGGED_IN, code="terminal_not_logged_in")
+        if code == mt5.RES_E_AUTO_TRADING_DISABLED:
+            return OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
+        if code in (mt5.RES_E_INVALID_PARAMS, mt5.RES_E_INVALID_VERSION, mt5.RES_E_UNSUPPORTED):
+            return OperationalError(f"MetaTrader 5 refused to {what}: {message}. Update the terminal and the "
+                                    f"MetaTrader5 package.", code="terminal_refused")
+        return TransientError(f"MetaTrader 5 could not {what}: {message} ({code}).", code="terminal_call_failed")
+
+    def _get(self, what: str, call: Callable[[], T | None]) -> T:
+        self._ensure()
+        value = call()
+        if value is None:
+            raise self._failure(what)
+        return value
+
+    def shutdown(self) -> None:
+        """Let go of the terminal (it keeps running)."""
+        with self._lock:
+            if self._connected:
+                self._api.shutdown()
+            self._connected = False
+
+    # -- the terminal and the account -----------------------------------------------------
+
+    def status(self) -> TerminalStatus:
+        """Return whether the terminal is connected, may trade, and to which account."""
+        with self._lock:
+            info = self._get("read the terminal's state", self._api.terminal_info)
+            account = self._api.account_info()
+            if account is None and self._api.last_error()[0] in mt5.IPC_ERRORS:
+                raise self._failure("read the account")
+            return TerminalStatus(connected=bool(info.connected), trade_allowed=bool(info.trade_allowed),
+                                  login=int(account.login) if account else None,
+                                  server=str(account.server) if account else None,
+                                  company=str(account.company) if account else str(info.company) or None)
+
+    def account(self) -> AccountSnapshot:
+        """Return the account's balance, equity and margin now."""
+        with self._lock:
+            self._ensure()
+            info = self._api.account_info()
+            if info is None:
+                if self._api.last_error()[0] in mt5.IPC_ERRORS:
+                    raise self._failure("read the account")
+                raise OperationalError(NOT_LOGGED_IN, code="terminal_not_logged_in")
+            return convert.account(info)
+
+    def _ready_to_trade(self) -> None:
+        info = self._get("read the terminal's state", self._api.terminal_info)
+        if not info.connected:
+            raise TransientError("MetaTrader 5 has no connection to the broker's trade server; nothing was sent.",
+                                 code="terminal_offline")
+        if not info.trade_allowed:
+            raise OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
+        self.account()
+
+    # -- symbols and prices ----------------------------------------------------------------
+
+    def symbol(self, name: str) -> SymbolSpec:
+        """Return a broker symbol's contract data, selecting it in Market Watch if needed."""
+        with self._lock:
+            self._ensure()
+            info = self._api.symbol_info(name)
+            if info is None:
+                if self._api.last_error()[0] in mt5.IPC_ERRORS:
+                    raise self._failure(f"read {name}")
+                raise UserError(f"The broker does not offer {name!r}. Check the symbol mapping (for example "
+                                f"EURUSD \u2192 EURUSD.m).", code="unknown_symbol")
+            if not info.select:
+                if not self._api.symbol_select(name, True):
+                    raise self._failure(f"show {name} in Market Watch")
+                info = self._get(f"read {name}", lambda: self._api.symbol_info(name))
+            self._used.pop(name, None)
+            self._used[name] = None
+            return convert.symbol_spec(info)
+
+    def symbol_names(self, group: str | None = None) -> tuple[str, ...]:
+        """Return the broker's symbol names (optionally an MT5 group mask such as ``"*USD*"``)."""
+        with self._lock:
+            symbols = self._get("list the symbols",
+                                lambda: self._api.symbols_get(group) if group else self._api.symbols_get())
+            return tuple(str(s.name) for s in symbols)
+
+    def quote(self, name: str) -> Quote:
+        """Return the symbol's last bid and ask."""
+        with self._lock:
+            self._ensure()
+            tick = self._api.symbol_info_tick(name)
+            if tick is None:
+                if self._api.last_error()[0] in mt5.IPC_ERRORS:
+                    raise self._failure(f"read {name}'s prices")
+                self.symbol(name)  # unknown: UserError; not in Market Watch: selects it
+                tick = self._get(f"read {name}'s prices", lambda: self._api.symbol_info_tick(name))
+            return Quote(name, float(tick.bid), float(tick.ask), convert.utc(int(tick.time_msc),
+                                                                            self.server_time_offset()))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def send_market_order(self, order: MarketOrder) -> OrderOutcome:
+        """Send a market order; retry what is safe to retry; classify the result."""
+        with self._lock:
+            self._ready_to_trade()
+            spec = self.symbol(order.symbol)
+            return self._send(spec, order.side, order.volume, sl=order.sl, tp=order.tp, deviation=order.deviation,
+                              magic=order.magic, comment=order.comment, position=0)
+
+    def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
+                       comment: str = "") -> OrderOutcome:
+        """Close a position, or ``volume`` lots of it (rounded down to the step), by an opposite deal."""
+        with self._lock:
+            self._ready_to_trade()
+            found = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
+            if not found:
+                raise UserError(f"Position #{ticket} is not open; it may have been closed already.",
+                                code="position_not_open")
+            record = found[0]
+            spec = self.symbol(str(record.symbol))
+            lots = float(record.volume) if volume is None else _down_to_step(volume, spec.volume_step)
+            if lots <= 0 or lots > float(record.volume) + 1e-9:
+                raise UserError(f"Cannot close {volume} lots of position #{ticket}, which holds {record.volume}.",
+                                code="invalid_close_volume")
+            side = Side.SELL if int(record.type) == mt5.POSITION_TYPE_BUY else Side.BUY
+            return self._send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic, comment=comment,
+                              position=ticket)
+
+    def _send(self, spec: SymbolSpec, side: Side, volume: float, *, sl: float | None, tp: float | None,
+              deviation: int, magic: int, comment: str, position: int) -> OrderOutcome:
+        # Allowed modes first; then the others, for brokers whose symbol data misstate them.
+        modes = [*spec.filling_modes, *(m for m in FillingMode if m not in spec.filling_modes)]
+        mode = 0
+        moved = 0
+        attempts = 0
+        while True:
+            attempts += 1
+            filling = modes[mode]
+            tick = self._get(f"read {spec.name}'s prices", lambda: self._api.symbol_info_tick(spec.name))
+            request: dict[str, Any] = {
+                "action": mt5.TRADE_ACTION_DEAL, "symbol": spec.name, "volume": volume,
+                "type": mt5.ORDER_TYPE_BUY if side is Side.BUY else mt5.ORDER_TYPE_SELL,
+                "price": float(tick.ask if side is Side.BUY else tick.bid), "deviation": deviation, "magic": magic,
+                "comment": comment, "type_time": mt5.ORDER_TIME_GTC, "type_filling": convert.FILLING_CODES[filling]}
+            if sl:
+                request["sl"] = sl
+            if tp:
+                request["tp"] = tp
+            if position:
+                request["position"] = position
+            result = self._api.order_send(request)
+            if result is None:
+                return self._unanswered(volume, attempts, filling)
+            retcode = int(result.retcode)
+            message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
+            if retcode in (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_DONE_PARTIAL):
+                return self._filled(result, volume, attempts, filling, position)
+            if retcode in _PRICE_MOVED and moved < self._price_retries:
+                moved += 1
+                log.info("%s %s: %s; retrying with a fresh price", side.value, spec.name, message)
+                if retcode == mt5.TRADE_RETCODE_PRICE_OFF:
+                    self._api.symbol_select(spec.name, True)
+                continue
+            if retcode == mt5.TRADE_RETCODE_INVALID_FILL and mode + 1 < len(modes):
+                mode += 1
+                log.info("%s refuses filling mode %s; trying %s", spec.name, filling.value, modes[mode].value)
+                continue
+            if retcode in _UNCLEAR:
+                return OrderOutcome(FillStatus.UNKNOWN, retcode, f"{message}: the broker may or may not have the "
+                                    f"order; it must be looked up before anything is sent again.", volume,
+                                    attempts=attempts, filling=filling)
+            if retcode == mt5.TRADE_RETCODE_CLIENT_DISABLES_AT:
+                raise OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
+            if retcode == mt5.TRADE_RETCODE_SERVER_DISABLES_AT:
+                raise OperationalError("The broker has disabled automated trading on this account.",
+                                       code="auto_trading_disabled_by_broker")
+            return OrderOutcome(FillStatus.REJECTED, retcode, message, volume, attempts=attempts, filling=filling)
+
+    def _filled(self, result: Any, volume: float, attempts: int, filling: FillingMode, position: int) -> OrderOutcome:
+        filled = float(result.volume) or volume
+        partial = int(result.retcode) == mt5.TRADE_RETCODE_DONE_PARTIAL or filled < volume - 1e-9
+        order = int(result.order)
+        if not position:
+            # In a hedging account the order's ticket is the position's; its deal says so for sure.
+            deals = self._api.history_deals_get(ticket=order)
+            position = int(deals[0].position_id) if deals else order
+        return OrderOutcome(FillStatus.PARTIAL if partial else FillStatus.FILLED, int(result.retcode),
+                            str(result.comment), volume, order=order, deal=int(result.deal), position=position,
+                            filled_volume=filled, price=float(result.price), attempts=attempts, filling=filling)
+
+    def _unanswered(self, volume: float, attempts: int, filling: FillingMode) -> OrderOutcome:
+        code, message = self._api.last_error()
+        if code == mt5.RES_E_INVALID_PARAMS:  # refused by the package itself: nothing left this machine
+            return OrderOutcome(FillStatus.REJECTED, None, f"MetaTrader 5 refused the request: {message}", volume,
+                                attempts=attempts, filling=filling)
+        if code in mt5.IPC_ERRORS:
+            self._connected = False
+        return OrderOutcome(FillStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}); the order may "
+                            f"have been filled and must be looked up before anything is sent again.", volume,
+                            attempts=attempts, filling=filling)
+
+    # -- positions, history, bars ------------------------------------------------------------
+
+    def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
+        """Return the open positions (of one symbol)."""
+        with self._lock:
+            records = self._get("read the positions", lambda: self._api.positions_get(symbol=symbol) if symbol
+                                else self._api.positions_get())
+            offset = self.server_time_offset()
+            return tuple(convert.position(r, offset) for r in records)
+
+    def position(self, ticket: int) -> Position | None:
+        """Return one open position, or ``None`` if it is not open."""
+        with self._lock:
+            records = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
+            return convert.position(records[0], self.server_time_offset()) if records else None
+
+    def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:
+        """Find every order, position and deal whose opening carried ``token`` in its comment."""
+        if not token:
+            raise UserError("A comment token cannot be empty.", code="invalid_token")
+        with self._lock:
+            return find_by_token(self._api, self._get, token, now=self._clock(), offset=self.server_time_offset(),
+                                 lookback=lookback)
+
+    def deals_since(self, since: datetime) -> tuple[Deal, ...]:
+        """Return the deals done since ``since`` (aware UTC), oldest first."""
+        if since.tzinfo is None:
+            raise UserError("deals_since needs an aware UTC time.", code="naive_time")
+        with self._lock:
+            offset = self.server_time_offset()
+            first = convert.server_seconds(since, offset)
+            last = convert.server_seconds(self._clock() + timedelta(days=1), offset)
+            records = self._get("read the deal history", lambda: self._api.history_deals_get(first, last))
+            deals = (convert.deal(r, offset) for r in records)
+            return tuple(sorted((d for d in deals if d.time >= since), key=lambda d: (d.time, d.ticket)))
+
+    def server_time_offset(self) -> timedelta:
+        """Return how far the trade server's clock is ahead of UTC (from the newest tick, hourly)."""
+        if self._fixed_offset is not None:
+            return self._fixed_offset
+        with self._lock:
+            now = self._clock()
+            if self._offset is not None and now - self._offset_at < _OFFSET_TTL:
+                return self._offset
+            self._ensure()
+            names = list(self._used)[-10:]
+            if not names:
+                symbols = self._get("list the symbols", self._api.symbols_get)
+                names = [str(s.name) for s in symbols if s.select][:10]
+            ticks = [self._api.symbol_info_tick(name) for name in names]
+            if ticks and all(t is None for t in ticks) and self._api.last_error()[0] in mt5.IPC_ERRORS:
+                raise self._failure("read the quotes")
+            newest = max((int(t.time) for t in ticks if t is not None and t.time), default=None)
+            offset = None if newest is None else timedelta(
+                seconds=round((newest - now.timestamp()) / _OFFSET_STEP_S) * _OFFSET_STEP_S)
+            if offset is None or abs(offset) > timedelta(hours=14):
+                if self._offset is not None:
+                    return self._offset  # quotes are stale (a weekend): keep what was measured
+                raise TransientError("MetaTrader 5 has no fresh quotes, so the broker's server time is unknown yet.",
+                                     code="no_quotes")
+            self._offset, self._offset_at = offset, now
+            return offset
+
+    def candles(self, symbol: str, timeframe: Timeframe, count: int) -> tuple[Candle, ...]:
+        """Return the last ``count`` bars, oldest first, the forming bar last."""
+        if count <= 0:
+            raise UserError("Ask for at least one candle.", code="invalid_count")
+        with self._lock:
+            self.symbol(symbol)
+            rates = self._get(f"read {symbol}'s bars", lambda: self._api.copy_rates_from_pos(
+                symbol, convert.TIMEFRAMES[timeframe], 0, count))
+            return convert.candles(rates, self.server_time_offset())
