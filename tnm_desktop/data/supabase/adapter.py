@@ -247,10 +247,10 @@ class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls):
         return session.user_id
 
     def _prepare_sign_in(self, remember: bool) -> None:
-        self._borrowed = None  # a spawned adapter signing in gets a session of its own
         self._storage.persistent = remember and not self._spawned
 
     async def _signed_in(self, remember: bool) -> Session:
+        self._borrowed = None  # a spawned adapter that signs in uses a session of its own from now on
         if not remember and not self._spawned:
             await self._storage.forget_remembered()  # "don't remember me" replaces an earlier "remember me"
         session = self._keeper.session
