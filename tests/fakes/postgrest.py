@@ -220,7 +220,7 @@ class FakePostgrest:
         call = sql.SQL("public.{}({})").format(sql.Identifier(name), call_args)
         if function.result_columns:
             columns = dict.fromkeys(function.result_columns, "")
-            query = _Query(request, name, columns)
+            query = _Query(request, name, columns, arguments=set(given) if request.method != "POST" else set())
             where = where_sql(name, columns, query.filters, "_t", params)
             source = sql.SQL("select {} from {}lateral {} as _t{}{}{}").format(
                 query.select, arguments, call, where, query.order, query.window)
@@ -294,7 +294,8 @@ class FakePostgrest:
 class _Query:
     """The query-string part of a request: select, filters, order, window, count."""
 
-    def __init__(self, request: httpx.Request, table: str, columns: dict[str, str]) -> None:
+    def __init__(self, request: httpx.Request, table: str, columns: dict[str, str], *,
+                 arguments: frozenset[str] | set[str] = frozenset()) -> None:
         params = request.url.params
         self.select = select_sql(table, columns, parse_select(params.get("select", "*")), "_t")
         self.order = order_sql(table, columns, parse_order(params["order"]), "_t") if "order" in params else sql.SQL("")
@@ -312,7 +313,7 @@ class _Query:
         for key, value in params.multi_items():
             if key in ("or", "and", "not.or", "not.and"):
                 self.filters.append(parse_logic(key.removeprefix("not."), value, key.startswith("not.")))
-            elif key not in _RESERVED and key != "apikey":
+            elif key not in _RESERVED and key != "apikey" and key not in arguments:
                 self.filters.append(parse_condition(key, value))
 
 
