@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
 from tnm_desktop.data.supabase import SupabaseAdapter
 
+from tests.data.supabase.support import MakeAdapter
 from tests.data.supabase_backend import SupabaseProject
-from tests.pg import Db, User
-
-MakeAdapter = Callable[..., Awaitable[SupabaseAdapter]]
+from tests.pg import Db
 
 
 @pytest_asyncio.fixture
@@ -39,10 +38,3 @@ async def make_adapter(project: SupabaseProject) -> AsyncIterator[MakeAdapter]:
     for adapter in reversed(made):
         await adapter.close()
 
-
-async def signed_in(make: MakeAdapter, user: User, **options: Any) -> SupabaseAdapter:
-    """An adapter signed in as ``user``."""
-    remember = options.pop("remember", False)
-    adapter = await make(**options)
-    await adapter.sign_in(user.email, user.password, remember=remember)
-    return adapter

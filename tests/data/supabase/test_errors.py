@@ -8,7 +8,7 @@ from tnm_desktop.data.supabase import SupabaseAdapter
 from tnm_desktop.domain import BrokerConnectionDraft
 from tnm_desktop.errors import TransientError, UserError
 
-from tests.data.supabase.conftest import MakeAdapter, signed_in
+from tests.data.supabase.support import MakeAdapter, signed_in
 from tests.data.supabase_backend import SupabaseProject
 from tests.pg import Db
 
@@ -116,3 +116,31 @@ async def test_the_fake_answers_a_wrong_api_key_like_the_gateway(project: Supaba
         wrong = await http.get(f"{project.url}/rest/v1/tv_strategies", headers={"apikey": "sb_publishable_nope"})
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert wrong.json()["message"] == "Invalid API key"
+
+
+async def test_a_project_that_confirms_emails_says_what_to_do(project: SupabaseProject,
+                                                              make_adapter: MakeAdapter) -> None:
+    project.http.auth.autoconfirm = False
+    adapter = await make_adapter()
+    with pytest.raises(UserError) as raised:
+        await adapter.sign_up("careful.trader@example.com", "a long passphrase")
+    assert raised.value.code == "confirm_email" and "careful.trader@example.com" in raised.value.message
+    assert adapter.session is None
+    with pytest.raises(UserError) as unconfirmed:
+        await adapter.sign_in("careful.trader@example.com", "a long passphrase")
+    assert unconfirmed.value.code == "email_not_confirmed"
+
+
+async def test_sign_up_checks_locally_before_asking_the_server(project: SupabaseProject,
+                                                               make_adapter: MakeAdapter) -> None:
+    adapter = await make_adapter()
+    with pytest.raises(UserError) as short:
+        await adapter.sign_up("new@example.com", "short12")
+    with pytest.raises(UserError) as email:
+        await adapter.sign_up("not an email", "a long passphrase")
+    assert (short.value.code, email.value.code) == ("weak_password", "invalid_email")
+    assert project.http.of("POST", "/auth/v1/signup") == []
+    await adapter.sign_up("new@example.com", "a long passphrase")
+    (request,) = project.http.of("POST", "/auth/v1/signup")
+    assert request.body == {"email": "new@example.com", "password": "a long passphrase", "data": {},
+                            "gotrue_meta_security": {"captcha_token": None}}

@@ -149,3 +149,11 @@ async def test_tokens_and_roles(db: Db, project: SupabaseProject, api: tuple[Api
     assert (forged.status_code, forged.json()["code"]) == (401, "PGRST301")
     anon = await client.http.get(client.url + "/tv_strategies", headers={"apikey": project.http.anon_key})
     assert (anon.status_code, anon.json()["code"]) == (401, "42501")  # anon has no grant: 401, not 403
+
+
+async def test_a_stable_function_can_be_called_with_get(api: tuple[Api, User]) -> None:
+    client, _ = api
+    answer = await client.get("/rpc/signal_page", {"p_symbol": "EURUSD", "p_limit": "5", "select": "id"})
+    assert answer.status_code == 200 and answer.json() == []
+    volatile = await client.get("/rpc/cancel_job", {"p_job_id": "00000000-0000-0000-0000-000000000000"})
+    assert volatile.status_code == 405  # a GET runs read-only, as in PostgREST

@@ -10,7 +10,7 @@ from tnm_desktop.data.supabase import LiveOptions
 from tnm_desktop.domain import Signal
 
 from tests.data.helpers import insert_signal, strategy_for
-from tests.data.supabase.conftest import MakeAdapter, signed_in
+from tests.data.supabase.support import MakeAdapter, signed_in
 from tests.data.supabase_backend import SupabaseProject
 from tests.pg import Db
 from tests.waiting import eventually

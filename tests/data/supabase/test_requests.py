@@ -8,7 +8,7 @@ import jwt
 from tnm_desktop.domain import BrokerConnectionDraft, SignalCursor, SignalFilter, SignalStatus
 
 from tests.data.helpers import insert_signal, strategy_for
-from tests.data.supabase.conftest import MakeAdapter, signed_in
+from tests.data.supabase.support import MakeAdapter, signed_in
 from tests.data.supabase_backend import SupabaseProject
 from tests.pg import Db
 

@@ -11,7 +11,7 @@ from tnm_desktop.data.port import Change, DataPort, LiveState, Table
 from tnm_desktop.domain import JobRequest, JobType
 
 from tests.conftest import MemoryKeyring
-from tests.data.supabase.conftest import MakeAdapter, signed_in
+from tests.data.supabase.support import MakeAdapter, signed_in
 from tests.data.supabase_backend import SupabaseProject
 from tests.pg import Db
 from tests.waiting import eventually

@@ -8,7 +8,7 @@ import pytest
 from tnm_desktop.errors import UserError
 
 from tests.conftest import MemoryKeyring
-from tests.data.supabase.conftest import MakeAdapter, signed_in
+from tests.data.supabase.support import MakeAdapter, signed_in
 from tests.data.supabase_backend import SupabaseProject
 from tests.pg import Db
 from tests.waiting import eventually
