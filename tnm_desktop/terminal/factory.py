@@ -1,7 +1,7 @@
 """Choosing the terminal adapter: the real MetaTrader 5, ``mt5linux``, or a simulator.
 
-Only :func:`load_api` imports ``MetaTrader5`` (Windows-only) or ``mt5linux``, and only when
-asked to, so the rest of the program runs anywhere.
+``MetaTrader5`` (Windows-only) and ``mt5linux`` are imported only when asked for, so the rest
+of the program runs anywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import cast
 
 from tnm_desktop.errors import OperationalError, UserError
 from tnm_desktop.terminal import mt5api as mt5
-from tnm_desktop.terminal.mt5_adapter import Mt5Terminal, utc_now
+from tnm_desktop.terminal.mt5_adapter import Mt5Terminal, load_metatrader5, utc_now
 from tnm_desktop.terminal.port import ConnectSettings
 
 
@@ -85,11 +85,7 @@ def load_api(config: TerminalConfig) -> mt5.Mt5Api:
     """
     kind = resolve_kind(config)
     if kind is TerminalKind.METATRADER5:
-        try:
-            return cast(mt5.Mt5Api, importlib.import_module("MetaTrader5"))
-        except ImportError as exc:
-            raise OperationalError("The MetaTrader5 package is not installed (it exists for Windows only): "
-                                   "pip install MetaTrader5.", code="metatrader5_missing") from exc
+        return load_metatrader5()
     if kind is TerminalKind.MT5LINUX:
         _require_loopback(config.mt5linux_host)
         try:

@@ -4,23 +4,17 @@ That object is the Windows ``MetaTrader5`` package itself, an ``mt5linux`` clien
 in-process simulator or the remote simulator's client — the same code path for all of them,
 which is why the simulator's tests test this adapter. The package keeps one global connection
 and is not thread-safe, so every call here holds one lock; calls block, and the agent makes
-them from its own thread.
-
-Orders: the symbol's allowed filling mode is used first and the next one tried on 10030 (some
-brokers misreport theirs, and 10030 means nothing was executed); requotes and moved prices are
-retried a few times with a fresh tick; refusals that another try cannot cure (no money,
-invalid stops, market closed, trading disabled) are returned as they are; anything that leaves
-the order's fate open (no answer, 10012, 10031, an IPC error) is ``UNKNOWN``.
+them from its own thread. How orders are retried and classified: :mod:`.sending`.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tnm_desktop.errors import OperationalError, TnmError, TransientError, UserError
 from tnm_desktop.terminal import convert
@@ -31,8 +25,6 @@ from tnm_desktop.terminal.port import (
     Candle,
     ConnectSettings,
     Deal,
-    FillingMode,
-    FillStatus,
     MarketOrder,
     OrderOutcome,
     Position,
@@ -43,16 +35,12 @@ from tnm_desktop.terminal.port import (
     Timeframe,
     TokenMatches,
 )
+from tnm_desktop.terminal.sending import AUTO_TRADING_OFF, OrderSender
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-AUTO_TRADING_OFF = ("Auto-trading is disabled in MetaTrader 5. Press the \u201cAlgo Trading\u201d button in the "
-                    "terminal's toolbar, then resume the agent.")
 NOT_LOGGED_IN = ("MetaTrader 5 is not logged in to a trading account. Log in to your account in the terminal "
                  "(File \u2192 Login to Trade Account), then resume the agent.")
-_PRICE_MOVED = frozenset({mt5.TRADE_RETCODE_REQUOTE, mt5.TRADE_RETCODE_PRICE_CHANGED, mt5.TRADE_RETCODE_PRICE_OFF})
-_UNCLEAR = frozenset({mt5.TRADE_RETCODE_TIMEOUT, mt5.TRADE_RETCODE_CONNECTION, mt5.TRADE_RETCODE_PLACED})
 _OFFSET_TTL = timedelta(hours=1)  # re-measure hourly: servers switch to summer time
 _OFFSET_STEP_S = 900  # offsets are whole quarter hours; ticks are a little late
 
@@ -60,6 +48,19 @@ _OFFSET_STEP_S = 900  # offsets are whole quarter hours; ticks are a little late
 def utc_now() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
+
+
+def load_metatrader5() -> mt5.Mt5Api:
+    """Import the official ``MetaTrader5`` package (Windows only) — the one place that does.
+
+    Raises:
+        OperationalError: the package is not installed (or this is not Windows).
+    """
+    try:
+        return cast(mt5.Mt5Api, importlib.import_module("MetaTrader5"))
+    except ImportError as exc:
+        raise OperationalError("The MetaTrader5 package is not installed (it exists for Windows only): "
+                               "pip install MetaTrader5.", code="metatrader5_missing") from exc
 
 
 def _down_to_step(volume: float, step: float) -> float:
@@ -91,6 +92,7 @@ class Mt5Terminal:
         self._offset: timedelta | None = None
         self._offset_at = datetime.min.replace(tzinfo=UTC)
         self._used: dict[str, None] = {}  # symbols traded or quoted, newest last: their ticks date the server
+        self._sender = OrderSender(api, self._get, self._lost, price_retries)
 
     def __repr__(self) -> str:
         return f"Mt5Terminal({self._api!r})"
@@ -128,10 +130,13 @@ class Mt5Terminal:
         if not self._connected:
             self._initialize()
 
+    def _lost(self) -> None:
+        self._connected = False  # the next call initializes again, as a restarted terminal needs
+
     def _failure(self, what: str) -> TnmError:
         code, message = self._api.last_error()
         if code in mt5.IPC_ERRORS:
-            self._connected = False  # the next call initializes again, as a restarted terminal needs
+            self._lost()
             return TransientError(f"Lost the connection to MetaTrader 5 while trying to {what} ({message}).",
                                   code="terminal_unreachable")
         if code == mt5.RES_E_AUTH_FAILED:
@@ -238,8 +243,8 @@ class Mt5Terminal:
         with self._lock:
             self._ready_to_trade()
             spec = self.symbol(order.symbol)
-            return self._send(spec, order.side, order.volume, sl=order.sl, tp=order.tp, deviation=order.deviation,
-                              magic=order.magic, comment=order.comment, position=0)
+            return self._sender.send(spec, order.side, order.volume, sl=order.sl, tp=order.tp,
+                                     deviation=order.deviation, magic=order.magic, comment=order.comment, position=0)
 
     def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
                        comment: str = "") -> OrderOutcome:
@@ -257,81 +262,8 @@ class Mt5Terminal:
                 raise UserError(f"Cannot close {volume} lots of position #{ticket}, which holds {record.volume}.",
                                 code="invalid_close_volume")
             side = Side.SELL if int(record.type) == mt5.POSITION_TYPE_BUY else Side.BUY
-            return self._send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic, comment=comment,
-                              position=ticket)
-
-    def _send(self, spec: SymbolSpec, side: Side, volume: float, *, sl: float | None, tp: float | None,
-              deviation: int, magic: int, comment: str, position: int) -> OrderOutcome:
-        # Allowed modes first; then the others, for brokers whose symbol data misstate them.
-        modes = [*spec.filling_modes, *(m for m in FillingMode if m not in spec.filling_modes)]
-        mode = 0
-        moved = 0
-        attempts = 0
-        while True:
-            attempts += 1
-            filling = modes[mode]
-            tick = self._get(f"read {spec.name}'s prices", lambda: self._api.symbol_info_tick(spec.name))
-            request: dict[str, Any] = {
-                "action": mt5.TRADE_ACTION_DEAL, "symbol": spec.name, "volume": volume,
-                "type": mt5.ORDER_TYPE_BUY if side is Side.BUY else mt5.ORDER_TYPE_SELL,
-                "price": float(tick.ask if side is Side.BUY else tick.bid), "deviation": deviation, "magic": magic,
-                "comment": comment, "type_time": mt5.ORDER_TIME_GTC, "type_filling": convert.FILLING_CODES[filling]}
-            if sl:
-                request["sl"] = sl
-            if tp:
-                request["tp"] = tp
-            if position:
-                request["position"] = position
-            result = self._api.order_send(request)
-            if result is None:
-                return self._unanswered(volume, attempts, filling)
-            retcode = int(result.retcode)
-            message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
-            if retcode in (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_DONE_PARTIAL):
-                return self._filled(result, volume, attempts, filling, position)
-            if retcode in _PRICE_MOVED and moved < self._price_retries:
-                moved += 1
-                log.info("%s %s: %s; retrying with a fresh price", side.value, spec.name, message)
-                if retcode == mt5.TRADE_RETCODE_PRICE_OFF:
-                    self._api.symbol_select(spec.name, True)
-                continue
-            if retcode == mt5.TRADE_RETCODE_INVALID_FILL and mode + 1 < len(modes):
-                mode += 1
-                log.info("%s refuses filling mode %s; trying %s", spec.name, filling.value, modes[mode].value)
-                continue
-            if retcode in _UNCLEAR:
-                return OrderOutcome(FillStatus.UNKNOWN, retcode, f"{message}: the broker may or may not have the "
-                                    f"order; it must be looked up before anything is sent again.", volume,
-                                    attempts=attempts, filling=filling)
-            if retcode == mt5.TRADE_RETCODE_CLIENT_DISABLES_AT:
-                raise OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
-            if retcode == mt5.TRADE_RETCODE_SERVER_DISABLES_AT:
-                raise OperationalError("The broker has disabled automated trading on this account.",
-                                       code="auto_trading_disabled_by_broker")
-            return OrderOutcome(FillStatus.REJECTED, retcode, message, volume, attempts=attempts, filling=filling)
-
-    def _filled(self, result: Any, volume: float, attempts: int, filling: FillingMode, position: int) -> OrderOutcome:
-        filled = float(result.volume) or volume
-        partial = int(result.retcode) == mt5.TRADE_RETCODE_DONE_PARTIAL or filled < volume - 1e-9
-        order = int(result.order)
-        if not position:
-            # In a hedging account the order's ticket is the position's; its deal says so for sure.
-            deals = self._api.history_deals_get(ticket=order)
-            position = int(deals[0].position_id) if deals else order
-        return OrderOutcome(FillStatus.PARTIAL if partial else FillStatus.FILLED, int(result.retcode),
-                            str(result.comment), volume, order=order, deal=int(result.deal), position=position,
-                            filled_volume=filled, price=float(result.price), attempts=attempts, filling=filling)
-
-    def _unanswered(self, volume: float, attempts: int, filling: FillingMode) -> OrderOutcome:
-        code, message = self._api.last_error()
-        if code == mt5.RES_E_INVALID_PARAMS:  # refused by the package itself: nothing left this machine
-            return OrderOutcome(FillStatus.REJECTED, None, f"MetaTrader 5 refused the request: {message}", volume,
-                                attempts=attempts, filling=filling)
-        if code in mt5.IPC_ERRORS:
-            self._connected = False
-        return OrderOutcome(FillStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}); the order may "
-                            f"have been filled and must be looked up before anything is sent again.", volume,
-                            attempts=attempts, filling=filling)
+            return self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic,
+                                     comment=comment, position=ticket)
 
     # -- positions, history, bars ------------------------------------------------------------
 
