@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -184,3 +185,19 @@ def test_a_second_server_on_the_same_file_is_refused(served: SimulatorProcess, s
     assert second.returncode == 2
     assert "Another simulator is already serving" in second.stderr
     assert _initialized(remote).symbols_total() == 6
+
+
+def test_a_taken_port_is_reported_and_sigint_stops_the_server_cleanly(served: SimulatorProcess, tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    clash = subprocess.run([sys.executable, "-m", "tnm_desktop", "simulator", "serve", "--state", str(other),
+                            "--port", str(served.port)], cwd=REPO, capture_output=True, text=True, timeout=60,
+                           check=False)
+    assert clash.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{served.port}" in clash.stderr
+    second = start_simulator(other)
+    try:
+        second.process.send_signal(signal.SIGINT)
+        assert second.process.wait(30) == 0
+    finally:
+        second.stop()
+    assert StateFile(other).endpoint() is None and StateFile(other).load() is not None

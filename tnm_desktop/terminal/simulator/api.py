@@ -112,7 +112,8 @@ class SimulatedMt5:
             reply = self.engine.attach(login, server)
             if reply.error is None:
                 self._generation = reply.value
-            return bool(self._finish(reply, False) is not False)
+            self._finish(reply)
+            return reply.error is None
 
     def login(self, login: int, *, password: str | None = None, server: str | None = None,
               timeout: int | None = None) -> bool:
@@ -122,7 +123,9 @@ class SimulatedMt5:
             if self._generation is None or not terminal.ipc_up or self._generation != terminal.generation:
                 self._error = (mt5.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
                 return False
-            return bool(self._finish(self.engine.attach(login, server), False) is not False)
+            reply = self.engine.attach(login, server)
+            self._finish(reply)
+            return reply.error is None
 
     def shutdown(self) -> None:
         """Close this caller's connection to the terminal."""

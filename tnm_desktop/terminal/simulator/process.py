@@ -6,7 +6,7 @@ import queue
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tnm_desktop.errors import OperationalError
@@ -28,6 +28,7 @@ class SimulatorProcess:
     state_file: Path
     host: str
     port: int
+    reader: threading.Thread | None = field(default=None, repr=False)
 
     def client(self, *, timeout: float = 10.0) -> RemoteMt5:
         """Return a new MT5-API client of this simulator."""
@@ -42,14 +43,18 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self._release()
         return self.process.returncode
 
     def kill(self) -> None:
         """Kill the server without letting it clean up (SIGKILL), as a crash would."""
         self.process.kill()
         self.process.wait()
+        self._release()
+
+    def _release(self) -> None:
+        if self.reader is not None:
+            self.reader.join(10)  # the pipe ends with the process: let the reader see that first
         if self.process.stdout is not None:
             self.process.stdout.close()
 
@@ -75,12 +80,16 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
     lines: queue.Queue[str] = queue.Queue()
 
     def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
+        # Drains the pipe for the process's whole life, so the server never blocks on printing.
+        try:
+            for line in process.stdout or ():
+                lines.put(line)
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us
         lines.put("")
 
-    threading.Thread(target=read, name="simulator-stdout", daemon=True).start()
+    reader = threading.Thread(target=read, name="simulator-stdout", daemon=True)
+    reader.start()
     try:
         while True:
             line = lines.get(timeout=timeout)
@@ -89,7 +98,7 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
                                        code="simulator_failed")
             if line.startswith("listening="):
                 host, _, port_text = line.strip().partition("=")[2].rpartition(":")
-                return SimulatorProcess(process, Path(state_file), host, int(port_text))
+                return SimulatorProcess(process, Path(state_file), host, int(port_text), reader)
     except queue.Empty:
         process.kill()
         process.wait()

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tnm_desktop.errors import OperationalError
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import wire
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
@@ -130,7 +131,11 @@ class SimulatorServer:
         state = self._books()
         token = secrets.token_urlsafe(32)
         engine = Engine(state, on_change=lambda s: self.file.save(s, self._endpoint))
-        self._server = _Server(self._port, engine, token)
+        try:
+            self._server = _Server(self._port, engine, token)
+        except OSError as exc:
+            raise OperationalError(f"The simulator cannot listen on {HOST}:{self._port}: {exc.strerror}.",
+                                   code="simulator_port") from exc
         self._endpoint = Endpoint(HOST, self._server.server_address[1], token, os.getpid())
         self.file.save(state, self._endpoint)
         self._thread = threading.Thread(target=self._server.serve_forever, name="simulator-server", daemon=True)
