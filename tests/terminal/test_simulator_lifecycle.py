@@ -188,6 +188,7 @@ def test_symbols_market_watch_and_group_masks() -> None:
     assert sim.symbol_info("EURUSD") is None  # the broker's names carry a suffix
     assert sim.symbol_info_tick("BTCUSD.m") is None  # not in Market Watch yet
     assert sim.symbol_info("BTCUSD.m").bid == 0.0
+    assert sim.control.quote("BTCUSD.m")[0] > 0  # the control API sees the market regardless
     assert sim.symbol_select("BTCUSD.m", True)
     assert sim.symbol_info_tick("BTCUSD.m").bid > 0
     market(sim, "BTCUSD.m", BUY, 0.01)
@@ -227,3 +228,20 @@ def test_the_feed_is_determined_by_seed_and_time_and_survives_a_reload() -> None
     assert reloaded.symbol_info_tick("GBPUSD.m") == first.symbol_info_tick("GBPUSD.m")
     assert reloaded.copy_rates_from_pos("GBPUSD.m", mt5.TIMEFRAME_M1, 0, 5).tolist() == \
         first.copy_rates_from_pos("GBPUSD.m", mt5.TIMEFRAME_M1, 0, 5).tolist()
+
+
+def test_faults_are_counted_down_per_symbol_and_can_be_cleared() -> None:
+    sim = frozen_simulator()
+    sim.control.inject_fault("requote", symbol="GBPUSD.m", count=2)
+    sim.control.inject_fault("ipc_timeout", function="account_info")
+    assert [(f["kind"], f["count"]) for f in sim.control.faults()] == [("requote", 2), ("ipc_timeout", 1)]
+    assert market(sim, "EURUSD.m", BUY, 0.1).retcode == mt5.TRADE_RETCODE_DONE  # another symbol: untouched
+    assert market(sim, "GBPUSD.m", BUY, 0.1).retcode == mt5.TRADE_RETCODE_REQUOTE
+    assert sim.control.faults()[0]["count"] == 1
+    assert sim.account_info() is None and sim.last_error() == (-10005, "IPC timeout")
+    assert sim.account_info() is not None
+    sim.control.clear_faults()
+    assert sim.control.faults() == []
+    assert market(sim, "GBPUSD.m", BUY, 0.1).retcode == mt5.TRADE_RETCODE_DONE
+    with pytest.raises(ValueError, match="only applies to order_send"):
+        sim.control.inject_fault("requote", function="positions_get")

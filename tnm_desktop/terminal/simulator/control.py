@@ -114,7 +114,7 @@ class LocalControl:
 
     def quote(self, symbol: str) -> tuple[float, float]:
         """Return ``(bid, ask)`` now, whether or not the symbol is in Market Watch."""
-        result: tuple[float, float] = self._engine.control(lambda b: b.quote(symbol))
+        result: tuple[float, float] = self._engine.peek(lambda b: b.quote(symbol))
         return result
 
     def advance_time(self, seconds: float) -> int:

@@ -188,6 +188,11 @@ class Engine:
                 if self._on_change is not None:
                     self._on_change(self.state)
 
+    def peek(self, look: Callable[[Broker], Any]) -> Any:
+        """Read the books now, under the lock, without changing or saving anything."""
+        with self._lock:
+            return look(Broker(self.state, self.now_ms()))
+
     def inject(self, fault: FaultRec) -> None:
         """Queue a fault (see :mod:`faults`)."""
         faults.check(fault)
