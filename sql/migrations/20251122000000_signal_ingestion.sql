@@ -227,7 +227,8 @@ declare
   k text;
   v text;
   target text;
-  params jsonb := '{}';
+  keys text[] := '{}';  -- in the alert's order, so the first problem is the one reported
+  vals text[] := '{}';
 begin
   alert := jsonb_build_object('symbol', parts[3]);
   if tnm_private.alert_action(parts[1]) is not null or lower(parts[1]) like 'close%' then
@@ -243,11 +244,12 @@ begin
     end if;
     k := lower(btrim(split_part(kv, '=', 1)));
     v := btrim(substr(kv, position('=' in kv) + 1));
-    if params ? k then
+    if k = any (keys) then
       error := format('PineConnector parameter %s is given twice', left(k, 40));
       return;
     end if;
-    params := params || jsonb_build_object(k, v);
+    keys := keys || k;
+    vals := vals || v;
   end loop;
 
   case
@@ -259,7 +261,7 @@ begin
     when cmd in ('closelongshort', 'closeall') then alert := alert || '{"action": "close", "close": "all"}';
     when cmd in ('closelongpct', 'closeshortpct', 'closelongvol', 'closeshortvol') then
       alert := alert || jsonb_build_object('action', 'close', 'close', case when cmd like 'closelong%' then 'long' else 'short' end);
-      if not params ? 'risk' then
+      if not 'risk' = any (keys) then
         error := format('%s needs risk=<%s to close>', cmd, case when cmd like '%pct' then 'percent' else 'lots' end);
         return;
       end if;
@@ -268,7 +270,9 @@ begin
       return;
   end case;
 
-  for k, v in select * from jsonb_each_text(params) loop
+  for i in 1 .. coalesce(array_length(keys, 1), 0) loop
+    k := keys[i];
+    v := vals[i];
     target := case
       when k = 'risk' and cmd like '%pct' then 'percent'
       when k = 'risk' and cmd like '%vol' then 'lots'
