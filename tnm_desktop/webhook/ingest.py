@@ -1,0 +1,114 @@
+"""The receiver's one database call: ``public.ingest_tv_signal``, through a small async pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from tnm_desktop.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+_CALL = "select signal_id::text, status, reason, job_id::text, code from public.ingest_tv_signal(%s, %s, %s, %s)"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What the database answered for one request.
+
+    ``code`` is one of accepted, duplicate, disabled, malformed, invalid, too_large, rejected,
+    not_found; ``status`` is the signal's status (or ``not_found``); ``reason`` is what the
+    trader reads in the signal log.
+    """
+
+    signal_id: str | None
+    status: str
+    reason: str | None
+    job_id: str | None
+    code: str
+
+
+class IngestRefused(Exception):
+    """The database refused the call for a reason other than being unreachable (a bug)."""
+
+
+def clean_text(value: str) -> str:
+    """Make any text storable: PostgreSQL text holds neither NUL nor lone surrogates."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+class Ingestor:
+    """Calls the ingestion function as role ``tnm_ingest``.
+
+    The pool opens in the background, so the receiver starts (and answers 503) while the
+    database is down, and recovers by itself when it comes back. Each connection is checked
+    when taken from the pool: a connection broken by a database restart must cost one round
+    trip, never a lost alert.
+
+    Args:
+        database_url: libpq URL of role ``tnm_ingest``.
+        pool_size: Connections at most.
+        pool_timeout: Seconds to wait for a connection.
+        statement_timeout_ms: Limit of one call inside the database.
+    """
+
+    def __init__(self, database_url: str, *, pool_size: int = 4, pool_timeout: float = 1.0,
+                 statement_timeout_ms: int = 1500) -> None:
+        self._timeout_ms = statement_timeout_ms
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            database_url, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False,
+            name="tnm-webhook", configure=self._configure, check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=60.0,
+            # No server-side prepared statements: they break behind PgBouncer-style poolers.
+            kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 3,
+                    "application_name": "tnm-webhook"},
+        )
+
+    async def _configure(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        await conn.execute("select set_config('statement_timeout', %s, false)", (f"{self._timeout_ms}ms",))
+
+    async def open(self) -> None:
+        """Start connecting in the background."""
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self._pool.close(timeout=2.0)
+
+    async def ingest(self, secret: str, body: str, received_at: datetime, reject_reason: str | None = None,
+                     *, within: float) -> IngestResult:
+        """Log one request and, when valid, create its trade job.
+
+        Raises:
+            TransientError: The database cannot be reached or did not answer ``within`` seconds.
+            IngestRefused: The database raised an error for this call.
+        """
+        params = (clean_text(secret), clean_text(body), received_at,
+                  clean_text(reject_reason) if reject_reason is not None else None)
+        try:
+            async with asyncio.timeout(within):
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(_CALL, params)
+                    row = await cur.fetchone()
+        except (PoolTimeout, TimeoutError, psycopg.OperationalError) as exc:
+            raise TransientError("The signal database is unreachable.", code="database_unavailable") from exc
+        except psycopg.Error as exc:
+            raise IngestRefused(type(exc).__name__) from exc
+        if row is None:
+            raise IngestRefused("no result")
+        return IngestResult(signal_id=row[0], status=str(row[1]), reason=row[2], job_id=row[3], code=str(row[4]))
+
+    async def healthy(self, within: float = 1.0) -> bool:
+        """Whether the database answers now."""
+        try:
+            async with asyncio.timeout(within), self._pool.connection() as conn:
+                await conn.execute("select 1")
+        except (PoolTimeout, TimeoutError, psycopg.Error):
+            return False
+        return True
