@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from tnm_desktop.domain.alerts import alert_message, sample_alert
 
 from tests.ingest.conftest import Desk, other_users_signal
 
@@ -230,3 +232,18 @@ def test_the_receivers_refusal_is_logged_discarded_with_its_reason(desk: Desk) -
     assert desk.count("jobs") == 0
     # A refused delivery is no reason to call the next one a duplicate.
     assert desk.ingest(json.dumps(README_ALERT))["code"] == "accepted"
+
+
+def test_the_readme_alert_message_as_tradingview_fills_it_in_is_accepted(desk: Desk) -> None:
+    message = alert_message(None, sl_pips=20, tp_pips=40)  # type: ignore[arg-type]  # the strategy is unused
+    assert message in (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    filled = message
+    for placeholder, value in [("{{strategy.order.id}}", "Long"), ("{{timenow}}", "2025-11-20T14:00:00Z"),
+                               ("{{strategy.order.action}}", "buy"), ("{{ticker}}", "OANDA:EURUSD"),
+                               ("{{close}}", "1.08512")]:
+        filled = filled.replace(placeholder, value)
+    trade = desk.instruction(desk.ingest(filled))
+    assert (trade.action, trade.symbol, trade.alert_price) == ("buy", "EURUSD", 1.08512)
+    assert trade.sl is not None and trade.tp is not None and (trade.sl.pips, trade.tp.pips) == (20.0, 40.0)
+    # The app's "send test signal" body is an alert like any other.
+    assert desk.instruction(desk.ingest(sample_alert("sell", "GBPUSD", 1.27))).action == "sell"

@@ -175,3 +175,16 @@ def test_the_cli_says_what_is_missing_without_a_database() -> None:
                           text=True, env=env, timeout=30, check=False)
     assert done.returncode == 2
     assert "--database or $TNM_WEBHOOK_DATABASE_URL" in done.stderr
+
+
+async def test_a_role_that_may_not_ingest_answers_503_not_500(desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
+    wrong_role = desk.db.cluster.conninfo(user="authenticator", dbname=desk.db.name)
+    running = await start_receiver(ReceiverConfig(database_url=wrong_role, port=0))
+    try:
+        async with aiohttp.ClientSession() as session:
+            status, body, _ = await _post(session, f"{running.base_url}/tv/{desk.secret}", "{}")
+    finally:
+        await running.close()
+    assert (status, body["status"]) == (503, "unavailable")
+    assert "ingestion refused the call (InsufficientPrivilege)" in caplog.text
+    assert desk.count("tv_signals") == 0
