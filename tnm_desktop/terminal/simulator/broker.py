@@ -22,17 +22,27 @@ class Broker:
     def __init__(self, state: SimState, now_ms: int) -> None:
         self.state = state
         self.now_ms = now_ms
+        # Equity and margin price every open position; one symbol's quote at one instant is the
+        # same for all of them, so compute it once (the feed costs eight noise layers a quote).
+        self._quotes: dict[tuple[str, int, int], tuple[float, float]] = {}
 
     # -- prices and money -------------------------------------------------------------------
 
     def quote(self, symbol: str, at_ms: int | None = None) -> tuple[float, float]:
         """Return ``(bid, ask)`` of ``symbol`` now (or at ``at_ms``)."""
+        moment = self.now_ms if at_ms is None else at_ms
+        shifts = self.state.shifts.get(symbol, [])
+        key = (symbol, moment, len(shifts))
+        cached = self._quotes.get(key)
+        if cached is not None:
+            return cached
         spec = self.state.spec(symbol)
         if spec is None:
             raise KeyError(symbol)
-        bid = feed.bids(spec, self.state.seed, self.state.shifts.get(symbol, []),
-                        [self.now_ms if at_ms is None else at_ms])
-        return float(bid[0]), float(feed.asks(spec, bid)[0])
+        bid = feed.bids(spec, self.state.seed, shifts, [moment])
+        quote = float(bid[0]), float(feed.asks(spec, bid)[0])
+        self._quotes[key] = quote
+        return quote
 
     def profit(self, spec: SymbolSpec, order_type: int, volume: float, price_open: float, price_close: float) -> float:
         """Return a trade's profit in the account currency at current conversion rates."""
