@@ -125,13 +125,32 @@ async def test_idle_agent_queries_no_more_often_than_its_fallback_poll(rig: Rig)
 async def test_polls_slowly_while_notifications_are_down_and_still_gets_the_job(rig: Rig) -> None:
     start(rig)
     await eventually(lambda: rig.agent.state is AgentState.RUNNING)
-    # Break the LISTEN connection, then block it from coming back by renaming... the role stays;
-    # instead terminate it repeatedly while a job is inserted.
-    rig.db.admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                         "where datname = %s and query ilike 'listen%%'", (rig.db.name,))
-    job_id = rig.enqueue()
-    await eventually(lambda: any(j == job_id for j, _ in rig.runner.ran), within=5)
-    assert rig.jobs("completed")[0]["id"] == job_id
+    admin = rig.db.admin
+
+    def listeners() -> int:
+        row = admin.execute("select count(*) as n from pg_stat_activity where datname = %s "
+                            "and query ilike 'listen%%'", (rig.db.name,)).fetchone()
+        return int(row["n"]) if row else 0
+
+    # Keep the LISTEN connection from coming back: the role may hold only the connections it has.
+    held = admin.execute("select count(*) as n from pg_stat_activity where usename = 'authenticator'").fetchone()
+    assert held is not None
+    admin.execute(f"alter role authenticator connection limit {int(held['n']) - 1}")
+    try:
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                      "where datname = %s and query ilike 'listen%%'", (rig.db.name,))
+        await eventually(lambda: listeners() == 0)
+        await asyncio.sleep(0.3)  # the listener has tried to reconnect and failed
+        assert listeners() == 0
+        inserted = time.monotonic()
+        job_id = rig.enqueue()
+        await eventually(lambda: any(j == job_id for j, _ in rig.runner.ran), within=5)
+        waited = next(t for j, t in rig.runner.ran if j == job_id) - inserted
+        assert listeners() == 0  # found by polling, not by a notification
+        assert waited <= FAST.fallback_poll_every * 2 + 0.5, waited
+    finally:
+        admin.execute("alter role authenticator connection limit -1")
+    await eventually(lambda: listeners() == 1, within=15)  # notifications come back on their own
 
 
 async def test_user_error_fails_the_job_with_its_message(rig: Rig) -> None:

@@ -299,7 +299,7 @@ class Agent:
 
     def _backoff_delay(self) -> float:
         raw = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** min(self._failures, 10))
-        return raw * random.uniform(0.5, 1.0)  # noqa: S311 — jitter, not security
+        return float(raw * random.uniform(0.5, 1.0))  # noqa: S311 — jitter, not security
 
     async def _degraded(self, exc: TransientError) -> None:
         self._failures += 1

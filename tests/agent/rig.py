@@ -1,0 +1,162 @@
+"""An agent on the real database and an in-process MT5 simulator, and ways to feed it jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tnm_desktop.agent.events import AgentEvent, StateChanged
+from tnm_desktop.agent.runner import TerminalRunner
+from tnm_desktop.agent.trading import magic_for, token_for
+from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.data.local.adapter import LocalAdapter
+from tnm_desktop.domain import AgentCredentials, AgentState, Session
+from tnm_desktop.ea.factory import ToolchainConfig, make_toolchain
+from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
+from tnm_desktop.terminal.simulator.api import SimulatedMt5
+
+from tests.agent.fakes import RecordingRunner
+from tests.pg import Agent as PairedAgent
+from tests.pg import Db, User
+from tests.waiting import eventually
+
+FAST = AgentSettings(lease_seconds=30, heartbeat_every=1.0, fallback_poll_every=1.0, sync_every=3600,
+                     backoff_base=0.05, backoff_max=0.2)
+LIMITS = {"max_lot_size": None, "default_sl_pips": None, "default_lot_size": 0.01, "max_slippage_points": 20,
+          "max_open_positions": None, "trading_enabled": True}
+
+__all__ = ["FAST", "LIMITS", "RecordingRunner", "TradeRig"]
+
+
+@dataclass
+class TradeRig:
+    """One user with a paired agent, a broker connection and a strategy, trading on a simulator."""
+
+    db: Db
+    user: User
+    paired: PairedAgent
+    adapter: LocalAdapter
+    sim: SimulatedMt5
+    broker_id: str
+    strategy_id: str
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tnm-ea-")))
+    events: list[AgentEvent] = field(default_factory=list)
+    agent: Agent | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def creds(self) -> AgentCredentials:
+        return AgentCredentials(self.paired.id, self.paired.key)
+
+    @property
+    def magic(self) -> int:
+        return magic_for(self.strategy_id)
+
+    def runner(self, **options: Any) -> TerminalRunner:
+        """A runner over a new connection to the same simulated terminal (as after a restart)."""
+        options.setdefault("reconcile_wait", 0.3)
+        terminal = Mt5Terminal(SimulatedMt5(self.sim.engine))
+        toolchain = make_toolchain(ToolchainConfig(workdir=self.workdir))
+        return TerminalRunner(self.adapter, self.creds, terminal, toolchain=toolchain,
+                              emit=self.events.append, **options)
+
+    async def start(self, runner: Any = None, settings: AgentSettings = FAST) -> Agent:
+        """Start an agent on a fresh runner; return it once it runs."""
+        agent = Agent(self.adapter, self.creds, runner or self.runner(), settings=settings, emit=self.events.append)
+        self.agent = agent
+        seen = len(self.states())
+        self.task = asyncio.get_running_loop().create_task(agent.run())
+        await eventually(lambda: any(s.state in (AgentState.RUNNING, AgentState.STOPPED)
+                                     for s in self.states()[seen:]), within=10, what="agent started or stopped")
+        return agent
+
+    async def stop(self) -> None:
+        """Stop the agent and wait for it."""
+        if self.agent is not None and self.task is not None:
+            self.agent.stop()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self.task, 10)
+        self.agent, self.task = None, None
+
+    def trade(self, action: str = "buy", symbol: str = "EURUSD", *, sizing: dict[str, Any] | None = None,
+              sl: dict[str, float] | None = None, tp: dict[str, float] | None = None,
+              close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
+              max_attempts: int = 3, created_at: datetime | None = None,
+              allowed_pairs: list[str] | None = None) -> tuple[str, str]:
+        """A trade job and its signal, as ingestion writes them; return (job id, signal id)."""
+        payload = {"signal_id": None, "strategy_id": self.strategy_id, "broker_connection_id": self.broker_id,
+                   "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
+                   "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
+                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs}
+        job = self.db.admin.execute(
+            "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts, created_at) "
+            "values (%s, 'trade', %s, %s, %s, coalesce(%s, now())) returning id::text as id",
+            (self.user.id, json.dumps(payload), self.paired.id, max_attempts, created_at)).fetchone()
+        assert job is not None
+        signal = self.db.admin.execute(
+            "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
+            "values (%s, %s, %s, %s, %s, %s) returning id::text as id",
+            (self.strategy_id, self.user.id, symbol, action, json.dumps({"action": action}), job["id"])).fetchone()
+        assert signal is not None
+        return str(job["id"]), str(signal["id"])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        row = self.db.admin.execute("select * from jobs where id = %s", (job_id,)).fetchone()
+        assert row is not None
+        return row
+
+    def signal(self, signal_id: str) -> dict[str, Any]:
+        row = self.db.admin.execute("select * from tv_signals where id = %s", (signal_id,)).fetchone()
+        assert row is not None
+        return row
+
+    async def final(self, job_id: str, within: float = 15) -> dict[str, Any]:
+        """Wait until the job is completed, failed or cancelled; return its row."""
+        await eventually(lambda: self.job(job_id)["status"] in ("completed", "failed", "cancelled"), within=within,
+                         what=f"job {job_id} final")
+        return self.job(job_id)
+
+    def opening_deals(self, job_id: str) -> list[Any]:
+        """Deals in the simulator's history that opened a position for this job."""
+        window = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=2))
+        deals = self.sim.history_deals_get(*window)
+        if deals is None:  # this session was dropped with the terminal: log in again, as MT5 needs
+            assert self.sim.initialize()
+            deals = self.sim.history_deals_get(*window)
+        token = token_for(job_id)
+        return [d for d in deals or () if d.comment.startswith(token) and d.entry == mt5.DEAL_ENTRY_IN]
+
+    def states(self) -> list[StateChanged]:
+        return [e for e in self.events if isinstance(e, StateChanged)]
+
+
+async def make_rig(db: Db, on_agent: Callable[[str], None] | None = None) -> TradeRig:
+    """Build a rig for a new user (see :class:`TradeRig`)."""
+    from tests.data.backends import local_backend
+
+    user = db.create_user()
+    paired = db.create_agent(user)
+    broker = db.admin.execute(
+        "insert into broker_connections (user_id, agent_id, name, symbol_suffix) values (%s, %s, 'Sim', '.m') "
+        "returning id::text as id", (user.id, paired.id)).fetchone()
+    assert broker is not None
+    strategy = db.admin.execute(
+        "insert into tv_strategies (user_id, broker_connection_id, name) values (%s, %s, 'Trend') "
+        "returning id::text as id", (user.id, broker["id"])).fetchone()
+    assert strategy is not None
+    adapter = await local_backend(db).make(f"session:{user.email}")
+    assert isinstance(adapter, LocalAdapter)
+    adapter.act_as(Session(user.id, user.email, "local"))
+    sim = SimulatedMt5()
+    assert sim.initialize()
+    if on_agent is not None:
+        on_agent(paired.id)
+    return TradeRig(db, user, paired, adapter, sim, str(broker["id"]), str(strategy["id"]))

@@ -1,0 +1,161 @@
+"""Every job type end to end: the real database, the agent, the MT5 simulator, the EA toolchain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from tnm_desktop.agent.sizing import Contract, size_by_risk
+from tnm_desktop.ea.templates import get_template, render_template
+from tnm_desktop.terminal import mt5api as mt5
+
+from tests.agent.rig import TradeRig, make_rig
+from tests.pg import Db
+
+
+@pytest_asyncio.fixture
+async def rig(db: Db) -> AsyncIterator[TradeRig]:
+    made = await make_rig(db)
+    await made.start()
+    yield made
+    await made.stop()
+    await made.adapter.close()
+
+
+async def test_buy_sized_by_risk_with_stops_fills_and_executes_the_signal(rig: TradeRig) -> None:
+    job_id, signal_id = rig.trade("buy", sizing={"mode": "risk", "risk_pct": 1.0}, sl={"pips": 25}, tp={"pips": 50})
+    job = await rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    (deal,) = rig.opening_deals(job_id)
+    info = rig.sim.symbol_info("EURUSD.m")
+    balance = rig.sim.account_info().balance
+    expected = size_by_risk(Contract("EURUSD.m", info.digits, info.point, info.trade_tick_size,
+                                     info.trade_tick_value_loss, info.volume_min, info.volume_step, info.volume_max),
+                            balance=balance, risk_pct=1.0, distance=25 * 0.0001).volume
+    assert deal.volume == pytest.approx(expected)
+    assert deal.magic == rig.magic
+    position = rig.sim.positions_get(ticket=deal.position_id)[0]
+    assert position.sl == pytest.approx(deal.price - 0.0025, abs=1e-5)
+    assert position.tp == pytest.approx(deal.price + 0.0050, abs=1e-5)
+    signal = rig.signal(signal_id)
+    assert signal["status"] == "executed"
+    assert float(signal["fill_price"]) == pytest.approx(deal.price)
+    assert signal["broker_order_id"] == str(deal.order)
+    assert job["intent"]["token"] == f"tnm-{job_id.replace('-', '')[:16]}" and job["sent_at"] is not None
+
+
+async def test_sell_then_partial_close_then_close_all(rig: TradeRig) -> None:
+    opened, _ = rig.trade("sell", "GBPUSD", sizing={"mode": "lots", "lots": 0.4})
+    assert (await rig.final(opened))["status"] == "completed"
+    half, _ = rig.trade("close", "GBPUSD", close={"side": "short", "fraction": 0.5})
+    result = (await rig.final(half))["result"]
+    assert [c["volume"] for c in result["closed"]] == [0.2]
+    (position,) = rig.sim.positions_get(symbol="GBPUSD.m")
+    assert position.volume == pytest.approx(0.2)
+    rest, signal = rig.trade("close", "GBPUSD", close={"side": "all"})
+    assert (await rig.final(rest))["status"] == "completed"
+    assert rig.sim.positions_get(symbol="GBPUSD.m") == ()
+    assert rig.signal(signal)["status"] == "executed"
+
+
+async def test_close_with_nothing_open_says_so(rig: TradeRig) -> None:
+    job_id, signal_id = rig.trade("close", "USDJPY", close={"side": "long"})
+    job = await rig.final(job_id)
+    assert job["status"] == "completed"
+    assert rig.signal(signal_id)["error_message"] == "Nothing to close: no open long USDJPY.m position."
+
+
+async def test_close_position_by_ticket_from_the_gui(rig: TradeRig) -> None:
+    opened, _ = rig.trade("buy", "XAUUSD", sizing={"mode": "lots", "lots": 0.05})
+    ticket = (await rig.final(opened))["result"]["position"]
+    job = rig.db.call_as(rig.user, "insert into jobs (user_id, job_type, payload) values (%s, 'close_position', %s) "
+                                   "returning id::text as id", (rig.user.id, json.dumps({"ticket": ticket})))
+    done = await rig.final(job[0]["id"])
+    assert done["status"] == "completed" and done["result"]["closed"][0]["position"] == ticket
+    assert rig.sim.positions_get(ticket=ticket) == ()
+
+
+async def test_queries_and_sync(rig: TradeRig) -> None:
+    opened, _ = rig.trade("buy", "USDJPY", sizing={"mode": "lots", "lots": 0.1})
+    await rig.final(opened)
+    ids = {}
+    for job_type, payload in (("get_account", {}), ("get_positions", {}),
+                              ("get_candles", {"symbol": "EURUSD.m", "timeframe": "M5", "count": 30}),
+                              ("sync_account", {})):
+        rows = rig.db.call_as(rig.user, "insert into jobs (user_id, job_type, payload) values (%s, %s, %s) "
+                                        "returning id::text as id", (rig.user.id, job_type, json.dumps(payload)))
+        ids[job_type] = rows[0]["id"]
+    results = {k: (await rig.final(v))["result"] for k, v in ids.items()}
+    assert results["get_account"]["login"] == rig.sim.account_info().login
+    assert [p["symbol"] for p in results["get_positions"]["positions"]] == ["USDJPY.m"]
+    assert len(results["get_candles"]["candles"]) == 30
+    log = rig.db.admin.execute("select status, trades_synced, sync_type from sync_logs where id = %s",
+                               (results["sync_account"]["sync_log_id"],)).fetchone()
+    assert log == {"status": "success", "trades_synced": 1, "sync_type": "manual"}
+    account = rig.db.admin.execute("select connection_status, balance, broker_server_time_offset "
+                                   "from trading_accounts where user_id = %s", (rig.user.id,)).fetchone()
+    assert account is not None and account["connection_status"] == "connected"
+    assert float(account["balance"]) == pytest.approx(rig.sim.account_info().balance)
+
+
+async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
+    template = get_template("ma_cross")
+    source = render_template(template, template.defaults())
+    project = rig.db.call_as(rig.user, "select * from create_ea_project('MA cross', %s)", (source,))[0]
+    version = str(project["current_version_id"])
+    broken = source.replace("OnTick()\n{", "OnTick()\n{\n   undeclared_thing = 1;", 1)
+    bad = rig.db.call_as(rig.user, "select * from save_ea_version(%s, %s)", (project["id"], broken))[0]
+    ids = {}
+    for job_type, payload in (("compile", {"version_id": version, "project": "MA cross"}),
+                              ("compile", {"version_id": str(bad["id"]), "project": "MA cross bad"}),
+                              ("deploy", {"project": "MA cross"}),
+                              ("run", {"project": "MA cross", "symbol": "EURUSD.m", "timeframe": "H1"}),
+                              ("stop", {"project": "MA cross"}),
+                              ("test", {"project": "MA cross", "symbol": "EURUSD.m", "timeframe": "H1"})):
+        rows = rig.db.call_as(rig.user, "insert into jobs (user_id, job_type, payload) values (%s, %s, %s) "
+                                        "returning id::text as id", (rig.user.id, job_type, json.dumps(payload)))
+        ids[f"{job_type}{len(ids)}"] = rows[0]["id"]
+    results = {k: await rig.final(v) for k, v in ids.items()}
+    assert all(r["status"] == "completed" for r in results.values()), {k: r["error_message"] for k, r in results.items()}
+    good, bad_result = results["compile0"]["result"], results["compile1"]["result"]
+    assert good["success"] is True and good["simulated"] is True
+    assert bad_result["success"] is False
+    diagnostic = bad_result["diagnostics"][0]
+    assert "undeclared_thing" in diagnostic["message"] and diagnostic["line"] > 1
+    versions = {str(v["id"]): v for v in rig.db.admin.execute(
+        "select id, compile_status, compile_log from ea_versions").fetchall()}
+    assert versions[version]["compile_status"] == "success"
+    assert versions[str(bad["id"])]["compile_status"] == "failed"
+    assert "Simulated" in results["test5"]["result"]["note"]
+    assert results["test5"]["result"]["net_profit"] is None  # nothing invented
+
+
+async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> None:
+    cases = [
+        (rig.trade("buy", limits={"trading_enabled": False}), "Trading is switched off in your settings."),
+        (rig.trade("buy", "XAUUSD", allowed_pairs=["EURUSD"]), "XAUUSD is not among this strategy's allowed pairs."),
+        (rig.trade("buy", "NOPE"), None),
+        (rig.trade("buy", sizing={"mode": "risk", "risk_pct": 0.01}, sl={"pips": 500}), None),
+    ]
+    for (job_id, signal_id), reason in cases:
+        job = await rig.final(job_id)
+        assert job["status"] == "failed"
+        signal = rig.signal(signal_id)
+        assert signal["status"] == "failed"
+        if reason:
+            assert signal["error_message"] == reason
+        assert rig.opening_deals(job_id) == []
+    assert "NOPE.m" in rig.signal(cases[2][0][1])["error_message"]
+    assert "smallest order" in rig.signal(cases[3][0][1])["error_message"]
+    assert mt5.TRADE_RETCODE_DONE == 10009
+
+
+async def test_stale_alert_is_not_traded(rig: TradeRig) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    job_id, signal_id = rig.trade("buy", created_at=datetime.now(UTC) - timedelta(minutes=10))
+    assert (await rig.final(job_id))["status"] == "failed"
+    assert "old and was not executed" in rig.signal(signal_id)["error_message"]
+    assert rig.opening_deals(job_id) == []

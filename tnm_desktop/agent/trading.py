@@ -1,0 +1,291 @@
+"""Trades exactly once: intent first, a token in the order, reconciliation on any doubt.
+
+The procedure (``NOTES_MT5.md``):
+
+1. Record the intent (symbol, side, volume, stops, token) in the job before sending.
+2. Send with the strategy's magic number and a comment token derived from the job id.
+3. After any unclear result — no answer, a timeout, a lost connection — and whenever a job
+   arrives that already has an intent (a retry, or a job recovered after a crash), look the
+   token up in the terminal's orders, positions and history before anything is sent again.
+4. Only then complete the job with the tickets, or send.
+
+A job with no recorded intent has certainly never been sent: the intent is stored before the
+order leaves. Closes follow the same rules, one token for every closing deal of the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from tnm_desktop.agent.sizing import Contract, Sized, size_by_risk, size_fixed, stop_distance
+from tnm_desktop.data.port import AgentPort
+from tnm_desktop.domain import AgentCredentials, ClaimedJob
+from tnm_desktop.domain.trade import Close, Level, TradeInstruction
+from tnm_desktop.errors import TransientError, UserError
+from tnm_desktop.terminal.port import (
+    DealEntry,
+    MarketOrder,
+    OrderOutcome,
+    Position,
+    Side,
+    SymbolSpec,
+    TerminalPort,
+    TokenMatches,
+)
+
+T = TypeVar("T")
+TOKEN_PREFIX = "tnm-"  # noqa: S105 — a comment marker, not a secret
+DEFAULT_MAGIC = 7730  # jobs that come from no strategy (the GUI's manual closes)
+
+
+def token_for(job_id: str) -> str:
+    """The comment token of a job: 20 characters, well inside MT5's 31."""
+    return TOKEN_PREFIX + job_id.replace("-", "")[:16]
+
+
+def magic_for(strategy_id: str | None) -> int:
+    """A strategy's magic number (stable, fits MT5's 32-bit field), so a close touches only its positions."""
+    if not strategy_id:
+        return DEFAULT_MAGIC
+    return int(strategy_id.replace("-", "")[:7], 16)
+
+
+def contract_of(spec: SymbolSpec) -> Contract:
+    """What sizing needs of a symbol."""
+    return Contract(spec.name, spec.digits, spec.point, spec.tick_size, spec.tick_value, spec.volume_min,
+                    spec.volume_step, spec.volume_max)
+
+
+def _not_executed(matches: TokenMatches) -> bool:
+    # Found only as a rejected/cancelled order: nothing was filled and nothing waits.
+    return matches.filled_volume == 0 and not matches.pending_orders and not matches.positions
+
+
+@dataclass
+class TradeExecutor:
+    """Executes ``trade`` and ``close_position`` jobs on one terminal.
+
+    Args:
+        data: Where intents are recorded.
+        creds: The agent's credentials.
+        terminal: The terminal (blocking).
+        call: Runs a blocking terminal function on the terminal's thread and awaits it.
+        max_age: A job older than this that was never sent is refused: a late order trades at a
+            price the trader did not see.
+        reconcile_wait: How long to keep looking for an order after an unclear result.
+        checkpoint: Called at each step (crash-injection tests stop the agent there).
+    """
+
+    data: AgentPort
+    creds: AgentCredentials
+    terminal: TerminalPort
+    call: Callable[..., Any]
+    max_age: timedelta = timedelta(minutes=2)
+    reconcile_wait: float = 3.0
+    checkpoint: Callable[[str], None] = lambda _step: None
+
+    async def _t(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        result: T = await self.call(fn, *args, **kwargs)
+        return result
+
+    # Opening trades ----------------------------------------------------------------------------
+
+    async def trade(self, claimed: ClaimedJob) -> dict[str, Any]:
+        """Execute a ``trade`` job; return the job result."""
+        job = claimed.job
+        instruction = TradeInstruction.from_payload(job.payload)
+        if instruction.action == "close":
+            return await self.close(claimed, instruction.broker_symbol, instruction.close or Close(),
+                                    magic_for(instruction.strategy_id))
+        token = token_for(job.id)
+        if job.intent is not None:
+            matches = await self._t(self.terminal.find_by_token, token)
+            if not _not_executed(matches):
+                return self._result_from_matches(matches, reconciled=True)
+        elif datetime.now(UTC) - job.created_at > self.max_age:
+            age = int((datetime.now(UTC) - job.created_at).total_seconds())
+            raise UserError(f"The alert is {age} s old and was not executed, so as not to trade at a stale price.",
+                            code="expired")
+        if not instruction.limits.trading_enabled:
+            raise UserError("Trading is switched off in your settings.", code="trading_disabled")
+        if not instruction.pair_allowed():
+            raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
+                            code="pair_not_allowed")
+        order, sized = await self._prepare(instruction, magic_for(instruction.strategy_id), token)
+        self.checkpoint("before_intent")
+        await self.data.record_intent(self.creds, claimed, {
+            "symbol": order.symbol, "side": order.side.value, "volume": order.volume, "sl": order.sl,
+            "tp": order.tp, "magic": order.magic, "token": token})
+        self.checkpoint("before_send")
+        outcome = await self._t(self.terminal.send_market_order, order)
+        self.checkpoint("after_send")
+        return await self._settle(outcome, token, sized.note)
+
+    async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
+        spec = await self._t(self.terminal.symbol, instruction.broker_symbol)
+        limits = instruction.limits
+        if limits.max_open_positions is not None:
+            open_now = await self._t(self.terminal.positions)
+            if len(open_now) >= limits.max_open_positions:
+                raise UserError(f"{len(open_now)} positions are open; your limit is {limits.max_open_positions}.",
+                                code="max_positions")
+        quote = await self._t(self.terminal.quote, spec.name)
+        side = Side.BUY if instruction.action == "buy" else Side.SELL
+        entry = quote.ask if side is Side.BUY else quote.bid
+        contract = contract_of(spec)
+        sl_level = instruction.sl or (Level(pips=limits.default_sl_pips) if limits.default_sl_pips else None)
+        sl = _stop_price(contract, side, entry, sl_level, loss=True)
+        tp = _stop_price(contract, side, entry, instruction.tp, loss=False)
+        sizing = instruction.sizing
+        assert sizing is not None
+        if sizing.mode == "lots" and sizing.lots is not None:
+            sized = size_fixed(contract, sizing.lots, max_lot_size=limits.max_lot_size)
+        elif sl is None:
+            sized = size_fixed(contract, limits.default_lot_size, max_lot_size=limits.max_lot_size)
+            sized = Sized(sized.volume, None, None, f"No stop loss to size the risk from: sent the default "
+                                                    f"{sized.volume:g} lots.")
+        else:
+            account = await self._t(self.terminal.account)
+            distance = stop_distance(contract, entry, pips=None, price=sl)
+            sized = size_by_risk(contract, balance=account.balance, risk_pct=sizing.risk_pct or 0,
+                                 distance=distance, max_lot_size=limits.max_lot_size)
+        order = MarketOrder(spec.name, side, sized.volume, sl=sl, tp=tp, deviation=limits.max_slippage_points,
+                            magic=magic, comment=token)
+        return order, sized
+
+    async def _settle(self, outcome: OrderOutcome, token: str, note: str) -> dict[str, Any]:
+        if outcome.executed:
+            result = _result_from_outcome(outcome, token)
+            if outcome.filled_volume + 1e-9 < outcome.requested_volume:
+                note = (note + " " if note else "") + (
+                    f"Partially filled: {outcome.filled_volume:g} of {outcome.requested_volume:g} lots.")
+            result["note"] = note
+            return result
+        if outcome.retcode is not None and outcome.status.value == "rejected":
+            raise UserError(f"{outcome.message} (retcode {outcome.retcode})", code=str(outcome.retcode))
+        matches = await self._look_again(token)
+        if matches is not None:
+            return self._result_from_matches(matches, reconciled=True)
+        raise TransientError(f"The terminal did not confirm the order ({outcome.message}). It will be looked up "
+                             "again before anything is re-sent.", code="unconfirmed")
+
+    async def _look_again(self, token: str) -> TokenMatches | None:
+        deadline = asyncio.get_running_loop().time() + self.reconcile_wait
+        while True:
+            try:
+                matches = await self._t(self.terminal.find_by_token, token)
+            except TransientError:
+                matches = None
+            if matches is not None and not _not_executed(matches):
+                return matches
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(0.25)
+
+    def _result_from_matches(self, matches: TokenMatches, *, reconciled: bool) -> dict[str, Any]:
+        deals = matches.opening_deals
+        volume = matches.filled_volume
+        if deals:
+            price = sum(d.price * d.volume for d in deals) / volume
+            order, deal, position = deals[0].order, deals[0].ticket, deals[0].position_id
+        elif matches.positions:
+            first = matches.positions[0]
+            price, order, deal, position, volume = first.price_open, first.ticket, 0, first.ticket, first.volume
+        else:
+            pending = matches.pending_orders[0]
+            return {"order": pending.ticket, "volume": pending.volume_current, "pending": True, "token": matches.token,
+                    "reconciled": reconciled, "note": "Found as a pending order in the terminal."}
+        return {"price": round(price, 8), "order": order, "deal": deal, "position": position, "volume": volume,
+                "token": matches.token, "reconciled": reconciled,
+                "filled_at": datetime.now(UTC).isoformat(),
+                "note": "Found in the terminal after an unclear result: not sent again." if reconciled else ""}
+
+    # Closing -----------------------------------------------------------------------------------
+
+    async def close(self, claimed: ClaimedJob, symbol: str | None, close: Close, magic: int | None,
+                    ticket: int | None = None) -> dict[str, Any]:
+        """Close positions (by ticket, or by symbol and side, fully or partly); exactly once."""
+        token = token_for(claimed.job.id)
+        done: set[int] = set()
+        if claimed.job.intent is not None:
+            matches = await self._t(self.terminal.find_by_token, token)
+            done = {d.position_id for d in matches.deals if d.entry in (DealEntry.OUT, DealEntry.OUT_BY)}
+        targets = await self._targets(symbol, close, magic, ticket)
+        plan: list[tuple[Position, float | None]] = []
+        for position in targets:
+            if position.ticket in done:
+                continue
+            volume = await self._close_volume(position, close)
+            if volume != 0:
+                plan.append((position, volume))
+        if not plan:
+            what = f"#{ticket}" if ticket else f"{close.side if close.side != 'all' else ''} {symbol}".strip()
+            note = "Already closed before a restart." if done else f"Nothing to close: no open {what} position."
+            return {"closed": [], "note": note, "token": token}
+        self.checkpoint("before_intent")
+        await self.data.record_intent(self.creds, claimed, {
+            "close": [{"ticket": p.ticket, "volume": v} for p, v in plan], "token": token})
+        self.checkpoint("before_send")
+        closed = []
+        for position, volume in plan:
+            outcome = await self._t(self.terminal.close_position, position.ticket, volume, magic=magic or 0,
+                                    comment=token)
+            self.checkpoint("after_send")
+            if outcome.executed:
+                closed.append(_result_from_outcome(outcome, token) | {"position": position.ticket})
+            elif outcome.status.value == "rejected":
+                raise UserError(f"Closing #{position.ticket}: {outcome.message} (retcode {outcome.retcode})",
+                                code=str(outcome.retcode))
+            elif await self._look_again(token) is None:
+                raise TransientError(f"The terminal did not confirm closing #{position.ticket}. It will be looked "
+                                     "up again before anything is re-sent.", code="unconfirmed")
+        first = closed[0] if closed else {}
+        return {"closed": closed, "price": first.get("price"), "order": first.get("order"),
+                "volume": round(sum(c["volume"] for c in closed), 8), "token": token, "note": ""}
+
+    async def _targets(self, symbol: str | None, close: Close, magic: int | None,
+                       ticket: int | None) -> list[Position]:
+        if ticket is not None:
+            position = await self._t(self.terminal.position, ticket)
+            return [position] if position is not None else []
+        positions = await self._t(self.terminal.positions, symbol)
+        wanted = {"long": {Side.BUY}, "short": {Side.SELL}, "all": {Side.BUY, Side.SELL}}[close.side]
+        return [p for p in positions if p.side in wanted and (magic is None or p.magic == magic)]
+
+    async def _close_volume(self, position: Position, close: Close) -> float | None:
+        if close.fraction is None and close.volume is None:
+            return None  # the whole position
+        spec = await self._t(self.terminal.symbol, position.symbol)
+        if close.fraction is not None:
+            raw = position.volume * close.fraction
+        else:
+            raw = min(close.volume or 0, position.volume)
+        volume = size_fixed(contract_of(spec), raw).volume if raw >= spec.volume_min else 0
+        return None if volume >= position.volume else volume
+
+
+def _stop_price(contract: Contract, side: Side, entry: float, level: Level | None, *, loss: bool) -> float | None:
+    if level is None:
+        return None
+    if level.price is not None:
+        below = (side is Side.BUY) == loss
+        if (below and level.price >= entry) or (not below and level.price <= entry):
+            kind = "stop loss" if loss else "take profit"
+            where = "below" if below else "above"
+            raise UserError(f"The {kind} {level.price:g} must be {where} the {side.value} price {entry:g}.",
+                            code="invalid_stops")
+        return level.price
+    distance = (level.pips or 0) * contract.pip
+    down = (side is Side.BUY) == loss
+    return round(entry - distance if down else entry + distance, contract.digits)
+
+
+def _result_from_outcome(outcome: OrderOutcome, token: str) -> dict[str, Any]:
+    return {"price": outcome.price, "order": outcome.order, "deal": outcome.deal, "position": outcome.position,
+            "volume": outcome.filled_volume, "requested_volume": outcome.requested_volume,
+            "retcode": outcome.retcode, "attempts": outcome.attempts, "token": token,
+            "filled_at": datetime.now(UTC).isoformat(), "reconciled": False}
