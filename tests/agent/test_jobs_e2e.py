@@ -159,3 +159,11 @@ async def test_stale_alert_is_not_traded(rig: TradeRig) -> None:
     assert (await rig.final(job_id))["status"] == "failed"
     assert "old and was not executed" in rig.signal(signal_id)["error_message"]
     assert rig.opening_deals(job_id) == []
+
+
+async def test_the_agent_publishes_the_brokers_symbols_for_ingestion(rig: TradeRig) -> None:
+    rows = rig.db.admin.execute("select symbol from broker_symbols where broker_connection_id = %s order by symbol",
+                                (rig.broker_id,)).fetchall()
+    names = [r["symbol"] for r in rows]
+    assert "EURUSD.m" in names and "XAUUSD.m" in names
+    assert len(names) == len(rig.sim.symbols_get())

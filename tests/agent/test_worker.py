@@ -219,7 +219,7 @@ async def test_agent_thread_runs_on_its_own_thread_and_stops(db: Db) -> None:
         adapter.act_as(Session(user.id, user.email, "local"))
         return adapter
 
-    async def runner_factory(_data: object, _creds: object) -> RecordingRunner:
+    async def runner_factory(_data: object, _creds: object, _emit: object) -> RecordingRunner:
         return runner
 
     import threading

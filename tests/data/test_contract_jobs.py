@@ -119,3 +119,23 @@ async def test_heartbeat_and_sync_through_the_port(backend: Backend) -> None:
     assert failure.error_message == "Terminal not connected" and failure.login == 5001
     (health,) = await port.account_health()
     assert health.sync_failure_count == 1 and health.last_connection_error == "Terminal not connected"
+
+
+async def test_the_agent_publishes_its_brokers_symbols(backend: Backend) -> None:
+    from tnm_desktop.domain import BrokerConnectionDraft
+
+    port = await backend.signed_in(backend.db.create_user())
+    key, hashed, prefix = new_key()
+    agent = await port.create_agent("PC", "", hashed, prefix)
+    broker = await port.create_broker_connection(BrokerConnectionDraft(name="Sim", agent_id=agent.id))
+    creds = AgentCredentials(agent.id, key)
+    assert await port.record_symbols(creds, broker.id, ["EURUSD.m", "XAUUSD.m"]) == 2
+    assert await port.record_symbols(creds, broker.id, ["EURUSD.m"]) == 1
+    rows = backend.db.admin.execute("select symbol from broker_symbols where broker_connection_id = %s",
+                                    (broker.id,)).fetchall()
+    assert [r["symbol"] for r in rows] == ["EURUSD.m"]
+    other = await port.create_broker_connection(BrokerConnectionDraft(name="Other", agent_id=None))
+    other_agent = await port.create_agent("Other PC", "", *new_key()[1:])
+    await port.update_broker_connection(other.id, BrokerConnectionDraft(name="Other", agent_id=other_agent.id))
+    with pytest.raises(UserError):
+        await port.record_symbols(creds, other.id, ["EURUSD.m"])

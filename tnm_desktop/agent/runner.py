@@ -77,6 +77,17 @@ class TerminalRunner:
             raise OperationalError("Auto-trading is disabled in MetaTrader 5: switch on the Algo Trading button.",
                                    code="autotrading_disabled")
         self.syncer.fallback_account = (status.login, status.server or "")
+        await self._publish_symbols()
+
+    async def _publish_symbols(self) -> None:
+        # Ingestion refuses an alert for a symbol the broker does not offer only when it knows the
+        # broker's symbols: tell it, for every connection this agent serves.
+        served = [c for c in await self.data.list_broker_connections() if c.agent_id == self.creds.agent_id]
+        if not served:
+            return
+        names = await self.call(self.terminal.symbol_names)
+        for connection in served:
+            await self.data.record_symbols(self.creds, connection.id, names)
 
     async def close(self) -> None:
         """Let go of the terminal and its thread."""

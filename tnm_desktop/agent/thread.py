@@ -21,7 +21,7 @@ from tnm_desktop.errors import TnmError
 log = logging.getLogger(__name__)
 
 DataFactory = Callable[[], Awaitable[DataPort]]
-RunnerFactory = Callable[[DataPort, AgentCredentials], Awaitable[JobRunner]]
+RunnerFactory = Callable[[DataPort, AgentCredentials, Callable[[AgentEvent], None]], Awaitable[JobRunner]]
 
 
 class AgentThread:
@@ -31,7 +31,8 @@ class AgentThread:
         data_factory: Builds, on the agent's loop, a data adapter signed in as the user
             (``DataPort.spawn()`` of the GUI's adapter, or a fresh one for a headless agent).
         creds: The agent's id and pairing key.
-        runner_factory: Builds the job runner (terminal, toolchain) on the agent's loop.
+        runner_factory: Builds the job runner (terminal, toolchain) on the agent's loop; it gets the
+            agent's event sink for what it sees of the terminal.
         settings: Timings.
     """
 
@@ -128,7 +129,7 @@ class AgentThread:
         data = await self._data_factory()
         try:
             try:
-                runner = await self._runner_factory(data, self._creds)
+                runner = await self._runner_factory(data, self._creds, self._emit)
             except TnmError as exc:
                 self._emit(StateChanged(AgentState.STOPPED, exc.message))
                 return

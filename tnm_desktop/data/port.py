@@ -7,7 +7,7 @@ method is a coroutine; every failure is one of :mod:`tnm_desktop.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -157,6 +157,11 @@ class AgentPort(Protocol):
         """Store one account sync attempt; return the sync log id."""
         ...
 
+    async def record_symbols(self, creds: AgentCredentials, broker_connection_id: str,
+                             symbols: Sequence[str]) -> int:
+        """Replace the broker's symbol catalog of a connection this agent serves; return its size."""
+        ...
+
 
 class DataPort(AuthPort, AgentPort, Protocol):
     """Everything the desktop app asks of its backend."""
@@ -167,6 +172,11 @@ class DataPort(AuthPort, AgentPort, Protocol):
 
     async def close(self) -> None:
         """Release connections and subscriptions."""
+        ...
+
+    def spawn(self) -> Callable[[], Awaitable[DataPort]]:
+        """A factory that builds, inside another thread's event loop, an adapter signed in as the same
+        user (the agent's thread has its own loop and connections)."""
         ...
 
     # Profile and settings ---------------------------------------------------------------------

@@ -242,6 +242,13 @@ class LocalQueries:
              report.duration_ms, Jsonb(account), Jsonb(deals), report.error_message))
         return c.text(row["id"])
 
+    async def record_symbols(self, creds: AgentCredentials, broker_connection_id: str,
+                             symbols: Sequence[str]) -> int:
+        """Replace the broker's symbol catalog of a connection this agent serves."""
+        row = await self._db.one("select record_broker_symbols(%s, %s, %s, %s) as n",
+                                 (creds.agent_id, creds.key, broker_connection_id, Jsonb(list(symbols))))
+        return int(row["n"])
+
     # Live updates -----------------------------------------------------------------------------
 
     async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,

@@ -6,6 +6,7 @@ its lease token, not by a row lock that outlives the call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -81,3 +82,10 @@ class AgentCalls(QueriesBase):
             "p_duration_ms": report.duration_ms, "p_account": account, "p_trades": deals,
             "p_error_message": report.error_message}
         return c.text(await self._rest.value(lambda r: r.rpc("record_sync", args)))
+
+    async def record_symbols(self, creds: AgentCredentials, broker_connection_id: str,
+                             symbols: Sequence[str]) -> int:
+        """Replace the broker's symbol catalog of a connection this agent serves."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
+                                "p_broker_connection_id": broker_connection_id, "p_symbols": list(symbols)}
+        return int(await self._rest.value(lambda r: r.rpc("record_broker_symbols", args)))
