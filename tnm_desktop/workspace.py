@@ -30,6 +30,7 @@ class WorkspaceSettings:
     receiver_port: int = 8787
     demo_user_id: str | None = None
     agent_id: str | None = None
+    demo_alerts_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from tnm_desktop.agent.events import AgentEvent, LogLine, StateChanged
+    from tnm_desktop.agent.events import AgentEvent, StateChanged
     from tnm_desktop.agent.thread import AgentThread
 
     setup = await (_local(args) if args.dir else _supabase(args))
@@ -44,8 +44,6 @@ async def _main(args: argparse.Namespace) -> int:
             print(f"state={event.state.value}" + (f" detail={event.detail}" if event.detail else ""), flush=True)
             if event.state.value == "stopped":
                 loop.call_soon_threadsafe(done.set)
-        elif isinstance(event, LogLine):
-            log.log(logging.WARNING if event.level != "info" else logging.INFO, "%s", event.text)
 
     thread.add_listener(on_event)
     for sig in (signal.SIGTERM, signal.SIGINT):
