@@ -3,13 +3,21 @@
 ``ctx_for(user)`` gives a :class:`ViewContext` whose data port is a LocalAdapter signed in as
 ``user`` on the test's PostgreSQL database, with the app's own live subscription running. Any
 crash report or unexpected task failure during the test fails it at teardown.
+
+Wait with ``await tests.waiting.eventually(...)``, not ``qtbot.waitUntil``, for anything that
+needs an asyncio task to make progress: waitUntil spins a nested Qt loop inside the test's own
+task, and asyncio refuses to step another task there, so the condition never comes true.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import functools
+import inspect
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 import pytest_asyncio
@@ -35,9 +43,48 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
     def make() -> qasync.QEventLoop:
         app = QApplication.instance() or QApplication([])
+        # As in the app: closing the last window (a previous test's, at teardown) must not quit
+        # the application, which would stop the next test's loop half-way.
+        app.setQuitOnLastWindowClosed(False)
         return qasync.QEventLoop(app, already_running=False)
 
     return {"qt": make}
+
+
+# The offscreen platform says this on every window shown; it is about the platform, not our code.
+_OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+
+
+SESSIONS = pytest.StashKey[list[GuiSession]]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Ignore the offscreen platform's own notices; close each async test's sessions inside its loop.
+
+    Every other Qt warning still fails a test.
+    """
+    for item in items:
+        if "tests/gui/" not in item.nodeid.replace("\\", "/"):
+            continue
+        item.add_marker(pytest.mark.qt_log_ignore(_OFFSCREEN_NOISE))
+        test = getattr(item, "obj", None)
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(test):
+            item.obj = _closing_sessions(item, test)
+
+
+def _closing_sessions(item: pytest.Item, test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Any]:
+    # pytest-qt processes Qt events right after the test body, outside the asyncio loop; a task
+    # still in flight would then be stepped with no running loop. So the sessions (their tasks,
+    # live subscription and connections) are closed as the last thing the test itself does.
+    @functools.wraps(test)
+    async def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            await test(*args, **kwargs)
+        finally:
+            for session in reversed(item.stash.get(SESSIONS, [])):
+                await closed_within(session.close(), 20)
+
+    return run
 
 
 class MakeContext(Protocol):
@@ -58,6 +105,17 @@ def local_profile(workspace: Path, webhook_base_url: str = WEBHOOK_BASE) -> Conn
                                  webhook_base_url=webhook_base_url)
 
 
+async def closed_within(closing: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Await a shutdown; if it hangs, fail with every task's stack instead of hanging the suite."""
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        pytest.fail(f"closing did not finish within {seconds} s; tasks:\n{stacks.getvalue()}")
+
+
 @pytest.fixture
 def gui_settings(tmp_path: Path) -> QSettings:
     """QSettings in a file of the test's own, never the user's."""
@@ -71,13 +129,14 @@ def crashes() -> list[str]:
 
 
 @pytest_asyncio.fixture
-async def ctx_for(db: Db, tmp_path: Path, gui_settings: QSettings,
+async def ctx_for(request: pytest.FixtureRequest, db: Db, tmp_path: Path, gui_settings: QSettings,
                   crashes: list[str]) -> AsyncIterator[MakeContext]:
     """Build view contexts signed in as a user of the test database; close them after the test.
 
     Pass ``data`` to wrap the adapter (e.g. a slow backend); it must already be signed in.
     """
     sessions: list[GuiSession] = []
+    request.node.stash[SESSIONS] = sessions
 
     async def make(user: User, *, data: DataPort | None = None, live: bool = True,
                    webhook_base_url: str = WEBHOOK_BASE) -> ViewContext:
@@ -96,7 +155,7 @@ async def ctx_for(db: Db, tmp_path: Path, gui_settings: QSettings,
 
     yield make
     for session in reversed(sessions):
-        await session.close()
+        await closed_within(session.close(), 20)
     assert not crashes, "crash reports during the test:\n" + "\n".join(crashes)
 
 

@@ -7,13 +7,16 @@ so what the tests exercise is the wiring the app runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+from typing import cast
 
 from PySide6.QtCore import QObject, QSettings
 
-from tnm_desktop.data.port import Subscription, Table
-from tnm_desktop.errors import TnmError
+from tnm_desktop.data.port import DataPort, Subscription, Table
+from tnm_desktop.errors import TnmError, TransientError
 from tnm_desktop.gui.bridge import MessageBridge
+from tnm_desktop.gui.connectivity import Connectivity, WatchedPort
 from tnm_desktop.gui.context import ViewContext
 from tnm_desktop.gui.hubs import AgentBridge, LiveHub
 from tnm_desktop.gui.tasks import TaskRunner
@@ -37,10 +40,22 @@ class GuiSession:
 
     def __init__(self, services: Services, bridge: MessageBridge, settings: QSettings,
                  parent: QObject | None = None) -> None:
-        self.tasks = TaskRunner(bridge.user_error, bridge.bug)
-        self.ctx = ViewContext(services=services, tasks=self.tasks, bridge=bridge,
+        self.tasks = TaskRunner(self._on_task_error, bridge.bug)
+        self.connectivity = Connectivity(services.data, self.tasks, parent)
+        # Every call of the window's views reports to the connectivity watcher.
+        watched = dataclasses.replace(services, data=cast(DataPort, WatchedPort(services.data, self.connectivity)))
+        self.ctx = ViewContext(services=watched, tasks=self.tasks, bridge=bridge,
                                live=LiveHub(parent), agent=AgentBridge(parent), settings=settings)
+        self.connectivity.watch_live(self.ctx.live)
+        self._bridge = bridge
         self._subscription: Subscription | None = None
+
+    def _on_task_error(self, exc: TnmError) -> None:
+        # "Cannot be reached" is what the offline banner says; repeating it per failed call is noise.
+        if isinstance(exc, TransientError):
+            self.connectivity.report_failure(exc)
+            return
+        self._bridge.user_error(exc)
 
     async def start_live(self) -> None:
         """Subscribe once to the user's changes and dispatch them into the hub.
