@@ -121,9 +121,12 @@ class TradeExecutor:
             "symbol": order.symbol, "side": order.side.value, "volume": order.volume, "sl": order.sl,
             "tp": order.tp, "magic": order.magic, "token": token})
         self.checkpoint("before_send")
+        sent_at = datetime.now(UTC)
         outcome = await self._t(self.terminal.send_market_order, order)
         self.checkpoint("after_send")
-        return await self._settle(outcome, token, sized.note)
+        result = await self._settle(outcome, token, sized.note)
+        result["sent_at"] = sent_at.isoformat()
+        return result
 
     async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
         spec = await self._t(self.terminal.symbol, instruction.broker_symbol)
