@@ -77,3 +77,9 @@ def test_float_steps_do_not_lose_a_step() -> None:
     # 0.3 / 0.1 is 2.9999999999999996 in binary floating point; Decimal keeps it 3 steps.
     assert size_fixed(GBPUSD_COARSE, 0.3).volume == pytest.approx(0.3)
     assert size_fixed(EURUSD, 0.07).volume == pytest.approx(0.07)
+
+
+def test_a_stop_on_the_price_grid_gives_the_exact_distance() -> None:
+    # 1.08 - 1.0775 is 0.0025000000000001688 in binary floating point: unrounded, 0.39 lots.
+    distance = stop_distance(EURUSD, 1.08, pips=None, price=1.0775)
+    assert size_by_risk(EURUSD, balance=10_000, risk_pct=1.0, distance=distance).volume == 0.4

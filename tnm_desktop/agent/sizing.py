@@ -55,9 +55,12 @@ def _down_to_step(value: float, step: float) -> float:
 def stop_distance(contract: Contract, entry: float, *, pips: float | None, price: float | None) -> float:
     """Price distance from entry to a stop given in pips or as a price."""
     if pips is not None:
-        return pips * contract.pip
+        return round(pips * contract.pip, contract.digits + 2)
     if price is not None:
-        return abs(entry - price)
+        # Both prices sit on the symbol's grid; unrounded, their difference can exceed the grid step
+        # and the volume would round down a whole step.
+        # (1.08 - 1.0775 is 0.0025000000000001688.)
+        return round(abs(entry - price), contract.digits)
     raise UserError("A stop needs pips or a price.", code="invalid_payload")
 
 
