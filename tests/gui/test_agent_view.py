@@ -14,7 +14,7 @@ from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
 from tnm_desktop.agent.compose import TargetKind, TerminalTarget
 from tnm_desktop.agent.events import HeartbeatSent, JobFinished, JobStarted, LogLine, StateChanged, TerminalSeen
-from tnm_desktop.domain import AgentState, JobRequest, JobType
+from tnm_desktop.domain import AgentState, Job, JobRequest, JobStatus, JobType
 from tnm_desktop.gui.job_table import JobTableModel
 from tnm_desktop.gui.views.agent import AgentView
 
@@ -189,8 +189,9 @@ async def test_state_heartbeat_jobs_and_log_follow_the_agents_events(
     await port.complete_job(creds, claimed, {"message": "Balance 10,000.00 USD"})
     fake.emit(JobFinished(job.id, "get_account", "completed", 1234, "Balance 10,000.00 USD"))
     await eventually(lambda: view.jobs.data(view.jobs.index(0, JobTableModel.COL_STATUS)) == "Done", what="done")
+    # Both sources arrive, in either order: the row from the database, the duration from the agent.
     await eventually(lambda: (r := view.jobs.find(job.id)) is not None and r.job is not None
-                     and r.job.status.value == "completed", what="the completed row")
+                     and r.job.status.value == "completed" and r.duration_ms == 1234, what="the completed row")
     assert view.jobs.data(view.jobs.index(0, JobTableModel.COL_DURATION)) == "1.23 s"
     assert view.jobs.data(view.jobs.index(0, JobTableModel.COL_RESULT)) == "Balance 10,000.00 USD"
 
@@ -203,7 +204,7 @@ async def test_state_heartbeat_jobs_and_log_follow_the_agents_events(
     await port.fail_job(creds, claimed, "Market is closed (10018)", code="market_closed")
     fake.emit(JobFinished(trade.id, "trade", "failed", 87, "Market is closed (10018)"))
     await eventually(lambda: (r := view.jobs.find(trade.id)) is not None and r.job is not None
-                     and r.job.status.value == "failed", what="the failed trade")
+                     and r.job.status.value == "failed" and r.duration_ms == 87, what="the failed trade")
     at = view.jobs.row_of(trade.id)
     assert view.jobs.data(view.jobs.index(at, JobTableModel.COL_STATUS)) == "Failed"
     assert view.jobs.data(view.jobs.index(at, JobTableModel.COL_RESULT)) == "Market is closed (10018)"
@@ -238,3 +239,42 @@ async def test_state_heartbeat_jobs_and_log_follow_the_agents_events(
     qtmodeltester.check(view.log)
     await save_screenshot(view, "agent.png", tmp_path)
     await settle(ctx)
+
+
+def _job(status: str, *, started: datetime | None, completed: datetime | None) -> Job:
+    base = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    return Job(id="j1", job_type=JobType.TRADE, payload={"symbol": "EURUSD", "action": "sell"},
+               status=JobStatus(status), result=None, error_message="Market is closed" if status == "failed" else None,
+               error_code=None, agent_id="a1", target_agent_id="a1", ea_project_id=None, attempts=1,
+               max_attempts=1, intent=None, created_at=base, claimed_at=started, started_at=None, sent_at=None,
+               completed_at=completed, lease_expires_at=None)
+
+
+def test_job_rows_merge_the_database_and_the_agents_events_in_either_order(qtmodeltester: ModelTester) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=2)
+    running = _job("running", started=start, completed=None)
+    failed = _job("failed", started=start, completed=start + timedelta(milliseconds=40))
+    finished = JobFinished("j1", "trade", "failed", 87, "Market is closed")
+    orders = {
+        "agent first": [running, finished, failed],
+        "database first": [running, failed, finished],
+        "a late re-read of the running row": [running, finished, running, failed],
+    }
+    for name, steps in orders.items():
+        model = JobTableModel()
+        for step in steps:
+            if isinstance(step, JobFinished):
+                model.note_finished(step)
+            else:
+                model.upsert_job(step)
+        row = model.find("j1")
+        assert row is not None and model.rowCount() == 1, name
+        assert (row.status, row.duration_ms, row.message) == ("failed", 87, "Market is closed"), name
+        assert model.data(model.index(0, JobTableModel.COL_DETAIL)) == "EURUSD sell"
+        qtmodeltester.check(model)
+    # A retry that starts after the agent's finish is news.
+    model = JobTableModel()
+    model.upsert_job(running)
+    model.note_finished(JobFinished("j1", "trade", "retrying", 50, "Requote"))
+    model.upsert_job(_job("running", started=datetime.now(UTC) + timedelta(seconds=1), completed=None))
+    assert model.data(model.index(0, JobTableModel.COL_STATUS)) == "Running"

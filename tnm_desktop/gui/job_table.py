@@ -197,12 +197,19 @@ class JobTableModel(QAbstractTableModel):
         """Add a job at the top, or update its row (keeping an agent-measured duration)."""
         fresh = row_from_job(job)
         at = self.row_of(job.id)
-        if at >= 0:
-            old = self._rows[at]
-            keep = old.duration_ms if old.duration_ms is not None and fresh.final else None
-            self._put(at, replace(fresh, duration_ms=keep))
-        else:
+        if at < 0:
             self._insert_top(fresh)
+            return
+        old = self._rows[at]
+        # Live rows are re-read when their notification is handled, which can be after the agent's
+        # own JobFinished: a row still "running" from before that finish must not undo it. A later
+        # start (a retry) is news, though.
+        stale = (old.finished_at is not None and not fresh.final
+                 and (fresh.started_at is None or fresh.started_at <= old.finished_at))
+        if stale:
+            return
+        keep = old.duration_ms if old.duration_ms is not None and fresh.final else None
+        self._put(at, replace(fresh, duration_ms=keep))
 
     def note_started(self, event: JobStarted) -> None:
         """An agent of this process started a job."""
