@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import QApplication, QWidget
 from tnm_desktop.agent.events import AgentEvent, AgentListener, StateChanged
 from tnm_desktop.data.port import DataPort
-from tnm_desktop.domain import AccountSnapshot, AgentCredentials, AgentState, ClaimedJob, Job, SyncReport
+from tnm_desktop.domain import AccountSnapshot, AgentCredentials, AgentState, ClaimedJob, SyncReport
 from tnm_desktop.gui import theme
 from tnm_desktop.gui.context import ViewContext
 
@@ -171,8 +170,3 @@ class FakeAgent:
         thread.start()
         thread.join()
 
-
-def job_result(job: Job) -> dict[str, Any]:
-    """A job's result as a dict."""
-    assert isinstance(job.result, dict)
-    return job.result
