@@ -55,7 +55,13 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 _OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
 
 
-SESSIONS = pytest.StashKey[list[GuiSession]]()
+# What each test opened that must close inside its loop (see _closing_sessions), last first.
+CLOSERS = pytest.StashKey[list[Callable[[], Coroutine[Any, Any, None]]]]()
+
+
+def close_at_test_end(node: pytest.Item, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Have ``close()`` awaited as the last thing the test does, inside its own loop."""
+    node.stash.setdefault(CLOSERS, []).append(close)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,8 +87,8 @@ def _closing_sessions(item: pytest.Item, test: Callable[..., Coroutine[Any, Any,
         try:
             await test(*args, **kwargs)
         finally:
-            for session in reversed(item.stash.get(SESSIONS, [])):
-                await closed_within(session.close(), 20)
+            for close in reversed(item.stash.get(CLOSERS, [])):
+                await closed_within(close(), 20)
 
     return run
 
@@ -136,7 +142,6 @@ async def ctx_for(request: pytest.FixtureRequest, db: Db, tmp_path: Path, gui_se
     Pass ``data`` to wrap the adapter (e.g. a slow backend); it must already be signed in.
     """
     sessions: list[GuiSession] = []
-    request.node.stash[SESSIONS] = sessions
 
     async def make(user: User, *, data: DataPort | None = None, live: bool = True,
                    webhook_base_url: str = WEBHOOK_BASE) -> ViewContext:
@@ -148,6 +153,7 @@ async def ctx_for(request: pytest.FixtureRequest, db: Db, tmp_path: Path, gui_se
         bridge.crashed.connect(crashes.append)
         session = GuiSession(services, bridge, gui_settings)
         sessions.append(session)
+        close_at_test_end(request.node, session.close)
         if live:
             await session.start_live()
             await eventually(lambda: session.ctx.live.state is LiveState.LIVE, what="live updates")

@@ -49,6 +49,12 @@ PAGES: list[Page] = [
 ]
 
 
+def import_views() -> None:
+    """Import every page's module (the app does it in a worker thread while the user signs in)."""
+    for page in PAGES:
+        importlib.import_module(page.view.partition(":")[0])
+
+
 def pages() -> list[Page]:
     """The pages in navigation order."""
     return sorted(PAGES, key=lambda page: page.order)

@@ -49,6 +49,7 @@ class GuiSession:
         self.connectivity.watch_live(self.ctx.live)
         self._bridge = bridge
         self._subscription: Subscription | None = None
+        self.closed = False
 
     def _on_task_error(self, exc: TnmError) -> None:
         # "Cannot be reached" is what the offline banner says; repeating it per failed call is noise.
@@ -75,6 +76,7 @@ class GuiSession:
 
     async def close(self, *, close_services: bool = True) -> None:
         """Cancel the tasks, close the subscription and (by default) the services."""
+        self.closed = True
         await self.tasks.shutdown()
         if self._subscription is not None:
             with contextlib.suppress(Exception):  # closing must go on whatever the channel's state

@@ -1,0 +1,138 @@
+"""The main window: navigation, status bar, offline banner, notifications, remembered layout."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+from tnm_desktop.data.port import DataPort, LiveState
+from tnm_desktop.gui.bridge import MessageBridge
+from tnm_desktop.gui.mainwindow import MainWindow
+from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.services import Services
+
+from tests.data.helpers import insert_signal
+from tests.gui.conftest import close_at_test_end, local_adapter, local_profile
+from tests.gui.ports import FlakyPort
+from tests.gui.seed import seed_broker, seed_strategy
+from tests.pg import Db, User
+from tests.waiting import eventually
+
+OpenWindow = Callable[..., Awaitable[MainWindow]]
+
+
+@pytest.fixture
+def open_window(request: pytest.FixtureRequest, qtbot: QtBot, db: Db, tmp_path: Path, gui_settings: QSettings,
+                crashes: list[str]) -> OpenWindow:
+    """Open a main window signed in as a user, as the controller does after sign-in."""
+
+    async def open_(user: User, *, wrap: Callable[[DataPort], DataPort] | None = None,
+                    settings: QSettings | None = None) -> MainWindow:
+        data = local_adapter(db, f"session:{user.email}")
+        await data.sign_in(user.email, user.password)
+        bridge = MessageBridge()
+        bridge.crashed.connect(crashes.append)
+        session = GuiSession(Services(local_profile(tmp_path / "ws"), wrap(data) if wrap else data), bridge,
+                             settings or gui_settings)
+        close_at_test_end(request.node, session.close)
+        await session.start_live()
+        window = MainWindow(session)
+        qtbot.addWidget(window)
+        window.show()
+        await eventually(lambda: session.ctx.live.state is LiveState.LIVE, what="live updates")
+        await eventually(lambda: not window.building, what="every page built")
+        return window
+
+    return open_
+
+
+async def test_pages_and_the_status_bar(open_window: OpenWindow, db: Db, user: User) -> None:
+    agent = db.create_agent(user, "Desk PC")
+    db.admin.execute("insert into trading_accounts (user_id, login, server, balance, currency, last_sync_at) "
+                     "values (%s, 5001, 'Demo-Server', 10000, 'USD', now())", (user.id,))
+    window = await open_window(user)
+    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert titles == ["Strategies", "Signals", "EA Studio", "Accounts & Sync", "Agent", "Settings"]
+    assert window.stack.currentWidget() is window.views["strategies"]
+    assert window.show_page("signals") is window.stack.currentWidget()
+
+    status = window.status
+    assert "Live" in status.connection.text()
+    await eventually(lambda: status.account.text() == "5001 · Demo-Server · 10,000.00 USD", what="the account")
+    await eventually(lambda: "Agent: no heartbeat yet" in status.heartbeat.text(), what="a paired, silent agent")
+    # A heartbeat written by the agent (2 s ago) arrives live, and the age keeps counting.
+    db.admin.execute("update mt5_agents set status = 'running', last_heartbeat_at = now() - interval '2 seconds' "
+                     "where id = %s", (agent.id,))
+    await eventually(lambda: "Agent: alive 2 s ago" in status.heartbeat.text(), what="the heartbeat")
+    await eventually(lambda: "Agent: alive 3 s ago" in status.heartbeat.text(), what="a second later")
+
+
+async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: OpenWindow, user: User) -> None:
+    flaky: list[FlakyPort] = []
+
+    def wrap(port: DataPort) -> DataPort:
+        flaky.append(FlakyPort(port))
+        return flaky[0]  # type: ignore[return-value]
+
+    window = await open_window(user, wrap=wrap)
+    assert window.offline_banner.isHidden()
+    flaky[0].down = True
+    window.views["strategies"].reload()  # type: ignore[attr-defined]
+    await eventually(lambda: window.offline_banner.isVisible(), what="the offline banner")
+    assert window.offline_banner.label.text().startswith("Offline — The local database cannot be reached.")
+    assert "Offline" in window.status.connection.text()
+    assert window.message_banner.isHidden(), window.message_banner.label.text()  # said once, in the banner, not per failed call
+
+    flaky[0].down = False  # the database is back: the re-check finds it
+    await eventually(lambda: window.offline_banner.isHidden(), what="the banner gone")
+    assert "Live" in window.status.connection.text()
+
+
+async def test_notifications_for_failed_signals_repeated_sync_failures_and_a_stopped_agent(
+        open_window: OpenWindow, db: Db, user: User) -> None:
+    agent = db.create_agent(user, "Desk PC")
+    strategy = seed_strategy(db, user, "Trend", seed_broker(db, user))
+    account = db.admin.execute("insert into trading_accounts (user_id, login, server) values (%s, 5001, 'Demo') "
+                               "returning id", (user.id,)).fetchone()
+    assert account is not None
+    window = await open_window(user)
+    told: list[tuple[str, str]] = []
+    window.notifier.notify.connect(lambda title, text: told.append((title, text)))
+
+    signal_id = insert_signal(db, user, strategy, symbol="EURUSD", action="buy")
+    db.admin.execute("update tv_signals set status = 'failed', error_message = 'Market closed' where id = %s",
+                     (signal_id,))
+    await eventually(lambda: ("Signal failed", "BUY EURUSD: Market closed") in told, what="the failed signal")
+
+    for _ in range(3):
+        db.admin.execute("insert into sync_logs (account_id, user_id, sync_type, started_at, status, error_message) "
+                         "values (%s, %s, 'scheduled', now(), 'failed', 'Terminal not connected')",
+                         (account["id"], user.id))
+    await eventually(lambda: any(t == "Sync keeps failing" for t, _ in told), what="the sync alarm")
+    assert any("last 3 syncs" in text and "Terminal not connected" in text for _, text in told)
+
+    db.admin.execute("update mt5_agents set status = 'running' where id = %s", (agent.id,))
+    await eventually(lambda: window.notifier._agent_states.get(agent.id) is not None, what="the running agent")
+    db.admin.execute("update mt5_agents set status = 'stopped', last_error = 'Terminal closed' where id = %s",
+                     (agent.id,))
+    await eventually(lambda: ("Agent stopped", "Desk PC stopped: Terminal closed") in told, what="the stop")
+    assert [t for t, _ in told].count("Signal failed") == 1
+
+
+async def test_window_layout_and_column_widths_are_remembered(open_window: OpenWindow, user: User,
+                                                              tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    first = await open_window(user, settings=settings)
+    first.resize(1000, 650)
+    first.show_page("signals")
+    first.views["signals"].table.setColumnWidth(1, 260)  # type: ignore[attr-defined]
+    first.close()
+
+    second = await open_window(user, settings=settings)
+    # The offscreen screen is 800 px wide: the restored width is clamped to fit, the height is exact.
+    assert second.height() == 650 and second.width() < 1280  # not the first-run default size
+    assert second.stack.currentWidget() is second.views["signals"]
+    assert second.views["signals"].table.columnWidth(1) == 260  # type: ignore[attr-defined]
