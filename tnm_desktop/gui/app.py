@@ -13,6 +13,7 @@ import importlib
 import logging
 import re
 import sys
+import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tnm_desktop.gui import theme
 from tnm_desktop.gui.bridge import MessageBridge, install_crash_hooks
 from tnm_desktop.gui.controller import AppController, StartUp
 from tnm_desktop.gui.mainwindow import current_window
-from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, data_dir, log_dir
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, config_dir, data_dir, log_dir
 from tnm_desktop.services import open_services
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ class RedactingFormatter(logging.Formatter):
 _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
-def setup_logging() -> Path:
-    """Log to a rotating file in the user's log directory; return its path."""
+def setup_logging() -> tuple[Path, logging.Handler]:
+    """Log to a rotating file in the user's log directory; return its path and the handler."""
     directory = log_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOG_FILE
@@ -120,9 +121,9 @@ def setup_logging() -> Path:
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
     for other in root.handlers:  # the console too: never print a secret
-        if not isinstance(other.formatter, RedactingFormatter):
+        if type(other) is logging.StreamHandler and not isinstance(other.formatter, RedactingFormatter):
             other.setFormatter(RedactingFormatter(_FORMAT))
-    return path
+    return path, handler
 
 
 class CrashReporter(QObject):
@@ -151,14 +152,16 @@ class CrashReporter(QObject):
 
 def run(demo: bool = False, workspace: Path | None = None) -> int:
     """Run the desktop app until the user quits; return the exit status."""
-    log_path = setup_logging()
+    log_path, log_handler = setup_logging()
+    hooks = (sys.excepthook, threading.excepthook)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("TNM Desktop")
     app.setOrganizationName("TNM")
     app.setWindowIcon(theme.app_icon())
     app.setQuitOnLastWindowClosed(False)  # the controller decides when the app is done
-    settings = QSettings()
+    # Beside the profiles file, so that one directory (TNM_CONFIG_DIR) holds all of the app's state.
+    settings = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
     theme.apply(str(settings.value("ui/theme", theme.Theme.LIGHT.value)))
     bridge = MessageBridge()
     _crash_dialogs = CrashReporter(bridge, log_path)
@@ -179,5 +182,10 @@ def run(demo: bool = False, workspace: Path | None = None) -> int:
             settings.sync()
             log.info("TNM Desktop stopped")
 
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        return runner.run(main())
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(main())
+    finally:
+        sys.excepthook, threading.excepthook = hooks
+        logging.getLogger().removeHandler(log_handler)
+        log_handler.close()
