@@ -233,6 +233,7 @@ class TradeExecutor:
         await self.data.record_intent(self.creds, claimed, {
             "close": [{"ticket": p.ticket, "volume": v} for p, v in plan], "token": token})
         self.checkpoint("before_send")
+        sent_at = datetime.now(UTC)
         closed = []
         for position, volume in plan:
             outcome = await self._t(self.terminal.close_position, position.ticket, volume, magic=magic or 0,
@@ -247,8 +248,10 @@ class TradeExecutor:
                 raise TransientError(f"The terminal did not confirm closing #{position.ticket}. It will be looked "
                                      "up again before anything is re-sent.", code="unconfirmed")
         first = closed[0] if closed else {}
+        # Like an opening trade's result: when the first closing order left and when the last filled.
         return {"closed": closed, "price": first.get("price"), "order": first.get("order"),
-                "volume": round(sum(c["volume"] for c in closed), 8), "token": token, "note": ""}
+                "volume": round(sum(c["volume"] for c in closed), 8), "token": token, "note": "",
+                "sent_at": sent_at.isoformat(), "filled_at": closed[-1]["filled_at"] if closed else None}
 
     async def _targets(self, symbol: str | None, close: Close, magic: int | None,
                        ticket: int | None) -> list[Position]:
