@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SignalStatus
 from tnm_desktop.gui.views.signals import SignalsView
-from tnm_desktop.gui.views.signals_model import RECEIVED, STATUS, SignalsModel
+from tnm_desktop.gui.views.signals_model import ERROR, RECEIVED, STATUS, SignalsModel
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import MakeContext
@@ -91,7 +91,7 @@ async def test_at_the_top_new_signals_show_and_updates_change_the_row(qtbot: QtB
                      (first,))
     await eventually(lambda: view.model.data(view.model.index(1, STATUS)) == "Failed")
     assert view.model.rowCount() == 52
-    assert view.model.data(view.model.index(1, 8)) == "Market closed"
+    assert view.model.data(view.model.index(1, ERROR)) == "Market closed"
 
 
 async def test_filters_and_counts(qtbot: QtBot, ctx_for: MakeContext, db: Db, user: User) -> None:

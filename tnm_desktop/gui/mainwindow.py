@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +22,9 @@ from tnm_desktop.gui.pages import Page, pages
 from tnm_desktop.gui.session import GuiSession
 from tnm_desktop.gui.status import StatusPanel
 from tnm_desktop.gui.widgets import Banner, BusyIndicator
+
+_NAV_STYLE = "#navigation { border: none; font-size: 14px; } #navigation::item { padding: 9px 14px; }"
+_PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
 
 
 class MainWindow(QMainWindow):
@@ -56,8 +59,7 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(170)
         self.nav.setIconSize(QSize(0, 0))
-        self.nav.setStyleSheet("#navigation { border: none; font-size: 14px; }"
-                               "#navigation::item { padding: 9px 14px; }")
+        self.nav.setStyleSheet(_NAV_STYLE)
         self.stack = QStackedWidget()
         self.views: dict[str, QWidget] = {}
         self._pages: list[Page] = pages()
@@ -180,9 +182,15 @@ class MainWindow(QMainWindow):
         """Apply a theme to the whole app and remember it."""
         theme.apply(choice)
         self._settings.setValue("ui/theme", choice.value)
-        for action in self._theme_actions.actions():
-            action.setChecked(action.text().lower().startswith(f"&{choice.value}"))
-        self.status.set_offline(self.session.connectivity.offline)  # recolour the dots
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in _PALETTE_EVENTS and hasattr(self, "status"):
+            # A style sheet keeps the colours it was polished with: set it again to pick up the theme.
+            self.nav.setStyleSheet(_NAV_STYLE)
+            for action in self._theme_actions.actions():
+                action.setChecked(action.text().lower().startswith(f"&{theme.current().value}"))
+            self.status.set_offline(self.session.connectivity.offline)  # recolour the dots
 
     # Messages, offline, notifications ---------------------------------------------------------
 

@@ -66,11 +66,17 @@ class SignInWindow(QWidget):
         self._default_id: str | None = None
         self._busy = False
 
+        logo = QLabel()
+        logo.setPixmap(theme.app_icon().pixmap(40, 40))
         title = QLabel("TNM Desktop")
         font = QFont(title.font())
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)
         title.setFont(font)
+        heading = QHBoxLayout()
+        heading.setSpacing(12)
+        heading.addWidget(logo)
+        heading.addWidget(title, 1)
         subtitle = QLabel("TradingView alerts to MetaTrader 5 — sign in to your workspace.")
         subtitle.setWordWrap(True)
 
@@ -99,6 +105,11 @@ class SignInWindow(QWidget):
         self.create_button.clicked.connect(self._on_create_clicked)
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.setDefault(True)
+        self.sign_in_button.setObjectName("primary")
+        self.sign_in_button.setStyleSheet(
+            "#primary { background: palette(highlight); color: palette(highlighted-text); font-weight: 600; "
+            "border: 1px solid palette(highlight); border-radius: 4px; padding: 5px 18px; }"
+            "#primary:disabled { background: palette(mid); border-color: palette(mid); }")
         self.sign_in_button.clicked.connect(self._on_sign_in_clicked)
         buttons = QHBoxLayout()
         buttons.addWidget(self.busy)
@@ -115,11 +126,12 @@ class SignInWindow(QWidget):
 
         card = QFrame()
         card.setObjectName("card")
-        card.setFrameShape(QFrame.Shape.StyledPanel)
+        card.setStyleSheet("#card { background: palette(base); border: 1px solid palette(mid); "
+                           "border-radius: 10px; }")
         inner = QVBoxLayout(card)
         inner.setContentsMargins(28, 24, 28, 24)
         inner.setSpacing(12)
-        inner.addWidget(title)
+        inner.addLayout(heading)
         inner.addWidget(subtitle)
         inner.addSpacing(6)
         inner.addLayout(form)

@@ -78,6 +78,7 @@ class StatusPanel(QWidget):
         """Show the connection as offline (the backend does not answer) or back to its live state."""
         self._offline = offline
         self._show_connection()
+        self._show_heartbeat()
 
     # Slots ------------------------------------------------------------------------------------
 

@@ -10,8 +10,11 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 
-def setup_table(view: QTableView, *, widths: dict[int, int] | None = None) -> None:
-    """Make ``view`` a row-selecting table with fixed row heights and interactive columns."""
+def setup_table(view: QTableView, *, widths: dict[int, int] | None = None, stretch: int | None = None) -> None:
+    """Make ``view`` a row-selecting table with fixed row heights and interactive columns.
+
+    ``stretch`` names the column that takes the spare width (the last one when None).
+    """
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setAlternatingRowColors(False)
@@ -25,7 +28,9 @@ def setup_table(view: QTableView, *, widths: dict[int, int] | None = None) -> No
     rows.hide()
     columns = view.horizontalHeader()
     columns.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    columns.setStretchLastSection(True)
+    columns.setStretchLastSection(stretch is None)
+    if stretch is not None:
+        columns.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     columns.setHighlightSections(False)
     for column, width in (widths or {}).items():
         view.setColumnWidth(column, width)

@@ -47,6 +47,7 @@ class RiskForm(QWidget):
         self.max_slippage_points = _count(100_000, " points")
         self.trading_enabled = QCheckBox("Trading enabled — uncheck to stop every new order at once")
         form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow("Risk per trade", self.risk_percent)
         form.addRow("Default stop loss", self.default_sl_pips)
         form.addRow("Default lot size", self.default_lot_size)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -76,7 +77,8 @@ class SettingsView(QWidget):
         self.broker_table = QTableView()
         self.broker_table.setObjectName("brokers_table")
         self.broker_table.setModel(self.brokers)
-        setup_table(self.broker_table, widths={0: 150, 1: 100, 2: 150, 3: 80, 4: 60, 5: 60, 6: 230, 7: 120})
+        setup_table(self.broker_table, widths={0: 150, 1: 100, 2: 150, 3: 80, 4: 60, 5: 60, 7: 120, 8: 60},
+                    stretch=6)
         remember_columns(self.broker_table, ctx.settings, "brokers")
         self.broker_table.setMinimumHeight(160)
         self.broker_table.doubleClicked.connect(self._on_broker_table_double_clicked)
@@ -96,8 +98,13 @@ class SettingsView(QWidget):
         webhook_form = QWidget()
         form = QFormLayout(webhook_form)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Webhook base URL", _row(self.webhook_base, self.save_webhook))
-        self.webhook_base.setMinimumWidth(360)
+        form.addRow("Base URL", _row(self.webhook_base, self.save_webhook))
+        self.webhook_base.setMinimumWidth(280)
+        self.webhook_hint = QLabel("Every strategy's webhook URL starts with this address: where TradingView "
+                                   "reaches your webhook receiver.")
+        self.webhook_hint.setWordWrap(True)
+        self.webhook_hint.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(self.webhook_hint)
 
         self.theme = QComboBox()
         self.theme.addItem("Light", theme.Theme.LIGHT.value)
@@ -105,22 +112,29 @@ class SettingsView(QWidget):
         self.theme.currentIndexChanged.connect(self._on_theme_current_index_changed)
         theme_form = QWidget()
         form = QFormLayout(theme_form)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Theme", self.theme)
 
+        # Risk beside the profile and appearance; the broker table below, full width.
+        side = QVBoxLayout()
+        side.addWidget(_section("Webhooks of this profile", webhook_form, self.webhook_message))
+        side.addWidget(_section("Appearance", theme_form))
+        side.addStretch(1)
+        top = QHBoxLayout()
+        top.addWidget(_section("Risk", self.risk, _row(self.save_risk, self.risk_busy), self.risk_message), 1)
+        top.addLayout(side, 1)
         content = QWidget()
         column = QVBoxLayout(content)
-        column.addWidget(_section("Risk", self.risk, _row(self.save_risk, self.risk_busy), self.risk_message))
+        column.addLayout(top)
         column.addWidget(_section(
             "Broker connections", self.broker_table,
-            _row(self.add_broker, self.edit_broker, self.delete_broker), self.broker_message))
-        column.addWidget(_section("Webhooks of this profile", webhook_form, self.webhook_message))
-        column.addWidget(_section("Appearance", theme_form))
-        column.addStretch(1)
+            _row(self.add_broker, self.edit_broker, self.delete_broker), self.broker_message), 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)

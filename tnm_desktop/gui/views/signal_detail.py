@@ -215,6 +215,12 @@ class SignalDetail(QWidget):
         total.setObjectName("stage_total")
         self.timeline.addWidget(total, len(steps), 0, 1, 3)
 
+    def recolor(self) -> None:
+        """Colour the status again (after a theme change)."""
+        if self.signal is not None:
+            color = theme.status_text_color(self.signal.status).name()
+            self.fields["Status"].setStyleSheet(f"color: {color}; font-weight: 600;")
+
     def stage_texts(self) -> list[tuple[str, str, str]]:
         """What the stages box shows, row by row (name, time, step) — for tests and accessibility."""
         rows: list[tuple[str, str, str]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QByteArray, QDateTime, QItemSelection, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QByteArray, QDateTime, QEvent, QItemSelection, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -45,6 +45,7 @@ class SignalsView(QWidget):
         super().__init__(parent)
         self._ctx = ctx
         self._scroll_before: int | None = None
+        self._counts: dict[SignalStatus, int] | None = None
         self._strategies: list[Strategy] = []
         self.model = SignalsModel(ctx.services.data, ctx.tasks, parent=self)
 
@@ -55,9 +56,9 @@ class SignalsView(QWidget):
         for status in SignalStatus:
             self.status.addItem(status.value.capitalize(), status.value)
         self.symbol = QLineEdit()
-        self.symbol.setPlaceholderText("Symbol, e.g. EURUSD")
+        self.symbol.setPlaceholderText("Symbol")
         self.symbol.setClearButtonEnabled(True)
-        self.symbol.setMaximumWidth(170)
+        self.symbol.setMaximumWidth(120)
         self.range = QComboBox()
         for title, _span in _RANGES:
             self.range.addItem(title)
@@ -90,7 +91,7 @@ class SignalsView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("signals_table")
         self.table.setModel(self.model)
-        setup_table(self.table, widths={0: 150, 1: 140, 2: 90, 3: 60, 4: 90, 5: 90, 6: 90, 7: 110})
+        setup_table(self.table, widths={0: 140, 1: 130, 2: 75, 3: 55, 4: 80, 5: 80, 6: 80, 7: 200, 8: 100})
         remember_columns(self.table, ctx.settings, "signals")
         self.detail = SignalDetail(ctx)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -101,6 +102,8 @@ class SignalsView(QWidget):
         saved = ctx.settings.value("signals/splitter")
         if isinstance(saved, QByteArray):
             self.splitter.restoreState(saved)
+        else:
+            self.splitter.setSizes([900, 380])  # the log first; the detail pane beside it
         self.splitter.splitterMoved.connect(self._on_splitter_splitter_moved)
 
         layout = QVBoxLayout(self)
@@ -182,6 +185,7 @@ class SignalsView(QWidget):
                               on_result=self._show_counts, on_error=lambda _exc: None)
 
     def _show_counts(self, counts: dict[SignalStatus, int] | None) -> None:
+        self._counts = counts
         for status, label in self.counts.items():
             color = theme.status_text_color(status).name()
             number = "…" if counts is None else f"{counts.get(status, 0):,}"
@@ -250,6 +254,13 @@ class SignalsView(QWidget):
 
     def _on_splitter_splitter_moved(self, _pos: int, _index: int) -> None:
         self._ctx.settings.setValue("signals/splitter", self.splitter.saveState())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        palette = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+        if event.type() in palette and hasattr(self, "detail"):
+            self._show_counts(self._counts)  # the status colours have a light and a dark variant
+            self.detail.recolor()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

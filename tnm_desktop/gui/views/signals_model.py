@@ -38,8 +38,8 @@ _ROLE = Qt.ItemDataRole
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 
-COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Broker order", "Error")
-RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ORDER, ERROR = range(len(COLUMNS))
+COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Error", "Broker order")
+RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ERROR, ORDER = range(len(COLUMNS))
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 Index = QModelIndex | QPersistentModelIndex

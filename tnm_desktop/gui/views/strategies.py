@@ -66,7 +66,7 @@ class StrategiesView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("strategies_table")
         self.table.setModel(self.model)
-        setup_table(self.table, widths={0: 180, 1: 170, 2: 80, 3: 100, 4: 180, 5: 150})
+        setup_table(self.table, widths={0: 190, 1: 170, 2: 80, 3: 100, 5: 150, 6: 100}, stretch=4)
         remember_columns(self.table, ctx.settings, "strategies")
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
@@ -77,8 +77,9 @@ class StrategiesView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.webhook_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)  # the webhook panel keeps its natural height
+        splitter.setCollapsible(1, False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)

@@ -117,7 +117,6 @@ class WebhookPanel(QWidget):
         layout.addLayout(grid)
         layout.addLayout(actions)
         layout.addWidget(self.answer)
-        layout.addStretch(1)
         self.show_strategy(None)
 
     # Showing ----------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""Render the sign-in window and the Strategies, Signals and Settings pages offscreen to PNG.
+
+Set ``TNM_SCREENSHOTS`` to a directory to keep the images (docs/screenshots/ holds the ones we
+looked at); otherwise they go to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+from tnm_desktop.data.port import LiveState
+from tnm_desktop.gui import theme
+from tnm_desktop.gui.bridge import MessageBridge
+from tnm_desktop.gui.mainwindow import MainWindow
+from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.signin import SignInWindow
+from tnm_desktop.gui.tasks import TaskRunner
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
+from tnm_desktop.services import Services
+
+from tests.gui.conftest import close_at_test_end, local_adapter, local_profile
+from tests.gui.seed import seed_broker, seed_strategy, seed_trade_job
+from tests.pg import Agent, Db, User
+from tests.waiting import eventually
+
+WEBHOOK_BASE = "https://hooks.tnm-trader.net"
+_SIGNALS = [  # symbol, action, price, status, error — newest first
+    ("EURUSD", "buy", 1.08512, "executed", None), ("XAUUSD", "sell", 2651.35, "executed", None),
+    ("GBPUSD", "buy", 1.27044, "pending", None), ("USDJPY", "sell", 151.872, "failed",
+                                                  "Market is closed (10018)"),
+    ("BTCUSD", "buy", 97120.5, "discarded", "BTCUSD is not an allowed pair for this strategy"),
+    ("EURUSD", "sell", 1.08477, "executed", None), ("XAUUSD", "buy", 2648.9, "executed", None),
+    ("GBPUSD", "sell", 1.26981, "failed", "Not enough money (10019)"),
+]
+
+
+@pytest.fixture(autouse=True)
+def light_theme() -> None:
+    """As the app starts: Fusion with the light palette."""
+    theme.apply(theme.Theme.LIGHT)
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    target = Path(os.environ.get("TNM_SCREENSHOTS") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def save(widget: QWidget, path: Path) -> QImage:
+    assert widget.grab().save(str(path))
+    image = QImage(str(path))
+    assert image.width() >= widget.width() and image.height() >= widget.height()
+    return image
+
+
+async def settle() -> None:
+    """Let a page that was just shown lay itself out before it is grabbed."""
+    await asyncio.sleep(0.3)
+
+
+def seed_desk(db: Db, user: User, agent: Agent) -> dict[str, str]:
+    """A trader's desk: a broker connection, three strategies, a day of signals, an account."""
+    broker = seed_broker(db, user, "IC Markets Demo", agent=agent, symbol_map={"XAUUSD": "GOLD"})
+    seed_broker(db, user, "Pepperstone Live", suffix=".a")
+    ids = {
+        "london": seed_strategy(db, user, "London breakout", broker, pairs=["EURUSD", "GBPUSD"], risk=0.5),
+        "gold": seed_strategy(db, user, "Gold scalper", broker, pairs=["XAUUSD"]),
+        "ny": seed_strategy(db, user, "NY momentum", broker),
+    }
+    db.admin.execute("update tv_strategies set is_enabled = false where id = %s", (ids["ny"],))
+    now = datetime.now(UTC).replace(microsecond=0)
+    owners = [ids["london"], ids["gold"], ids["london"], ids["ny"], ids["gold"], ids["london"], ids["gold"],
+              ids["london"]]
+    for n, ((symbol, action, price, status, error), strategy) in enumerate(zip(_SIGNALS * 5, owners * 5,
+                                                                               strict=True)):
+        received = now - timedelta(minutes=7 * n, seconds=13 * n)
+        body = {"id": f"{n}-{received:%H%M%S}", "action": action, "symbol": symbol, "price": price,
+                "time": f"{received:%Y-%m-%dT%H:%M:%SZ}"}
+        row = db.admin.execute(
+            "insert into tv_signals (strategy_id, user_id, symbol, action, price, raw_payload, status, "
+            "error_message, received_at, resolved_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "case when %s <> 'pending' then %s + interval '60 milliseconds' end) returning id::text as id",
+            (strategy, user.id, symbol, action, price, json.dumps(body), status, error, received, status,
+             received)).fetchone()
+        assert row is not None
+        if status == "executed":
+            seed_trade_job(db, user, row["id"], agent, received=received, steps_ms=(2, 4, 3, 38 + n),
+                           fill=price + 0.00003 if price < 10 else price + 0.05, order_id=str(50_011_200 + n))
+            if n == 0:
+                ids["shown_signal"] = str(row["id"])
+    db.admin.execute("update mt5_agents set status = 'running', last_heartbeat_at = now(), machine_name = 'TRADING-PC' "
+                     "where id = %s", (agent.id,))
+    db.admin.execute("insert into trading_accounts (user_id, login, server, balance, equity, currency, "
+                     "last_sync_at) values (%s, 51234567, 'ICMarketsSC-Demo', 25340.18, 25412.60, 'USD', now())",
+                     (user.id,))
+    return ids
+
+
+@pytest.mark.usefixtures("qapp")
+def test_sign_in_window(tmp_path: Path) -> None:
+    window = SignInWindow(TaskRunner(lambda _exc: None, lambda _exc: None), ProfileStore(tmp_path / "p.json"))
+    local = ConnectionProfile.new("Trading desk", ProfileKind.LOCAL, workspace_dir="/home/ana/TNM/workspace",
+                                  last_email="ana@example.com")
+    cloud = ConnectionProfile.new("TNM cloud", ProfileKind.SUPABASE, supabase_url="https://abcd.supabase.co")
+    window.set_profiles([local, cloud], local.id)
+    window.remember.setChecked(True)
+    window.resize(560, 430)
+    window.show()
+    save(window, shots_dir(tmp_path) / "sign-in.png")
+    window.password.setText("wrong")
+    window.show_error("Wrong email or password.")
+    save(window, shots_dir(tmp_path) / "sign-in-error.png")
+    window.close()
+
+
+async def test_main_window_pages(request: pytest.FixtureRequest, qtbot: QtBot, db: Db, user: User,
+                                 tmp_path: Path) -> None:
+    agent = db.create_agent(user, "Trading PC")
+    ids = seed_desk(db, user, agent)
+    data = local_adapter(db)
+    await data.sign_in(user.email, user.password)
+    settings = QSettings(str(tmp_path / "shots.ini"), QSettings.Format.IniFormat)
+    profile = local_profile(tmp_path / "ws", WEBHOOK_BASE)
+    session = GuiSession(Services(profile, data), MessageBridge(), settings)
+    close_at_test_end(request.node, session.close)
+    await session.start_live()
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.resize(1366, 800)
+    window.show()
+    await eventually(lambda: session.ctx.live.state is LiveState.LIVE and not window.building, what="ready")
+    target = shots_dir(tmp_path)
+
+    strategies = window.show_page("strategies")
+    await eventually(lambda: strategies.model.rowCount() == 3 and not strategies.busy.busy, what="strategies")  # type: ignore[attr-defined]
+    strategies.select_row(strategies.model.row_of(ids["london"]))  # type: ignore[attr-defined]
+    await eventually(lambda: "Agent: alive" in window.status.heartbeat.text(), what="the heartbeat")
+    secret = db.admin.execute("select webhook_secret from tv_strategies where id = %s", (ids["london"],)).fetchone()
+    assert secret is not None and secret["webhook_secret"] not in strategies.webhook.url.text()  # type: ignore[attr-defined]
+    await settle()
+    save(window, target / "strategies.png")
+
+    signals = window.show_page("signals")
+    await eventually(lambda: signals.model.rowCount() == 40 and "Total <b>40</b>" in signals.total.text(),  # type: ignore[attr-defined]
+                     what="signals")
+    signals.table.selectRow(signals.model.row_of(ids["shown_signal"]))  # type: ignore[attr-defined]
+    await eventually(lambda: signals.detail.signal is not None and not signals.detail.busy.busy, what="detail")  # type: ignore[attr-defined]
+    await settle()
+    save(window, target / "signals.png")
+    window.set_theme(theme.Theme.DARK)  # the status colours must read in both themes
+    await settle()
+    save(window, target / "signals-dark.png")
+    window.set_theme(theme.Theme.LIGHT)
+
+    settings_view = window.show_page("settings")
+    await eventually(lambda: settings_view.brokers.rowCount() == 2 and not settings_view.risk_busy.busy,  # type: ignore[attr-defined]
+                     what="settings")
+    await settle()
+    save(window, target / "settings.png")
