@@ -1,0 +1,138 @@
+"""The agent and the receiver as the app runs them, with clocks on the stages no table records.
+
+The agent runs exactly as :class:`~tnm_desktop.agent.thread.AgentThread` runs it — its own
+thread, its own event loop, its own connections, the job runner the app composes for a local
+workspace — with two stamps added: when the job's notification reached the agent's listener
+and when the agent was woken by it (after the live feed re-read the row, if it does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from tnm_desktop.agent.compose import runner_factory
+from tnm_desktop.agent.events import AgentEvent, StateChanged
+from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.data.live import ChangeFeed
+from tnm_desktop.data.local.adapter import LocalAdapter
+from tnm_desktop.data.local.live import LocalListener
+from tnm_desktop.data.port import Change, ChangeCallback, StateCallback, Subscription, Table
+from tnm_desktop.domain import AgentCredentials, AgentState, Session
+
+from bench.common import BenchDb, Trader
+
+# The app's defaults, except nothing scheduled that would land inside a measurement.
+QUIET = AgentSettings(sync_every=3600.0)
+
+
+class _TimedListener(LocalListener):
+    def __init__(self, *args: Any, stamps: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stamps = stamps
+
+    def _push(self, payload: str) -> None:
+        now = time.time()
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            note = json.loads(payload)
+            if note["table"] == "jobs" and note["op"] == "insert":
+                self._stamps.setdefault(str(note["id"]), now)
+        super()._push(payload)
+
+
+class TimedAdapter(LocalAdapter):
+    """The local adapter, stamping when a new job's notification arrives."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notified: dict[str, float] = {}
+
+    async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
+                        on_state: StateCallback | None = None, **options: Any) -> Subscription:
+        # LocalQueries.subscribe with the stamping listener.
+        feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state, **options)
+        listener = _TimedListener(self._conninfo, self._user_id(), feed, stamps=self.notified)
+        await listener.start()
+        self._subscriptions.append(listener)
+        return listener
+
+
+class TimedAgent(Agent):
+    """The agent, stamping when a new job woke it."""
+
+    woken: dict[str, float]
+
+    def _on_job_change(self, change: Change) -> None:
+        if change.op == "insert":
+            self.woken.setdefault(change.id, time.time())
+        super()._on_job_change(change)
+
+
+class AgentHarness:
+    """One agent on its own thread and loop, trading on the simulator behind ``simulator_state``.
+
+    Args:
+        db: The database.
+        trader: Whose agent it is.
+        simulator_state: The running simulator's state file (None: an in-process simulator).
+        workdir: For the EA toolchain.
+        settings: The agent's timings.
+    """
+
+    def __init__(self, db: BenchDb, trader: Trader, simulator_state: Path | None, workdir: Path, *,
+                 settings: AgentSettings = QUIET) -> None:
+        self._db = db
+        self._trader = trader
+        self._simulator_state = simulator_state
+        self._workdir = workdir
+        self._settings = settings
+        self.notified: dict[str, float] = {}
+        self.woken: dict[str, float] = {}
+        self.states: list[StateChanged] = []
+        self._running = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._agent: Agent | None = None
+        self._thread: threading.Thread | None = None
+        self.thread_id: int | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start; return once the agent says it is running."""
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="bench-agent", daemon=True)
+        self._thread.start()
+        if not self._running.wait(timeout):
+            raise RuntimeError(f"the agent did not start: {self.states[-1:] or 'no state'}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the agent and wait for its thread."""
+        if self._loop is not None and self._agent is not None:
+            self._loop.call_soon_threadsafe(self._agent.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _emit(self, event: AgentEvent) -> None:
+        if isinstance(event, StateChanged):
+            self.states.append(event)
+            if event.state is AgentState.RUNNING:
+                self._running.set()
+
+    async def _main(self) -> None:
+        self.thread_id = threading.get_native_id()
+        trader = self._trader
+        data = TimedAdapter(self._db.app, self._db.auth, "bench-session")
+        data.act_as(Session(trader.user_id, trader.email, "local"))
+        data.notified = self.notified
+        creds = AgentCredentials(trader.agent_id, trader.key)
+        try:
+            runner = await runner_factory(self._workdir, self._simulator_state)(data, creds, self._emit)
+            agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit)
+            agent.woken = self.woken
+            self._loop, self._agent = asyncio.get_running_loop(), agent
+            await agent.run()
+        finally:
+            await data.close()
