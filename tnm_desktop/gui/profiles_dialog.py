@@ -61,15 +61,15 @@ class ProfilesDialog(QDialog):
         self.list = QListWidget()
         self.list.setFixedWidth(200)
         self.list.currentRowChanged.connect(self._on_list_current_row_changed)
-        add_local = QPushButton("New local workspace")
-        add_local.clicked.connect(lambda: self._start_new(ProfileKind.LOCAL))
-        add_cloud = QPushButton("New Supabase project")
-        add_cloud.clicked.connect(lambda: self._start_new(ProfileKind.SUPABASE))
+        self.add_local = QPushButton("New local workspace")
+        self.add_local.clicked.connect(lambda: self._start_new(ProfileKind.LOCAL))
+        self.add_cloud = QPushButton("New Supabase project")
+        self.add_cloud.clicked.connect(lambda: self._start_new(ProfileKind.SUPABASE))
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._on_delete_button_clicked)
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
-        for button in (add_local, add_cloud, self.delete_button):
+        for button in (self.add_local, self.add_cloud, self.delete_button):
             left.addWidget(button)
 
         self.name = QLineEdit()

@@ -1,0 +1,120 @@
+"""Parts of the shell: the profiles dialog, the crash dialog, the strategies model under change."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+from tnm_desktop.domain import Strategy, StrategyStats
+from tnm_desktop.gui.app import CrashReporter
+from tnm_desktop.gui.bridge import MessageBridge
+from tnm_desktop.gui.profiles_dialog import ProfilesDialog
+from tnm_desktop.gui.signin import SignInWindow
+from tnm_desktop.gui.tasks import TaskRunner
+from tnm_desktop.gui.views.strategies_model import StrategiesModel
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
+
+from tests.gui.conftest import close_at_test_end
+from tests.gui.test_strategies import confirm
+from tests.waiting import eventually
+
+
+def fake_key(role: str) -> str:
+    """A JWT-shaped Supabase key granting ``role`` (only its payload is read, never verified)."""
+    payload = base64.urlsafe_b64encode(json.dumps({"role": role}).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{payload}.c2lnbmF0dXJl"
+
+
+async def test_profiles_are_added_validated_inline_and_deleted(request: pytest.FixtureRequest, qtbot: QtBot,
+                                                               tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path / "profiles.json")
+    first = store.upsert(ConnectionProfile.new("Desk", ProfileKind.LOCAL, workspace_dir=str(tmp_path / "ws")),
+                         make_default=True)
+    errors: list[str] = []
+    tasks = TaskRunner(lambda exc: errors.append(exc.message), lambda exc: errors.append(repr(exc)))
+    close_at_test_end(request.node, tasks.shutdown)
+    signin = SignInWindow(tasks, store)
+    qtbot.addWidget(signin)
+    signin.set_profiles(*store.load())
+    signin.manage.click()
+    dialog = signin.findChild(ProfilesDialog)
+    assert dialog is not None and dialog.name.text() == "Desk"
+
+    dialog.add_cloud.click()
+    assert dialog.cloud_kind.isChecked() and not dialog.folder.isEnabled()
+    dialog.name.setText("Cloud")
+    dialog.url.setText("https://abcd.supabase.co")
+    dialog.anon_key.setText(fake_key("service_role"))
+    dialog.save_button.click()
+    assert dialog.message.text().startswith("This is a service_role (secret) key.")
+    dialog.anon_key.setText(fake_key("anon"))
+    dialog.webhook.setText("hooks.example.com")
+    dialog.save_button.click()
+    assert dialog.message.text() == "The webhook base URL must start with http:// or https://."
+    dialog.webhook.setText("https://hooks.example.com")
+    dialog.save_button.click()
+    await eventually(lambda: signin.profile.count() == 2, what="the new profile in the sign-in window")
+    assert [p.name for p in store.load()[0]] == ["Desk", "Cloud"]
+    assert signin.profile.currentText() == "Desk"  # the selection stays
+
+    dialog.list.setCurrentRow(0)
+    dialog.delete_button.click()
+    confirm(dialog, "Delete")
+    await eventually(lambda: signin.profile.count() == 1, what="the profile gone")
+    profiles, default = store.load()
+    assert [p.name for p in profiles] == ["Cloud"] and default == profiles[0].id != first.id
+    assert signin.where.text() == "Supabase project · https://abcd.supabase.co"
+    assert errors == []
+
+
+def test_a_crash_on_another_thread_opens_one_dialog_naming_the_log(qtbot: QtBot, tmp_path: Path) -> None:
+    bridge = MessageBridge()
+    reporter = CrashReporter(bridge, tmp_path / "tnm-desktop.log")
+    worker = threading.Thread(target=lambda: bridge.crashed.emit(
+        "Traceback …\nValueError: while posting to https://h.example/tv/0123456789abcdef0123"))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: reporter.reports == 1)  # queued onto the GUI thread; no asyncio involved
+    boxes = [w for w in qtbot_top_levels() if isinstance(w, QMessageBox) and w.isVisible()]
+    assert len(boxes) == 1
+    box = boxes[0]
+    assert str(tmp_path / "tnm-desktop.log") in box.informativeText()
+    assert "0123456789abcdef0123" not in box.detailedText() and "/tv/[secret]" in box.detailedText()
+    bridge.crashed.emit("a second crash")
+    assert reporter.reports == 2 and len([w for w in qtbot_top_levels() if isinstance(w, QMessageBox)
+                                          and w.isVisible()]) == 1
+    box.close()
+
+
+def qtbot_top_levels() -> list[object]:
+    from PySide6.QtWidgets import QApplication
+
+    return list(QApplication.topLevelWidgets())
+
+
+def strategy(name: str, n: int) -> Strategy:
+    moment = datetime(2025, 11, 21, tzinfo=UTC)
+    return Strategy(id=f"id-{n}", name=name, broker_connection_id="b", webhook_secret="s" * 48,
+                    risk_override_pct=None, allowed_pairs=None, is_enabled=True, created_at=moment,
+                    updated_at=moment)
+
+
+def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester) -> None:
+    model = StrategiesModel()
+    qtmodeltester.check(model)  # watches every change below
+    model.set_all([strategy("Trend", 1), strategy("Breakout", 2)], {"b": "Broker"}, [])
+    assert [model.strategy(r).name for r in range(2)] == ["Breakout", "Trend"]
+    assert model.upsert(strategy("Alpha", 3)) == 0
+    assert model.upsert(strategy("Zulu", 1)) == 2  # renamed: moves to its place by name
+    assert model.upsert(strategy("Beta", 2)) == 1  # renamed in place
+    model.set_stats([StrategyStats("id-2", None, 4)])
+    assert model.data(model.index(1, 6)) == "4"
+    model.remove("id-3")
+    assert [model.strategy(r).name for r in range(model.rowCount())] == ["Beta", "Zulu"]
+    qtmodeltester.check(model)
