@@ -152,7 +152,8 @@ async def test_main_window_pages(request: pytest.FixtureRequest, qtbot: QtBot, d
     signals = window.show_page("signals")
     await eventually(lambda: signals.model.rowCount() == 40 and "Total <b>40</b>" in signals.total.text(),  # type: ignore[attr-defined]
                      what="signals")
-    signals.table.selectRow(signals.model.row_of(ids["shown_signal"]))  # type: ignore[attr-defined]
+    assert signals.model.signal_id(0) == ids["shown_signal"]  # type: ignore[attr-defined]
+    signals.table.selectRow(0)  # type: ignore[attr-defined]
     await eventually(lambda: signals.detail.signal is not None and not signals.detail.busy.busy, what="detail")  # type: ignore[attr-defined]
     await settle()
     save(window, target / "signals.png")

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SignalStatus
 from tnm_desktop.gui.views.signals import SignalsView
-from tnm_desktop.gui.views.signals_model import ERROR, RECEIVED, STATUS, SignalsModel
+from tnm_desktop.gui.views.signals_model import ERROR, ORDER, RECEIVED, STATUS, SignalsModel
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import MakeContext
@@ -164,3 +164,19 @@ async def test_a_payload_that_was_not_json_is_shown_as_received(qtbot: QtBot, ct
     assert view.detail.payload.toPlainText() == "buy EURUSD now"
     assert view.detail.fields["Type"].text().startswith("No job")
     assert view.detail.fields["Error"].text() == "The alert is not JSON"
+
+
+async def test_an_update_deep_in_the_log_finds_its_row(qtbot: QtBot, ctx_for: MakeContext, db: Db, user: User) -> None:
+    strategy = seed_strategy(db, user, "Trend", seed_broker(db, user))
+    seed_signals(db, user, strategy, 600)
+    view = await open_view(qtbot, ctx_for, user)
+    while not view.model.exhausted:
+        view.table.scrollToBottom()
+        await eventually(lambda: not view.model.loading)
+    oldest = view.model.signal_id(599)
+    db.admin.execute("update tv_signals set status = 'executed', fill_price = 1.2345, broker_order_id = 'ABC-77', "
+                     "error_message = null where id = %s", (oldest,))
+    await eventually(lambda: view.model.data(view.model.index(599, STATUS)) == "Executed", what="the update")
+    assert view.model.data(view.model.index(599, ORDER)) == "ABC-77"  # not a number: kept as text
+    assert view.model.data(view.model.index(599, 6)) == "1.2345"
+    assert view.model.rowCount() == 600

@@ -1,12 +1,11 @@
 """The signal log as a table model built for a million rows.
 
-Storage: rows live in two append-only column stores — ``tail`` holds pages from the database
-(newest first, so appending a page appends at the bottom) and ``head`` holds rows that arrived
-live (in arrival order, shown reversed above the tail). Each store keeps columns as arrays:
-ids packed 16 bytes apiece, times as integer microseconds (exact, so the keyset cursor can be
-rebuilt), symbols and strategies as codes into small intern tables, prices as doubles (NaN for
-none); the rare order ids and error texts live in dicts. About 50 bytes a row, against ~200 for
-a tuple per row (NOTES_QT).
+Storage: rows live in two append-only column stores (:mod:`signal_store`) — ``tail`` holds
+pages from the database (newest first, so appending a page appends at the bottom) and ``head``
+holds rows that arrived live (in arrival order, shown reversed above the tail). About 70 bytes
+a row — 1M rows add ~70 MB to the process — against ~200 for a tuple per row (NOTES_QT).
+A live update finds its row by id: in the head by a reverse scan of the packed ids, in the tail
+(sorted newest first) by a binary search on the timestamp.
 
 Paging: ``fetchMore`` starts one async page load (keyset cursor from the tail's last row) and
 returns at once; the rows are appended when they arrive. ``reload`` preempts any load in flight.
@@ -18,112 +17,34 @@ at the top per tick, known rows as one ``dataChanged`` each.
 from __future__ import annotations
 
 import math
-import uuid
-from array import array
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 
 from tnm_desktop.data.port import Change, DataPort
 from tnm_desktop.domain import Signal as TvSignal
-from tnm_desktop.domain import SignalCursor, SignalFilter, SignalStatus
+from tnm_desktop.domain import SignalCursor, SignalFilter
 from tnm_desktop.errors import TnmError
 from tnm_desktop.gui import fmt, theme
 from tnm_desktop.gui.tasks import TaskRunner
+from tnm_desktop.gui.views.signal_store import EPOCH, STATUSES, Store, Tables, key_of, matches, micros
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_STATUSES = list(SignalStatus)
 _ROLE = Qt.ItemDataRole
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+_SERVED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+                     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole, ID_ROLE, STATUS_ROLE})
 
 COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Error", "Broker order")
 RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ERROR, ORDER = range(len(COLUMNS))
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the default parent: a module-level constant, not a call per default
-
-
-def micros(moment: datetime) -> int:
-    """Microseconds since the epoch, exactly."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def matches(filters: SignalFilter, signal: TvSignal) -> bool:
-    """Whether the database would list ``signal`` under ``filters`` (for live rows)."""
-    return ((filters.strategy_id is None or signal.strategy_id == filters.strategy_id)
-            and (filters.status is None or signal.status is filters.status)
-            and (filters.symbol is None or (signal.symbol or "") == filters.symbol.upper())
-            and (filters.since is None or signal.received_at >= filters.since)
-            and (filters.until is None or signal.received_at < filters.until))
-
-
-class _Interned:
-    """Small table of repeated strings (symbols, strategy ids); code 0 is None."""
-
-    def __init__(self) -> None:
-        self.values: list[str | None] = [None]
-        self._codes: dict[str | None, int] = {None: 0}
-
-    def code(self, value: str | None) -> int:
-        found = self._codes.get(value)
-        if found is None:
-            found = self._codes[value] = len(self.values)
-            self.values.append(value)
-        return found
-
-
-class _Store:
-    """Append-only column arrays of signal rows."""
-
-    def __init__(self) -> None:
-        self.ids = bytearray()
-        self.received = array("q")
-        self.strategy = array("I")
-        self.symbol = array("I")
-        self.action = array("I")
-        self.status = array("B")
-        self.price = array("d")
-        self.fill = array("d")
-        self.order_ids: dict[int, str] = {}
-        self.errors: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self.received)
-
-    def append(self, signal: TvSignal, key: bytes, names: _Interned, symbols: _Interned) -> None:
-        self.ids += key
-        self.received.append(micros(signal.received_at))
-        self.strategy.append(names.code(signal.strategy_id))
-        self.symbol.append(symbols.code(signal.symbol))
-        self.action.append(symbols.code(signal.action))
-        self.price.append(math.nan if signal.price is None else signal.price)
-        self.status.append(0)
-        self.fill.append(math.nan)
-        self.update(len(self) - 1, signal)
-
-    def update(self, i: int, signal: TvSignal) -> None:
-        # What changes after a signal is logged: its resolution.
-        self.status[i] = _STATUSES.index(signal.status)
-        self.fill[i] = math.nan if signal.fill_price is None else signal.fill_price
-        for column, value in ((self.order_ids, signal.broker_order_id), (self.errors, signal.error_message)):
-            if value:
-                column[i] = value
-            else:
-                column.pop(i, None)
-
-    def find(self, key: bytes, *, from_end: bool) -> int | None:
-        # bytes.find over the packed ids runs in C: a few ms at a million rows, no index to keep.
-        ids = self.ids
-        pos = ids.rfind(key) if from_end else ids.find(key)
-        while pos != -1 and pos % 16:
-            pos = ids.rfind(key, 0, pos + 15) if from_end else ids.find(key, pos + 1)
-        return None if pos == -1 else pos // 16
-
-    def id_at(self, i: int) -> str:
-        return str(uuid.UUID(bytes=bytes(self.ids[i * 16:i * 16 + 16])))
 
 
 class SignalsModel(QAbstractTableModel):
@@ -153,11 +74,12 @@ class SignalsModel(QAbstractTableModel):
         self._page_size = page_size
         self._key = f"signals-page-{id(self)}"
         self._filter = SignalFilter()
-        self._head = _Store()
-        self._tail = _Store()
+        self._head = Store()
+        self._tail = Store()
         self._head_keys: set[bytes] = set()
-        self._strategies = _Interned()
-        self._symbols = _Interned()
+        self._tables = Tables()
+        self._palette: tuple[list[QColor], list[QColor]] = ([], [])
+        self._palette_for: bool | None = None
         self._names: dict[str, str] = {}
         self._generation = 0
         self._loading = False
@@ -197,7 +119,7 @@ class SignalsModel(QAbstractTableModel):
             self._filter = filters
         self._generation += 1
         self.beginResetModel()
-        self._head, self._tail, self._head_keys = _Store(), _Store(), set()
+        self._head, self._tail, self._head_keys = Store(), Store(), set()
         self._pending.clear()
         self._exhausted = False
         self.endResetModel()
@@ -218,7 +140,7 @@ class SignalsModel(QAbstractTableModel):
         after = None
         if len(tail):
             last = len(tail) - 1
-            after = SignalCursor(_EPOCH + timedelta(microseconds=tail.received[last]), tail.id_at(last))
+            after = SignalCursor(EPOCH + timedelta(microseconds=tail.received[last]), tail.id_at(last))
         generation = self._generation
         self._set_loading(True)
         self._tasks.spawn(self._data.list_signals(self._filter, after=after, limit=self._page_size),
@@ -230,13 +152,13 @@ class SignalsModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._exhausted = len(rows) < self._page_size
-        fresh = [(s, uuid.UUID(s.id).bytes) for s in rows]
+        fresh = [(s, key_of(s.id)) for s in rows]
         fresh = [(s, key) for s, key in fresh if key not in self._head_keys]  # arrived live already
         if fresh:
             first = self.rowCount()
             self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
             for signal, key in fresh:
-                self._tail.append(signal, key, self._strategies, self._symbols)
+                self._tail.append(signal, key, self._tables)
             self.endInsertRows()
         self._set_loading(False)
 
@@ -267,11 +189,11 @@ class SignalsModel(QAbstractTableModel):
         last = len(self._tail) - 1
         oldest = self._tail.received[last] if last >= 0 else None
         for signal in pending.values():
-            key = uuid.UUID(signal.id).bytes
-            row = self._row_of_key(key)
+            key = key_of(signal.id)
+            row = self._row_of_key(key, micros(signal.received_at))
             if row is not None:
                 store, i = self._locate(row)
-                store.update(i, signal)
+                store.update(i, signal, self._tables)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
             elif matches(self._filter, signal) and (
                     self._exhausted or oldest is None or micros(signal.received_at) > oldest):
@@ -282,7 +204,7 @@ class SignalsModel(QAbstractTableModel):
         arrived.sort(key=lambda item: (item[0].received_at, item[0].id))
         self.beginInsertRows(QModelIndex(), 0, len(arrived) - 1)
         for signal, key in arrived:
-            self._head.append(signal, key, self._strategies, self._symbols)
+            self._head.append(signal, key, self._tables)
             self._head_keys.add(key)
         self.endInsertRows()
         self.rows_arrived.emit(len(arrived))
@@ -292,22 +214,23 @@ class SignalsModel(QAbstractTableModel):
 
     # Rows -------------------------------------------------------------------------------------
 
-    def _locate(self, row: int) -> tuple[_Store, int]:
+    def _locate(self, row: int) -> tuple[Store, int]:
         head = len(self._head)
         if row < head:
             return self._head, head - 1 - row
         return self._tail, row - head
 
-    def _row_of_key(self, key: bytes) -> int | None:
-        i = self._head.find(key, from_end=True) if key in self._head_keys else None
-        if i is not None:
-            return len(self._head) - 1 - i
-        i = self._tail.find(key, from_end=False)
+    def _row_of_key(self, key: bytes, received: int) -> int | None:
+        if key in self._head_keys:
+            i = self._head.rfind(key)
+            if i is not None:
+                return len(self._head) - 1 - i
+        i = self._tail.find_sorted(key, received)
         return None if i is None else len(self._head) + i
 
-    def row_of(self, signal_id: str) -> int | None:
+    def row_of(self, signal_id: str, received_at: datetime) -> int | None:
         """The row showing a signal, if loaded."""
-        return self._row_of_key(uuid.UUID(signal_id).bytes)
+        return self._row_of_key(key_of(signal_id), micros(received_at))
 
     def signal_id(self, row: int) -> str:
         """The id of the signal on ``row``."""
@@ -323,9 +246,7 @@ class SignalsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> Any:
         if orientation is Qt.Orientation.Horizontal and role == _ROLE.DisplayRole and 0 <= section < len(COLUMNS):
@@ -333,45 +254,59 @@ class SignalsModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = _ROLE.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < self.rowCount():
+        # Called a few thousand times per repaint: roles we do not serve leave before any lookup.
+        if role not in _SERVED or not index.isValid():
             return None
-        store, i = self._locate(index.row())
+        row = index.row()
+        head = len(self._head.received)
+        if row < head:
+            store, i = self._head, head - 1 - row
+        else:
+            store, i = self._tail, row - head
+            if i >= len(store.received):
+                return None
         column = index.column()
         if role == _ROLE.DisplayRole:
             return self._display(store, i, column)
-        if role == _ROLE.ForegroundRole and column == STATUS:
-            return theme.status_text_color(_STATUSES[store.status[i]])
         if role == _ROLE.BackgroundRole:
-            return theme.status_row_color(_STATUSES[store.status[i]])
-        if role == _ROLE.TextAlignmentRole and column in (PRICE, FILL):
-            return _RIGHT
-        if role == _ROLE.ToolTipRole and column == ERROR:
-            return store.errors.get(i)
+            return self._colors()[1][store.status[i]]
+        if role == _ROLE.ForegroundRole:
+            return self._colors()[0][store.status[i]] if column == STATUS else None
+        if role == _ROLE.TextAlignmentRole:
+            return _RIGHT if column in (PRICE, FILL) else None
+        if role == _ROLE.ToolTipRole:
+            return self._tables.errors.values[store.error[i]] if column == ERROR else None
         if role == ID_ROLE:
             return store.id_at(i)
-        if role == STATUS_ROLE:
-            return _STATUSES[store.status[i]].value
-        return None
+        return STATUSES[store.status[i]].value  # STATUS_ROLE
 
-    def _display(self, store: _Store, i: int, column: int) -> str:
+    def _colors(self) -> tuple[list[QColor], list[QColor]]:
+        # Status colours per theme, made once rather than per cell.
+        dark = theme.is_dark()
+        if self._palette_for is not dark:
+            self._palette = ([theme.status_text_color(s) for s in STATUSES],
+                             [theme.status_row_color(s) for s in STATUSES])
+            self._palette_for = dark
+        return self._palette
+
+    def _display(self, store: Store, i: int, column: int) -> str:
         if column == RECEIVED:
-            moment = _EPOCH + timedelta(microseconds=store.received[i])
-            return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(store.received[i] // 1_000_000))
         if column == STRATEGY:
-            strategy_id = self._strategies.values[store.strategy[i]] or ""
+            strategy_id = self._tables.strategies.values[store.strategy[i]] or ""
             return self._names.get(strategy_id, strategy_id[:8])
         if column == SYMBOL:
-            return self._symbols.values[store.symbol[i]] or ""
+            return self._tables.words.values[store.symbol[i]] or ""
         if column == ACTION:
-            return (self._symbols.values[store.action[i]] or "").upper()
+            return (self._tables.words.values[store.action[i]] or "").upper()
         if column == PRICE:
             return fmt.price(None if math.isnan(store.price[i]) else store.price[i])
         if column == STATUS:
-            return _STATUSES[store.status[i]].value.capitalize()
+            return STATUSES[store.status[i]].value.capitalize()
         if column == FILL:
             return fmt.price(None if math.isnan(store.fill[i]) else store.fill[i])
         if column == ORDER:
-            return store.order_ids.get(i, "")
+            return store.order_at(i)
         if column == ERROR:
-            return store.errors.get(i, "")
+            return self._tables.errors.values[store.error[i]] or ""
         return ""
