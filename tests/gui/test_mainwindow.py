@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
+from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
 from tnm_desktop.gui.bridge import MessageBridge
 from tnm_desktop.gui.mainwindow import MainWindow
@@ -136,3 +138,19 @@ async def test_window_layout_and_column_widths_are_remembered(open_window: OpenW
     assert second.height() == 650 and second.width() < 1280  # not the first-run default size
     assert second.stack.currentWidget() is second.views["signals"]
     assert second.views["signals"].table.columnWidth(1) == 260  # type: ignore[attr-defined]
+
+
+async def test_the_embedded_agents_events_reach_the_status_bar_and_the_tray(open_window: OpenWindow,
+                                                                            user: User) -> None:
+    window = await open_window(user)
+    told: list[tuple[str, str]] = []
+    window.notifier.notify.connect(lambda title, text: told.append((title, text)))
+    agent = window.session.ctx.agent
+    assert "Agent: not paired" in window.status.heartbeat.text()
+    agent.heartbeat.emit(datetime.now(UTC) - timedelta(seconds=5))  # as emitted from the agent's thread
+    agent.terminal_seen.emit(TerminalSeen(connected=True, trade_allowed=True, login=7001, server="Live-3",
+                                          balance=1234.5, currency="EUR"))
+    await eventually(lambda: "Agent: alive 5 s ago" in window.status.heartbeat.text(), what="the heartbeat")
+    assert window.status.account.text() == "7001 · Live-3 · 1,234.50 EUR"
+    agent.state_changed.emit("stopped", "Terminal closed")
+    assert told == [("Agent stopped", "This machine's agent stopped: Terminal closed")]
