@@ -160,6 +160,8 @@ async def test_user_error_fails_the_job_with_its_message(rig: Rig) -> None:
     await eventually(lambda: len(rig.jobs("failed")) == 1)
     (failed,) = rig.jobs("failed")
     assert (failed["id"], failed["error_message"]) == (job_id, "Unknown symbol FOO.m on this terminal.")
+    # The failure commits before the agent hears back and says the job finished.
+    await eventually(lambda: any(isinstance(e, JobFinished) for e in rig.events))
     finished = [e for e in rig.events if isinstance(e, JobFinished)]
     assert finished[-1].outcome == "failed"
     assert rig.agent.state is AgentState.RUNNING

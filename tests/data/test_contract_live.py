@@ -55,3 +55,25 @@ async def test_a_dropped_channel_polls_then_recovers_without_losing_changes(back
     await wait_for(lambda: any(c.id == after for c in changes))
     await sub.close()
     assert sub.state is LiveState.CLOSED
+
+
+async def test_a_wake_only_subscription_gets_ids_and_operations_without_rows(backend: Backend) -> None:
+    alice, bob = backend.db.create_user(), backend.db.create_user()
+    alice_port, bob_port = await backend.signed_in(alice), await backend.signed_in(bob)
+    strategy = await strategy_for(alice_port)
+    alice_changes: list[Change] = []
+    bob_changes: list[Change] = []
+    sub_a = await alice_port.subscribe([Table.SIGNALS], alice_changes.append, rows=False)
+    sub_b = await bob_port.subscribe([Table.SIGNALS], bob_changes.append, rows=False)
+    await wait_for(lambda: sub_a.state is LiveState.LIVE and sub_b.state is LiveState.LIVE)
+
+    signal_id = insert_signal(backend.db, alice, strategy.id)
+    await wait_for(lambda: any(c.id == signal_id for c in alice_changes))
+    assert next(c for c in alice_changes if c.id == signal_id) == Change(Table.SIGNALS, "insert", signal_id, None)
+    backend.db.admin.execute("update tv_signals set status = 'executed' where id = %s", (signal_id,))
+    await wait_for(lambda: any(c.op == "update" for c in alice_changes))
+    assert all(c.row is None and c.id == signal_id for c in alice_changes)
+    await asyncio.sleep(0.3)  # bob had every chance to receive something
+    assert bob_changes == []
+    await sub_a.close()
+    await sub_b.close()

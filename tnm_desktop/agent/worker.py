@@ -35,6 +35,7 @@ from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientE
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+_REMEMBERED_JOBS = 256  # jobs recently held, whose updates are the agent's own doing
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class Agent:
         self._subscription: Subscription | None = None
         self._last_error: str | None = None
         self._failures = 0
+        self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
 
     # Commands (call on the agent's loop) --------------------------------------------------------
 
@@ -158,7 +160,10 @@ class Agent:
     async def _start(self) -> None:
         await self.runner.start()
         if self._subscription is None:
-            self._subscription = await self.data.subscribe([Table.JOBS], self._on_job_change, self._on_live_state)
+            # Notifications only wake the loop, which claims through the database anyway: reading
+            # each announced row first would put a round trip between a new job and its claim.
+            self._subscription = await self.data.subscribe([Table.JOBS], self._on_job_change, self._on_live_state,
+                                                           rows=False)
             self._live = self._subscription.state
         recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
         if recovered:
@@ -194,6 +199,7 @@ class Agent:
 
     async def _execute(self, claimed: ClaimedJob) -> None:
         job = claimed.job
+        self._remember(job.id)
         started = time.monotonic()
         self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
         keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{job.id}")
@@ -279,9 +285,23 @@ class Agent:
             except TnmError as exc:
                 self._log("warning", f"Account sync failed: {exc.message}")
 
+    def _remember(self, job_id: str) -> None:
+        self._held.pop(job_id, None)
+        self._held[job_id] = None
+        while len(self._held) > _REMEMBERED_JOBS:
+            del self._held[next(iter(self._held))]
+
     def _on_job_change(self, change: Change) -> None:
+        # Wake for a job that may be waiting: a new one, or one put back in the queue. Changes
+        # come without their rows, so an update is taken as possibly waiting unless it is of a
+        # job this agent held lately: those updates are its own claims, intents and reports.
         row = change.row
-        if change.op == "insert" or (isinstance(row, Job) and row.status is JobStatus.PENDING):
+        if change.op == "insert":
+            self._wake.set()
+        elif row is None:
+            if change.op != "delete" and change.id not in self._held:
+                self._wake.set()
+        elif isinstance(row, Job) and row.status is JobStatus.PENDING:
             self._wake.set()
 
     def _on_live_state(self, state: LiveState) -> None:

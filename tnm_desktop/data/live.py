@@ -38,12 +38,17 @@ class ChangeFeed:
         on_change: Called on the subscriber's event loop, once per change.
         on_state: Called when the state changes.
         poll_interval: Seconds between polls while the push channel is down.
+        rows: Re-read each changed row. Without, a change arrives as soon as it is announced,
+            with its operation and id but no row (``row`` is None, ``op`` is never "delete"): for
+            a subscriber that only needs to know that something changed, such as the agent
+            waiting for jobs, whom a read per notification would cost a round trip per wake-up.
     """
 
     def __init__(self, tables: Collection[Table], fetch: Fetch, changes_since: ChangesSince,
                  on_change: ChangeCallback, on_state: StateCallback | None = None,
-                 poll_interval: float = 5.0) -> None:
+                 poll_interval: float = 5.0, *, rows: bool = True) -> None:
         self.tables = frozenset(tables)
+        self._rows = rows
         self._fetch = fetch
         self._changes_since = changes_since
         self._on_change = on_change
@@ -155,6 +160,10 @@ class ChangeFeed:
             ops = by_table.setdefault(table, {})
             ops[row_id] = "insert" if "insert" in (op, ops.get(row_id)) else op
         for table, ops in by_table.items():
+            if not self._rows:
+                for row_id, op in ops.items():
+                    self._call(Change(table, op, row_id, None))
+                continue
             try:
                 rows = await self._fetch(table, list(ops))
             except TnmError as exc:
@@ -164,10 +173,13 @@ class ChangeFeed:
             found = {getattr(row, "id", None) or getattr(row, "account_id", None): row for row in rows}
             for row_id, op in ops.items():
                 row = found.get(row_id)
-                try:
-                    self._on_change(Change(table, op if row is not None else "delete", row_id, row))
-                except Exception:  # a subscriber's bug must not stop the feed
-                    log.exception("live update callback failed")
+                self._call(Change(table, op if row is not None else "delete", row_id, row))
+
+    def _call(self, change: Change) -> None:
+        try:
+            self._on_change(change)
+        except Exception:  # a subscriber's bug must not stop the feed
+            log.exception("live update callback failed")
 
     def _queue_retry(self, table: Table, ops: dict[str, str]) -> None:
         async def later() -> None:

@@ -56,7 +56,8 @@ class Table(StrEnum):
 class Change:
     """A row of the signed-in user's that was inserted or updated.
 
-    ``row`` is the row as that user may see it now (re-read under RLS), or None if it is gone.
+    ``row`` is the row as that user may see it now (re-read under RLS), or None if it is gone
+    (or was not read: a subscription made with ``rows=False``).
     """
 
     table: Table
@@ -265,6 +266,10 @@ class DataPort(AuthPort, AgentPort, Protocol):
 
     # Live updates -----------------------------------------------------------------------------
     async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
-                        on_state: StateCallback | None = None) -> Subscription:
-        """Receive the signed-in user's changes to ``tables`` until closed."""
+                        on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
+        """Receive the signed-in user's changes to ``tables`` until closed.
+
+        With ``rows=False`` changes are not re-read: each arrives with its id and operation only,
+        as soon as it is announced (for a subscriber that only needs to be woken).
+        """
         ...

@@ -252,9 +252,9 @@ class LocalQueries:
     # Live updates -----------------------------------------------------------------------------
 
     async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
-                        on_state: StateCallback | None = None) -> Subscription:
-        """Receive the user's changes via LISTEN/NOTIFY, re-read under RLS."""
-        feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state)
+                        on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
+        """Receive the user's changes via LISTEN/NOTIFY, re-read under RLS (unless ``rows=False``)."""
+        feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state, rows=rows)
         listener = LocalListener(self._conninfo, self._user_id(), feed)
         await listener.start()
         self._subscriptions.append(listener)

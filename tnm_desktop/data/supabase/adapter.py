@@ -221,13 +221,13 @@ class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls):
     # Live updates -----------------------------------------------------------------------------
 
     async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
-                        on_state: StateCallback | None = None) -> Subscription:
+                        on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
         """Receive the user's changes through Realtime (polling while the socket is down)."""
         keeper = self._tokens()
         if keeper is None or keeper.session is None:
             raise signed_out()
         feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state,
-                          poll_interval=self._live.poll_interval)
+                          poll_interval=self._live.poll_interval, rows=rows)
         subscription = RealtimeSubscription(self._client.realtime, keeper, keeper.session.user_id, feed,
                                             backoff=self._live.backoff)
         await subscription.start()
