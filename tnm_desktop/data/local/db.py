@@ -1,8 +1,9 @@
 """Statements run as the signed-in user, exactly as PostgREST runs them.
 
 Each call is one transaction that first sets ``role authenticated`` and the user's JWT claims
-(``request.jwt.claims``), so the SQL's own RLS decides what is seen. The setup, the statement and
-the commit go out pipelined: two round trips per call instead of four.
+(``request.jwt.claims``), so the SQL's own RLS decides what is seen. BEGIN, the setup, the
+statement and COMMIT go out pipelined and come back together: one round trip per call instead of
+four. A failed statement aborts the transaction, so the COMMIT behind it only ends it.
 """
 
 from __future__ import annotations
@@ -79,14 +80,16 @@ class UserDb:
             raise UserError("Sign in first.", code="signed_out")
         await self.open()
         try:
-            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                await conn.execute(
-                    "select set_config('role', 'authenticated', true), "
-                    "set_config('request.jwt.claims', %s, true), "
-                    "set_config('statement_timeout', '8s', true)", (self._claims,))
-                cur = await conn.execute(query, params)
-                # Pipelined: the result is not known before fetching, so every statement must
-                # return rows (use RETURNING).
+            async with self._pool.connection() as conn, conn.pipeline():
+                async with conn.transaction():
+                    await conn.execute(
+                        "select set_config('role', 'authenticated', true), "
+                        "set_config('request.jwt.claims', %s, true), "
+                        "set_config('statement_timeout', '8s', true)", (self._claims,))
+                    cur = await conn.execute(query, params)
+                # Fetched after the block has queued COMMIT, so all of it travels in one round
+                # trip. Pipelined, the result is not known before fetching, so every statement
+                # must return rows (use RETURNING).
                 return await cur.fetchall()
         except PoolTimeout as exc:
             raise TransientError("The local database cannot be reached.", code="offline") from exc
