@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.simulator import feed
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 from tnm_desktop.terminal.simulator.model import new_state, state_from_json, state_to_json
 
@@ -228,6 +229,17 @@ def test_the_feed_is_determined_by_seed_and_time_and_survives_a_reload() -> None
     assert reloaded.symbol_info_tick("GBPUSD.m") == first.symbol_info_tick("GBPUSD.m")
     assert reloaded.copy_rates_from_pos("GBPUSD.m", mt5.TIMEFRAME_M1, 0, 5).tolist() == \
         first.copy_rates_from_pos("GBPUSD.m", mt5.TIMEFRAME_M1, 0, 5).tolist()
+
+
+def test_one_moment_is_priced_to_the_bit_as_it_is_among_many() -> None:
+    # A quote prices one moment on a faster path than bars and ticks; all of them must agree.
+    rng = np.random.default_rng(7)
+    moments = np.concatenate([rng.uniform(0, 4e9, 400), rng.integers(0, 4_000_000_000_000, 400) / 1000.0,
+                              np.arange(1_700_000_000, 1_700_000_020, 0.5)])
+    for seed, symbol in ((1, "EURUSD.m"), (987_654_321, "XAUUSD.m")):
+        together = feed.noise(seed, symbol, 0.008, moments)
+        alone = [float(feed.noise(seed, symbol, 0.008, np.array([m]))[0]) for m in moments]
+        assert alone == together.tolist()
 
 
 def test_faults_are_counted_down_per_symbol_and_can_be_cleared() -> None:

@@ -11,6 +11,7 @@ price shifts that take effect at a moment and stay until the next one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -38,9 +39,17 @@ TIMEFRAMES = frozenset({*_MINUTE_FRAMES, mt5.TIMEFRAME_MN1})
 _SUNDAY = 3 * 86_400  # 1970-01-04, a Sunday: MT5 weekly bars open on Sunday
 
 
-def _layer_key(seed: int, symbol: str, layer: int) -> np.uint64:
+_MASK = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_seed(seed: int, symbol: str, layer: int) -> int:
     digest = hashlib.blake2b(f"{seed}:{symbol}:{layer}".encode(), digest_size=8).digest()
-    return np.uint64(int.from_bytes(digest, "little"))
+    return int.from_bytes(digest, "little")
+
+
+def _layer_key(seed: int, symbol: str, layer: int) -> np.uint64:
+    return np.uint64(_layer_seed(seed, symbol, layer))
 
 
 def _unit(key: np.uint64, knots: IntArray) -> FloatArray:
@@ -54,9 +63,38 @@ def _unit(key: np.uint64, knots: IntArray) -> FloatArray:
     return (x >> np.uint64(11)).astype(np.float64) / float(2**52) - 1.0
 
 
+def _unit_one(key: int, knot: int) -> float:
+    # _unit of one knot in Python integers: the same bits (every step is taken mod 2**64).
+    x = ((knot & _MASK) * 0x9E3779B97F4A7C15 & _MASK) ^ key
+    x ^= x >> 30
+    x = x * 0xBF58476D1CE4E5B9 & _MASK
+    x ^= x >> 27
+    x = x * 0x94D049BB133111EB & _MASK
+    x ^= x >> 31
+    return float(x >> 11) / float(2**52) - 1.0
+
+
+def _noise_one(seed: int, symbol: str, daily_vol: float, second: float) -> float:
+    # noise() of one moment with Python floats: the same operations in the same order, so the
+    # same value, without numpy's per-call cost on one-element arrays (a quote is one moment,
+    # and the agent asks for quotes on every trade's path).
+    total = 0.0
+    for layer in _LAYERS:
+        amplitude = _AMPLITUDE * daily_vol * math.sqrt(layer / 86_400)
+        position = second / layer
+        knot = math.floor(position)
+        frac = position - knot
+        weight = frac * frac * (3.0 - 2.0 * frac)
+        key = _layer_seed(seed, symbol, layer)
+        total += amplitude * (_unit_one(key, knot) * (1.0 - weight) + _unit_one(key, knot + 1) * weight)
+    return total
+
+
 def noise(seed: int, symbol: str, daily_vol: float, seconds: FloatArray) -> FloatArray:
     """Return the relative (log) deviation from the anchor at each of ``seconds`` (UTC)."""
     seconds = np.atleast_1d(np.asarray(seconds, dtype=np.float64))
+    if seconds.size == 1:
+        return np.full(seconds.shape, _noise_one(seed, symbol, daily_vol, float(seconds.flat[0])))
     total = np.zeros_like(seconds)
     for layer in _LAYERS:
         amplitude = _AMPLITUDE * daily_vol * math.sqrt(layer / 86_400)
