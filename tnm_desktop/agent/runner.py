@@ -69,6 +69,7 @@ class TerminalRunner:
     async def start(self) -> None:
         """Connect to the terminal; refuse to start when it cannot trade."""
         status = await self.call(self.terminal.connect, self._connect)
+        self.trades.forget_contracts()  # another login may be another broker's symbols
         self._emit(TerminalSeen(status.connected, status.trade_allowed, status.login, status.server))
         if status.login is None:
             raise OperationalError("The MetaTrader 5 terminal is not logged in to a trading account.",

@@ -16,8 +16,9 @@ order leaves. Closes follow the same rules, one token for every closing deal of 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -27,10 +28,12 @@ from tnm_desktop.domain import AgentCredentials, ClaimedJob
 from tnm_desktop.domain.trade import Close, Level, TradeInstruction
 from tnm_desktop.errors import TransientError, UserError
 from tnm_desktop.terminal.port import (
+    AccountSnapshot,
     DealEntry,
     MarketOrder,
     OrderOutcome,
     Position,
+    Quote,
     Side,
     SymbolSpec,
     TerminalPort,
@@ -40,6 +43,9 @@ from tnm_desktop.terminal.port import (
 T = TypeVar("T")
 TOKEN_PREFIX = "tnm-"  # noqa: S105 — a comment marker, not a secret
 DEFAULT_MAGIC = 7730  # jobs that come from no strategy (the GUI's manual closes)
+# How long a symbol's contract data (digits, point, tick size, volume limits) is taken as known:
+# brokers change them rarely, and the order itself always goes out on freshly read data.
+CONTRACT_TTL = 600.0
 
 
 def token_for(job_id: str) -> str:
@@ -87,6 +93,12 @@ class TradeExecutor:
     max_age: timedelta = timedelta(minutes=2)
     reconcile_wait: float = 3.0
     checkpoint: Callable[[str], None] = lambda _step: None
+    # Contract data of the symbols traded lately: (spec, monotonic time it was read).
+    _contracts: dict[str, tuple[SymbolSpec, float]] = field(default_factory=dict, init=False, repr=False)
+
+    def forget_contracts(self) -> None:
+        """Read every symbol's contract data afresh (after reconnecting to the terminal)."""
+        self._contracts.clear()
 
     async def _t(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         result: T = await self.call(fn, *args, **kwargs)
@@ -115,6 +127,14 @@ class TradeExecutor:
         if not instruction.pair_allowed():
             raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
                             code="pair_not_allowed")
+        try:
+            return await self._open(claimed, instruction, token)
+        except BaseException:
+            # A refusal (volume, stops) may come from contract data the broker has changed.
+            self._contracts.pop(instruction.broker_symbol, None)
+            raise
+
+    async def _open(self, claimed: ClaimedJob, instruction: TradeInstruction, token: str) -> dict[str, Any]:
         order, sized = await self._prepare(instruction, magic_for(instruction.strategy_id), token)
         self.checkpoint("before_intent")
         await self.data.record_intent(self.creds, claimed, {
@@ -129,22 +149,21 @@ class TradeExecutor:
         return result
 
     async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
-        spec = await self._t(self.terminal.symbol, instruction.broker_symbol)
         limits = instruction.limits
-        if limits.max_open_positions is not None:
-            open_now = await self._t(self.terminal.positions)
-            if len(open_now) >= limits.max_open_positions:
-                raise UserError(f"{len(open_now)} positions are open; your limit is {limits.max_open_positions}.",
-                                code="max_positions")
-        quote = await self._t(self.terminal.quote, spec.name)
+        sizing = instruction.sizing
+        assert sizing is not None
+        sl_level = instruction.sl or (Level(pips=limits.default_sl_pips) if limits.default_sl_pips else None)
+        by_risk = not (sizing.mode == "lots" and sizing.lots is not None) and sl_level is not None
+        spec, open_now, quote, account = await self._t(
+            self._read_market, instruction.broker_symbol, limits.max_open_positions is not None, by_risk)
+        if limits.max_open_positions is not None and len(open_now) >= limits.max_open_positions:
+            raise UserError(f"{len(open_now)} positions are open; your limit is {limits.max_open_positions}.",
+                            code="max_positions")
         side = Side.BUY if instruction.action == "buy" else Side.SELL
         entry = quote.ask if side is Side.BUY else quote.bid
         contract = contract_of(spec)
-        sl_level = instruction.sl or (Level(pips=limits.default_sl_pips) if limits.default_sl_pips else None)
         sl = _stop_price(contract, side, entry, sl_level, loss=True)
         tp = _stop_price(contract, side, entry, instruction.tp, loss=False)
-        sizing = instruction.sizing
-        assert sizing is not None
         if sizing.mode == "lots" and sizing.lots is not None:
             sized = size_fixed(contract, sizing.lots, max_lot_size=limits.max_lot_size)
         elif sl is None:
@@ -152,13 +171,31 @@ class TradeExecutor:
             sized = Sized(sized.volume, None, None, f"No stop loss to size the risk from: sent the default "
                                                     f"{sized.volume:g} lots.")
         else:
-            account = await self._t(self.terminal.account)
+            assert account is not None
             distance = stop_distance(contract, entry, pips=None, price=sl)
             sized = size_by_risk(contract, balance=account.balance, risk_pct=sizing.risk_pct or 0,
                                  distance=distance, max_lot_size=limits.max_lot_size)
         order = MarketOrder(spec.name, side, sized.volume, sl=sl, tp=tp, deviation=limits.max_slippage_points,
                             magic=magic, comment=token)
         return order, sized
+
+    def _read_market(self, name: str, count_positions: bool, with_account: bool,
+                     ) -> tuple[SymbolSpec, tuple[Position, ...], Quote, AccountSnapshot | None]:
+        # Everything sizing reads, in one trip to the terminal's thread (blocking; runs there).
+        # The contract data of a symbol traded lately is reused; the quote, the positions and the
+        # balance never are. A tick value is fixed only when the symbol's profit currency is the
+        # account's: otherwise it moves with the exchange rate, and risk sizing reads it afresh.
+        known = self._contracts.get(name)
+        fresh = known is None or time.monotonic() - known[1] > CONTRACT_TTL
+        spec = self.terminal.symbol(name) if fresh or known is None else known[0]
+        open_now = self.terminal.positions() if count_positions else ()
+        quote = self.terminal.quote(spec.name)
+        account = self.terminal.account() if with_account else None
+        if not fresh and account is not None and spec.currency_profit != account.currency:
+            spec, fresh = self.terminal.symbol(name), True
+        if fresh:
+            self._contracts[name] = (spec, time.monotonic())
+        return spec, open_now, quote, account
 
     async def _settle(self, outcome: OrderOutcome, token: str, note: str) -> dict[str, Any]:
         if outcome.executed:
