@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -240,6 +241,17 @@ def test_one_moment_is_priced_to_the_bit_as_it_is_among_many() -> None:
         together = feed.noise(seed, symbol, 0.008, moments)
         alone = [float(feed.noise(seed, symbol, 0.008, np.array([m]))[0]) for m in moments]
         assert alone == together.tolist()
+
+
+def test_the_saved_state_is_every_field_of_every_record() -> None:
+    sim = frozen_simulator()
+    opened = market(sim, "EURUSD.m", BUY, 0.2, comment="a")
+    market(sim, "EURUSD.m", SELL, 0.1, position=opened.order)
+    sim.control.set_price("GBPUSD.m", 1.25)
+    sim.control.inject_fault("requote", symbol="GBPUSD.m")
+    state = sim.engine.state
+    assert state.positions and state.deals and state.history_orders and state.shifts and state.faults
+    assert state_to_json(state) == {**dataclasses.asdict(state), "version": 1}
 
 
 def test_faults_are_counted_down_per_symbol_and_can_be_cleared() -> None:

@@ -8,7 +8,7 @@ trade server's offset when it reports them, as the terminal does.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tnm_desktop.terminal import mt5api as mt5
@@ -193,10 +193,33 @@ def _build(cls: type[Any], data: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _flat(record: Any) -> dict[str, Any]:
+    # Every record below the state holds only numbers, strings, booleans and None, so a shallow
+    # copy is what dataclasses.asdict gives, without its recursion and deep copies: the state is
+    # written after every change, history included, on the path of every order.
+    return {name: getattr(record, name) for name in _names(type(record))}
+
+
 def state_to_json(state: SimState) -> dict[str, Any]:
     """Return the state as JSON-ready data."""
-    data = asdict(state)
-    data["version"] = STATE_VERSION
+    data = _flat(state)
+    data.update(
+        account=_flat(state.account), symbols=[_flat(s) for s in state.symbols], selected=list(state.selected),
+        clock=_flat(state.clock), terminal=_flat(state.terminal), closed_markets=list(state.closed_markets),
+        shifts={k: [tuple(x) for x in v] for k, v in state.shifts.items()},
+        positions=[_flat(r) for r in state.positions], orders=[_flat(r) for r in state.orders],
+        history_orders=[_flat(r) for r in state.history_orders], deals=[_flat(r) for r in state.deals],
+        faults=[_flat(r) for r in state.faults], version=STATE_VERSION)
     return data
 
 
