@@ -108,6 +108,23 @@ async def test_wakes_within_100_ms_of_a_new_job(rig: Rig) -> None:
     assert statistics.median(delays) < 0.05, delays
 
 
+async def test_an_idle_agent_takes_a_job_whose_lease_ran_out_elsewhere(rig: Rig) -> None:
+    other = rig.db.create_agent(rig.user, "laptop")
+    row = rig.db.admin.execute(
+        "insert into jobs (user_id, job_type, status, agent_id, claimed_at, attempts, lease_token, lease_expires_at) "
+        "values (%s, 'get_account', 'running', %s, now(), 1, gen_random_uuid(), now() + interval '1 second') "
+        "returning id::text as id", (rig.user.id, other.id)).fetchone()
+    assert row is not None
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    await asyncio.sleep(1.2)  # idle, while the other agent's lease runs out
+    assert rig.runner.ran == []
+    assert rig.db.admin.execute("select public.requeue_expired_jobs() as n").fetchone() == {"n": 1}
+    # Only the update announces it: no new job wakes the agent.
+    await eventually(lambda: rig.jobs("completed") != [], within=3)
+    assert rig.jobs("completed")[0]["id"] == row["id"]
+
+
 async def test_idle_agent_queries_no_more_often_than_its_fallback_poll(rig: Rig) -> None:
     start(rig)
     await eventually(lambda: rig.agent.state is AgentState.RUNNING)

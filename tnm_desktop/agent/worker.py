@@ -36,6 +36,10 @@ from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientE
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 _REMEMBERED_JOBS = 256  # jobs recently held, whose updates are the agent's own doing
+# A claim's own announcement can arrive before the claim's answer: an update of a job not known
+# to be held is looked at again this much later. Only a job another party put back in the queue
+# (a lease expired) wakes the agent this way, and that job is a lease late already.
+_UPDATE_SETTLE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +304,12 @@ class Agent:
             self._wake.set()
         elif row is None:
             if change.op != "delete" and change.id not in self._held:
-                self._wake.set()
+                asyncio.get_running_loop().call_later(_UPDATE_SETTLE, self._wake_unless_held, change.id)
         elif isinstance(row, Job) and row.status is JobStatus.PENDING:
+            self._wake.set()
+
+    def _wake_unless_held(self, job_id: str) -> None:
+        if job_id not in self._held:
             self._wake.set()
 
     def _on_live_state(self, state: LiveState) -> None:
