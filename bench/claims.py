@@ -1,0 +1,375 @@
+"""Measurement 2 — claims per second with 1, 2, 4 and 8 agents, against procrastinate.
+
+    python -m bench.claims [--jobs 20000] [--agents 1,2,4,8] [--runs 1]
+
+Every worker is its own process with its own connections; all of them start together and claim +
+complete no-op jobs until the queue is empty. Four queues run on the same database in the same
+run, one after another at each concurrency (the order rotates so drift spreads evenly):
+
+- **app**: the agent's own path, :class:`LocalAdapter.claim_job` / :meth:`complete_job` — one
+  pipelined round trip each as the signed-in user, ``claim_next_job(agent, key)`` with the
+  pairing-key check and the lease sweep, then ``complete_job`` (which checks the key again and the
+  lease token). Each worker is a separately paired agent of one trader, so they race for the
+  same jobs.
+- **app without key check**: the same, through copies of the two functions made from the
+  installed ones with only ``require_agent`` taken out — the difference is what the key check
+  costs.
+- **bare SQL**: a single-row ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)``
+  claim and an ``UPDATE`` complete on the same table, autocommit, as the superuser: the floor.
+- **procrastinate** (``pip install -e '.[bench]'``): the same number of no-op jobs, one worker
+  process per agent with ``concurrency=1``, in a schema of its own in the same database.
+
+Afterwards every job must be completed with ``attempts = 1`` and the ids the workers claimed must
+all differ (no double claim). Target (issue 7): app ≥ 3× procrastinate at every concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import secrets
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.synchronize import Barrier
+from typing import Any, LiteralString
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from tnm_desktop.data.local.adapter import LocalAdapter
+from tnm_desktop.data.local.queries import _json
+from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, Session
+
+from bench.common import BenchDb, Trader, pairing_hash, print_machine, private_database, seed_trader, table
+from bench.common import verdict as said
+
+APP = "app (claim_next_job + complete_job)"
+NOKEY = "app without key check"
+BARE = "bare SQL SKIP LOCKED"
+PROCRASTINATE = "procrastinate"
+SYSTEMS = (APP, NOKEY, BARE, PROCRASTINATE)
+SCHEMA = "procrastinate"
+
+# What the bench copies of the two functions are made from: only the key check is taken out.
+_NOKEY_EDITS = {
+    "claim_next_job": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
+                       "v_user uuid := (select auth.uid());"),
+    "complete_job": ("perform tnm_private.require_agent(p_agent_id, p_pairing_key);", ""),
+}
+
+_BARE_CLAIM: LiteralString = """
+update public.jobs j
+   set status = 'running', agent_id = %(agent)s, claimed_at = now(), started_at = coalesce(j.started_at, now()),
+       attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_expires_at = now() + interval '60 s'
+ where j.id = (select c.id from public.jobs c
+                where c.user_id = %(user)s and c.status = 'pending' and c.available_at <= now()
+                  and (c.target_agent_id is null or c.target_agent_id = %(agent)s)
+                order by c.created_at, c.seq for update skip locked limit 1)
+returning j.id::text, j.lease_token
+"""
+_BARE_COMPLETE: LiteralString = """
+update public.jobs set status = 'completed', result = '{}', completed_at = clock_timestamp(), lease_token = null,
+       lease_expires_at = null
+ where id = %s and agent_id = %s and lease_token = %s and status = 'running'
+returning id
+"""
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What one worker process needs."""
+
+    system: str
+    app_url: str
+    auth_url: str
+    admin_url: str
+    procrastinate_url: str
+    user_id: str
+    email: str
+    agent_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One worker's run: when it started and finished (wall clock) and what it claimed."""
+
+    started: float
+    finished: float
+    claimed: list[str]
+
+
+# ------------------------------------------------------------------------------------------------
+# The workers (each in its own process)
+
+
+def _work(spec: Worker, barrier: Barrier, results: Any) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)  # "App is instantiated in __main__"
+    if spec.system == BARE:
+        results.put(_bare(spec, barrier))
+    elif spec.system == PROCRASTINATE:
+        results.put(asyncio.run(_procrastinate(spec, barrier)))
+    else:
+        results.put(asyncio.run(_app(spec, barrier)))
+
+
+async def _app(spec: Worker, barrier: Barrier) -> Outcome:
+    class NoKeyAdapter(LocalAdapter):
+        # The same calls, through the copies without the key check.
+        async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
+            row = await self._db.row("select * from bench_claims.claim_next_job(%s, %s, %s)",
+                                     (creds.agent_id, creds.key, lease_seconds))
+            return ClaimedJob.from_row(row) if row else None
+
+        async def complete_job(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any]) -> Job:
+            return Job.from_row(await self._db.one(
+                "select * from bench_claims.complete_job(%s, %s, %s, %s, %s)",
+                (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result))))
+
+    kind = NoKeyAdapter if spec.system == NOKEY else LocalAdapter
+    data = kind(spec.app_url, spec.auth_url, "bench-claims")
+    data.act_as(Session(spec.user_id, spec.email, "local"))
+    creds = AgentCredentials(spec.agent_id, spec.key)
+    claimed: list[str] = []
+    try:
+        await data.ping()  # the pool's connection is open before the start
+        await asyncio.to_thread(barrier.wait)
+        started = time.time()
+        while (job := await data.claim_job(creds)) is not None:
+            claimed.append(job.job.id)
+            await data.complete_job(creds, job, {})
+        return Outcome(started, time.time(), claimed)
+    finally:
+        await data.close()
+
+
+def _bare(spec: Worker, barrier: Barrier) -> Outcome:
+    claimed: list[str] = []
+    with psycopg.connect(spec.admin_url, autocommit=True) as conn:
+        barrier.wait()
+        started = time.time()
+        params = {"agent": spec.agent_id, "user": spec.user_id}
+        while (row := conn.execute(_BARE_CLAIM, params).fetchone()) is not None:
+            claimed.append(row[0])
+            done = conn.execute(_BARE_COMPLETE, (row[0], spec.agent_id, row[1])).fetchone()
+            assert done is not None
+        return Outcome(started, time.time(), claimed)
+
+
+async def _procrastinate(spec: Worker, barrier: Barrier) -> Outcome:
+    import procrastinate  # installed for the benchmark only (the bench extra)
+
+    claimed: list[str] = []
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=spec.procrastinate_url))
+
+    @app.task(name="noop", queue="bench", pass_context=True)
+    async def noop(context: procrastinate.JobContext) -> None:
+        assert context.job is not None
+        claimed.append(str(context.job.id))
+
+    async with app.open_async():
+        await app.connector.execute_query_async("select 1")
+        await asyncio.to_thread(barrier.wait)
+        started = time.time()
+        await app.run_worker_async(queues=["bench"], concurrency=1, wait=False, install_signal_handlers=False,
+                                   delete_jobs="never")
+        return Outcome(started, time.time(), claimed)
+
+
+# ------------------------------------------------------------------------------------------------
+# Set-up and checks (the main process)
+
+
+def _procrastinate_url(db: BenchDb) -> str:
+    return db.admin + "&options=" + quote(f"-c search_path={SCHEMA}", safe="")
+
+
+def _pair_agents(db: BenchDb, trader: Trader, count: int) -> list[tuple[str, str]]:
+    # The trader's agent plus more paired agents of the same trader: they all race for one queue.
+    agents = [(trader.agent_id, trader.key)]
+    with psycopg.connect(db.admin, autocommit=True) as conn:
+        for i in range(1, count):
+            key = "pk_" + secrets.token_hex(32)
+            row = conn.execute("insert into mt5_agents (user_id, name, machine_name, terminal_path, pairing_key_hash, "
+                               "pairing_key_prefix) values (%s, %s, 'bench', 'simulator:', %s, %s) returning id::text",
+                               (trader.user_id, f"bench-{i}", pairing_hash(key), key[:11])).fetchone()
+            assert row is not None
+            agents.append((row[0], key))
+    return agents
+
+
+def _install(db: BenchDb) -> None:
+    with psycopg.connect(db.admin, autocommit=True) as conn:
+        conn.execute("create schema if not exists bench_claims")
+        for name, (old, new) in _NOKEY_EDITS.items():
+            row = conn.execute("select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = "
+                               "p.pronamespace where n.nspname = 'public' and p.proname = %s", (name,)).fetchone()
+            assert row is not None
+            source = str(row[0])
+            assert old in source, f"{name} changed: update the benchmark's copy"
+            source = source.replace(old, new).replace(f"FUNCTION public.{name}(", f"FUNCTION bench_claims.{name}(")
+            conn.execute(source.encode())
+        conn.execute("grant usage on schema bench_claims to authenticated")
+        conn.execute("grant execute on all functions in schema bench_claims to authenticated")
+        conn.execute(f"create schema if not exists {SCHEMA}")
+    import procrastinate
+
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)
+    app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=_procrastinate_url(db)))
+    with app.open():
+        app.schema_manager.apply_schema()
+
+
+def _enqueue(db: BenchDb, trader: Trader, system: str, jobs: int) -> None:
+    # procrastinate's triggers name its tables without a schema: its own search_path.
+    with psycopg.connect(_procrastinate_url(db), autocommit=True) as conn:
+        if system == PROCRASTINATE:
+            conn.execute(f"insert into {SCHEMA}.procrastinate_jobs (queue_name, task_name) "
+                         "select 'bench', 'noop' from generate_series(1, %s)", (jobs,))
+        else:
+            conn.execute("insert into public.jobs (user_id, job_type, payload) "
+                         "select %s, 'test', '{}' from generate_series(1, %s)", (trader.user_id, jobs))
+
+
+def _clear(db: BenchDb) -> None:
+    with psycopg.connect(_procrastinate_url(db), autocommit=True) as conn:
+        conn.execute("delete from public.jobs")
+        conn.execute(f"delete from {SCHEMA}.procrastinate_jobs")
+        for name in ("public.jobs", f"{SCHEMA}.procrastinate_jobs", f"{SCHEMA}.procrastinate_events"):
+            conn.execute(f"vacuum analyze {name}")
+
+
+def _check(db: BenchDb, system: str, jobs: int, outcomes: Sequence[Outcome]) -> str:
+    """Every job done once: the workers' claims all differ, and the rows say completed, one attempt."""
+    ids = [job for o in outcomes for job in o.claimed]
+    problems = []
+    if len(ids) != jobs or len(set(ids)) != len(ids):
+        problems.append(f"{len(ids)} claims of {len(set(ids))} distinct jobs, {jobs} expected")
+    with psycopg.connect(db.admin, autocommit=True) as conn:
+        if system == PROCRASTINATE:
+            row = conn.execute(f"select count(*), count(*) filter (where status = 'succeeded' and attempts = 1) "
+                               f"from {SCHEMA}.procrastinate_jobs").fetchone()
+        else:
+            row = conn.execute("select count(*), count(*) filter (where status = 'completed' and attempts = 1) "
+                               "from public.jobs").fetchone()
+    assert row is not None
+    if row[0] != jobs or row[1] != jobs:
+        problems.append(f"{row[1]} of {row[0]} rows done exactly once")
+    return "; ".join(problems) or "ok"
+
+
+def run_one(db: BenchDb, trader: Trader, agents: Sequence[tuple[str, str]], system: str, workers: int,
+            jobs: int) -> tuple[float, str]:
+    """Run ``jobs`` jobs through ``workers`` worker processes of one system; return jobs/s and the check."""
+    _clear(db)
+    _enqueue(db, trader, system, jobs)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_work, name=f"bench-{i}", args=(Worker(
+        system, db.app, db.auth, db.admin, _procrastinate_url(db), trader.user_id, trader.email, agent, key),
+        barrier, results)) for i, (agent, key) in enumerate(agents[:workers])]
+    for proc in procs:
+        proc.start()
+    barrier.wait(timeout=120)
+    outcomes = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    finished = max(o.finished for o in outcomes)
+    if system == PROCRASTINATE:
+        # Its workers linger after the last job (shutting down their listeners): the last job's
+        # end is what counts, as for the others.
+        with psycopg.connect(db.admin, autocommit=True) as conn:
+            row = conn.execute(f"select extract(epoch from max(at)) from {SCHEMA}.procrastinate_events "
+                               "where type = 'succeeded'").fetchone()
+        assert row is not None and row[0] is not None
+        finished = float(row[0])
+    return jobs / (finished - min(o.started for o in outcomes)), _check(db, system, jobs, outcomes)
+
+
+def key_check_cost(db: BenchDb, agent: tuple[str, str], calls: int = 5000) -> dict[str, float]:
+    """Microseconds per call, inside the server: the key check and the lease sweep a claim does."""
+    out: dict[str, float] = {}
+    with psycopg.connect(db.admin, autocommit=True) as conn:
+        for name, call in (("verify_agent (cached digest)", "perform tnm_private.verify_agent(a, k)"),
+                           ("expire_leases (lease sweep)", "perform tnm_private.expire_leases(u)"),
+                           ("nothing (loop overhead)", "perform 1")):
+            body = sql.SQL(
+                "do $$ declare a uuid := {agent}; k text := {key}; u uuid; t0 timestamptz; begin "
+                "select user_id into u from public.mt5_agents where id = a; t0 := clock_timestamp(); "
+                "for i in 1.." + str(calls) + " loop " + call + "; end loop; "
+                "perform set_config('bench.us', (extract(epoch from clock_timestamp() - t0) * 1e6)::text, false); "
+                "end $$").format(agent=sql.Literal(agent[0]), key=sql.Literal(agent[1]))
+            conn.execute(body)
+            row = conn.execute("select current_setting('bench.us')::float8").fetchone()
+            assert row is not None
+            out[name] = float(row[0]) / calls
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=20_000, help="jobs per queue and concurrency (default 20000)")
+    parser.add_argument("--agents", default="1,2,4,8", help="concurrencies (default 1,2,4,8)")
+    parser.add_argument("--runs", type=int, default=1, help="repeated runs; the median is reported (default 1)")
+    parser.add_argument("--fast-db", action="store_true", help="fsync off (the default is the workspace's durable "
+                                                                "commits)")
+    args = parser.parse_args()
+    levels = [int(v) for v in args.agents.split(",")]
+
+    with private_database("tnm-bench-claims-", fast=args.fast_db) as db:
+        print_machine(db.cluster)
+        print(f"claims: {args.jobs:,} no-op jobs per queue at {', '.join(map(str, levels))} workers, "
+              f"{args.runs} run(s), {'fsync off' if args.fast_db else 'durable commits'}\n")
+        trader = seed_trader(db.admin)
+        agents = _pair_agents(db, trader, max(levels))
+        _install(db)
+        for system in SYSTEMS:  # warm-up: each agent's one bcrypt check, the caches, the schema
+            run_one(db, trader, agents, system, max(levels), 200)
+        rates: dict[tuple[str, int], list[float]] = {}
+        checks: dict[tuple[str, int], list[str]] = {}
+        turn = 0
+        for _ in range(args.runs):
+            for workers in levels:
+                order = SYSTEMS[turn % 4:] + SYSTEMS[:turn % 4]
+                turn += 1
+                for system in order:
+                    rate, check = run_one(db, trader, agents, system, workers, args.jobs)
+                    rates.setdefault((system, workers), []).append(rate)
+                    checks.setdefault((system, workers), []).append(check)
+                    print(f"  {workers} × {system}: {rate:,.0f} jobs/s, {check}", flush=True)
+        costs = key_check_cost(db, agents[0])
+        _clear(db)
+    report(levels, rates, checks, costs)
+
+
+def report(levels: Sequence[int], rates: dict[tuple[str, int], list[float]],
+           checks: dict[tuple[str, int], list[str]], costs: dict[str, float]) -> None:
+    """Print jobs/s per system and concurrency, the ratios, the checks and the key check's cost."""
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    rows = []
+    for workers in levels:
+        app, nokey = med[(APP, workers)], med[(NOKEY, workers)]
+        bare, pro = med[(BARE, workers)], med[(PROCRASTINATE, workers)]
+        key_us = (1 / app - 1 / nokey) * workers * 1e6  # per job, in one worker's time
+        rows.append((str(workers), app, nokey, bare, pro, app / pro, app / bare, key_us))
+    print()
+    print(table(("workers", "app jobs/s", "no key check", "bare SQL", "procrastinate", "app/procr.",
+                 "app/bare", "key check µs/job"), rows))
+    bad = {k: v for k, v in checks.items() if any(c != "ok" for c in v)}
+    print("\nno double claim, every job completed with one attempt: "
+          + ("yes, in every run" if not bad else f"NO: {bad}"))
+    print("\ninside the server, per call (µs):")
+    print(table(("what", "µs"), list(costs.items())))
+    worst = min(med[(APP, w)] / med[(PROCRASTINATE, w)] for w in levels)
+    print(f"\ntarget app ≥ 3× procrastinate at every concurrency: worst {worst:.1f}× {said(worst >= 3)}")
+
+
+if __name__ == "__main__":
+    main()
