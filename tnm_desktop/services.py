@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +31,15 @@ class Services:
         data: The data port (local or Supabase adapter).
         workspace: The local workspace, when the profile is one.
         keyring: Which keyring holds the secrets (shown in Settings).
+        closers: Blocking calls that stop what was started beside the data port (the demo's
+            receiver and simulator), run in a worker thread on close, last started first.
     """
 
     profile: ConnectionProfile
     data: DataPort
     workspace: Workspace | None = None
     keyring: str = ""
-    _closers: list[object] = field(default_factory=list, repr=False)
+    closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def webhook_base_url(self) -> str:
@@ -47,6 +50,12 @@ class Services:
         """Close the data port and stop what this process started (the workspace database)."""
         with contextlib.suppress(Exception):
             await self.data.close()
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                await asyncio.to_thread(closer)
+            except Exception:  # the others must still stop
+                log.exception("stopping %r failed", closer)
         if self.workspace is not None:
             await asyncio.to_thread(self.workspace.close)
 

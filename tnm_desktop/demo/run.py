@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from tnm_desktop import keystore
 from tnm_desktop.demo.seed import DemoIds, seed
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.localdb import LocalCluster
-from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
+from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.server import WebhookReceiver
 from tnm_desktop.workspace import Connections, Workspace
@@ -84,11 +85,13 @@ class DemoRun:
             stdout=subprocess.DEVNULL, start_new_session=True)
         return self.agent
 
-    def wait_for_agent(self, timeout: float = 60.0) -> None:
-        """Return once the agent's heartbeat says it is running."""
+    def wait_for_agent(self, timeout: float = 60.0, cancelled: threading.Event | None = None) -> None:
+        """Return once the agent's heartbeat says it is running (or ``cancelled`` is set)."""
         deadline = time.monotonic() + timeout
         with psycopg.connect(self.conns.admin, autocommit=True) as conn:
             while time.monotonic() < deadline:
+                if cancelled is not None and cancelled.is_set():
+                    return
                 row = conn.execute("select status, last_error from mt5_agents where id = %s", (self.ids.agent_id,)
                                    ).fetchone()
                 if row and row[0] == "running":
@@ -135,23 +138,6 @@ def post(url: str, body: str, timeout: float = 5.0) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def _simulator_alive(state_file: Path) -> bool:
-    from tnm_desktop.terminal.simulator.client import RemoteMt5
-
-    if not state_file.exists():
-        return False
-    try:
-        client = RemoteMt5(state_file, timeout=2.0)
-    except (OSError, ValueError, OperationalError):
-        return False
-    try:
-        return bool(client.initialize())
-    except (OSError, ValueError, OperationalError):
-        return False
-    finally:
-        client.close()
-
-
 def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = None,
                fast_db: bool = False) -> DemoRun:
     """Open (creating and seeding the first time) a demo workspace and start its parts.
@@ -171,9 +157,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
     receiver = None
     try:
         ids = seed(workspace, conns)
-        if not _simulator_alive(workspace.simulator_state):
-            workspace.simulator_state.parent.mkdir(parents=True, exist_ok=True)
-            simulator = start_simulator(workspace.simulator_state)
+        simulator = ensure_simulator(workspace.simulator_state)
         port = receiver_port if receiver_port is not None else workspace.settings().receiver_port
         receiver = WebhookReceiver(ReceiverConfig(database_url=conns.ingest, port=port, burst=50, rate_per_second=20))
         try:

@@ -108,3 +108,30 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
             process.kill()
             process.wait()
         raise
+
+
+def simulator_alive(state_file: Path) -> bool:
+    """Whether a simulator server is serving ``state_file`` now (it answers ``initialize``)."""
+    if not state_file.exists():
+        return False
+    try:
+        client = RemoteMt5(state_file, timeout=2.0)
+    except (OSError, ValueError, OperationalError):
+        return False
+    try:
+        return bool(client.initialize())
+    except (OSError, ValueError, OperationalError):
+        return False
+    finally:
+        client.close()
+
+
+def ensure_simulator(state_file: Path) -> SimulatorProcess | None:
+    """Start a simulator server on ``state_file`` unless one serves it already.
+
+    Returns the process started here (the caller stops it), or None when another one serves it.
+    """
+    if simulator_alive(state_file):
+        return None
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    return start_simulator(state_file)
