@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ from tnm_desktop.gui.session import GuiSession
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind
 from tnm_desktop.services import Services
 
+from tests.gui.app_run import machine  # noqa: F401 — a fixture, for the tests that run the app
 from tests.pg import Db, User
 from tests.waiting import eventually
 
@@ -49,6 +51,15 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
         return qasync.QEventLoop(app, already_running=False)
 
     return {"qt": make}
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread() -> Iterator[None]:
+    """Collect a test's garbage here, on the GUI thread: left to chance, the cyclic GC runs in
+    whatever thread allocates next — a later test's agent thread — and Qt objects destroyed there
+    warn (and fail the test) because their timers belong to this thread."""
+    yield
+    gc.collect()
 
 
 # The offscreen platform says this on every window shown; it is about the platform, not our code.

@@ -66,6 +66,14 @@ class TerminalTarget:
         return self.location
 
 
+def uses_simulator(agent: Agent) -> bool:
+    """Whether the agent trades on the simulator: set so, or set to nothing off Windows (there is
+    no MetaTrader 5 to find there)."""
+    target = TerminalTarget.parse(agent.terminal_path)
+    return target.kind is TargetKind.SIMULATOR or (not target.location and target.kind is TargetKind.MT5
+                                                   and sys.platform != "win32")
+
+
 def terminal_config(agent: Agent, password: str | None, simulator_state: Path | None) -> TerminalConfig:
     """How to reach an agent's terminal.
 
@@ -75,9 +83,7 @@ def terminal_config(agent: Agent, password: str | None, simulator_state: Path | 
     target = TerminalTarget.parse(agent.terminal_path)
     settings = ConnectSettings(path=target.location or None if target.kind is TargetKind.MT5 else None,
                                login=agent.mt5_login, password=password, server=agent.mt5_server)
-    simulated = target.kind is TargetKind.SIMULATOR or (not target.location and target.kind is TargetKind.MT5
-                                                         and sys.platform != "win32")
-    if simulated:
+    if uses_simulator(agent):
         if simulator_state is not None:
             return TerminalConfig(kind=TerminalKind.REMOTE_SIMULATOR, state_file=simulator_state)
         return TerminalConfig(kind=TerminalKind.SIMULATOR)

@@ -191,6 +191,7 @@ class AppController(QObject):
         session = GuiSession(services, self._bridge, self._settings, self)
         self.session = session
         await session.start_live()
+        session.tasks.spawn(session.start_agent(), name="agent: start")
         window = MainWindow(session)
         window.sign_out_requested.connect(self._on_window_sign_out_requested)
         window.closed.connect(self._on_window_closed)

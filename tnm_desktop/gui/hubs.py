@@ -73,6 +73,8 @@ class AgentBridge(QObject):
         job_finished(object): a JobFinished.
         log_line(object): a LogLine.
         attached(bool): an agent was attached (True) or detached (False).
+        paired(object): this machine was paired or re-paired (an Agent): the app (re)starts it.
+        revoked(str): this machine's agent was revoked (its id): the app stops it.
     """
 
     state_changed = Signal(str, str)
@@ -82,6 +84,8 @@ class AgentBridge(QObject):
     job_finished = Signal(object)
     log_line = Signal(object)
     attached = Signal(bool)
+    paired = Signal(object)
+    revoked = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings
 
 from tnm_desktop.data.port import DataPort, Subscription, Table
 from tnm_desktop.errors import TnmError, TransientError
+from tnm_desktop.gui.agent_host import AgentHost
 from tnm_desktop.gui.bridge import MessageBridge
 from tnm_desktop.gui.connectivity import Connectivity, WatchedPort
 from tnm_desktop.gui.context import ViewContext
@@ -47,6 +48,7 @@ class GuiSession:
         self.ctx = ViewContext(services=watched, tasks=self.tasks, bridge=bridge,
                                live=LiveHub(parent), agent=AgentBridge(parent), settings=settings)
         self.connectivity.watch_live(self.ctx.live)
+        self.agent_host = AgentHost(services, self.ctx.agent, self.tasks, parent)
         self._bridge = bridge
         self._subscription: Subscription | None = None
         self.closed = False
@@ -74,10 +76,19 @@ class GuiSession:
             return
         live.set_state(self._subscription.state)
 
+    async def start_agent(self) -> None:
+        """Run this machine's paired agent inside the app (nothing when none is paired here)."""
+        try:
+            await self.agent_host.start()
+        except TnmError as exc:
+            log.warning("the agent did not start: %s", exc)
+            self.ctx.bridge.warning(f"The agent did not start: {exc.message}")
+
     async def close(self, *, close_services: bool = True) -> None:
-        """Cancel the tasks, close the subscription and (by default) the services."""
+        """Stop the agent, cancel the tasks, close the subscription and (by default) the services."""
         self.closed = True
-        await self.tasks.shutdown()
+        await self.tasks.shutdown()  # first: no callback may reach a window being deleted
+        await self.agent_host.close()  # an order in flight finishes while the database is up
         if self._subscription is not None:
             with contextlib.suppress(Exception):  # closing must go on whatever the channel's state
                 await self._subscription.close()

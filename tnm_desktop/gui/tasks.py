@@ -35,6 +35,7 @@ class TaskRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keyed: dict[str, asyncio.Task[Any]] = {}
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # set at shutdown
 
     @property
     def pending(self) -> int:
@@ -43,8 +44,8 @@ class TaskRunner:
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str, key: str | None = None,
               on_result: Callable[[T], None] | None = None,
-              on_error: Callable[[TnmError], None] | None = None) -> asyncio.Task[T]:
-        """Start ``coro`` as a tracked task.
+              on_error: Callable[[TnmError], None] | None = None) -> asyncio.Future[T]:
+        """Start ``coro`` as a tracked task (after :meth:`shutdown`: run nothing, return it cancelled).
 
         Args:
             coro: The work.
@@ -54,8 +55,13 @@ class TaskRunner:
             on_error: Handles a TnmError instead of the default message to the user.
         """
         if self._closed:
+            # A window closing still hears a last timer or live change: its work is not wanted.
             coro.close()
-            raise RuntimeError("the task runner is shut down")
+            # (It may come after the loop itself ended: the future is made on the loop it ran on.)
+            assert self._loop is not None
+            future: asyncio.Future[T] = self._loop.create_future()
+            future.cancel()
+            return future
         if key is not None and (previous := self._keyed.get(key)) is not None and not previous.done():
             previous.cancel()
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -96,6 +102,7 @@ class TaskRunner:
     async def shutdown(self) -> None:
         """Cancel every task and wait for them to finish."""
         self._closed = True
+        self._loop = asyncio.get_running_loop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -235,10 +235,12 @@ class AgentView(QWidget):
     def _on_pairing_paired(self, agent: Agent) -> None:
         self._on_agent_found(agent)
         self.agent_paired.emit(agent)
+        self._ctx.agent.paired.emit(agent)
 
     def _on_pairing_revoked(self, agent_id: str) -> None:
         self._on_agent_found(None)
         self.agent_revoked.emit(agent_id)
+        self._ctx.agent.revoked.emit(agent_id)
 
     # Controls -------------------------------------------------------------------------------
 
