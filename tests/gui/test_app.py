@@ -113,22 +113,21 @@ async def test_create_an_account_in_a_local_workspace(start_app: StartApp, db: D
     assert row == {"n": 1}
 
 
-async def test_first_start_creates_a_local_workspace_profile(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_start_up_takes_the_folder_given_then_the_default_profile(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TNM_DATA_DIR", str(tmp_path / "data"))
     store = ProfileStore(tmp_path / "config" / "profiles.json")
-    startup = await choose_startup(store)
-    assert startup.profile.kind is ProfileKind.LOCAL
-    assert startup.profile.workspace_dir == str(tmp_path / "data" / "workspace")
-    profiles, default = store.load()
-    assert [p.id for p in profiles] == [startup.profile.id] and default == startup.profile.id
-    assert (await choose_startup(store)).profile == startup.profile  # the default from now on
-
     folder = tmp_path / "elsewhere"
     given = await choose_startup(store, workspace=folder)
     assert given.profile.workspace_dir == str(folder) and given.profile.name == "elsewhere"
     assert (await choose_startup(store, workspace=folder)).profile.id == given.profile.id  # found, not added again
-    assert len(store.load()[0]) == 2
+    assert len(store.load()[0]) == 1
+
+    chosen = store.upsert(ConnectionProfile.new("Mine", ProfileKind.LOCAL, workspace_dir=str(tmp_path / "m")),
+                          make_default=True)
+    startup = await choose_startup(store)
+    assert startup.profile == chosen and startup.services is None and startup.restore
+    # (With no profile at all the app opens the demo: tests/gui/test_demo_app.py.)
 
 
 def test_logs_never_carry_secrets() -> None:

@@ -2,61 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QWidget
-from tnm_desktop.gui import app as gui_app
+from PySide6.QtWidgets import QWidget
 from tnm_desktop.gui.mainwindow import MainWindow
 from tnm_desktop.gui.signin import SignInWindow
 from tnm_desktop.localdb import LocalCluster
 
-from tests.conftest import reachable_tmpdir
+from tests.gui.app_run import drive
 
 PASSWORD = "a long enough password"
 
 
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A user's config, data and log directories with nothing in them yet."""
-    root = reachable_tmpdir("tnm-gui-run-")
-    for name, sub in (("TNM_CONFIG_DIR", "config"), ("TNM_DATA_DIR", "data"), ("TNM_LOG_DIR", "log")):
-        monkeypatch.setenv(name, str(root / sub))
-    yield root
-    cluster = LocalCluster(root / "data" / "workspace" / "db")
-    if cluster.is_running():
-        cluster.stop()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90) -> int:
-    """Run the app, calling ``step`` with the top-level windows every 50 ms until it returns True."""
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    deadline = time.monotonic() + limit_s
-    done = [False]
-
-    def tick() -> None:
-        if time.monotonic() > deadline:  # give up: closing every window makes run() return
-            for widget in app.topLevelWidgets():
-                widget.close()
-            return
-        if not done[0]:
-            done[0] = step([w for w in app.topLevelWidgets() if w.isVisible()])
-        QTimer.singleShot(50, tick)
-
-    QTimer.singleShot(50, tick)
-    status = gui_app.run()
-    assert done[0], "the scripted steps did not finish"
-    return status
-
-
 @pytest.mark.usefixtures("qapp")
-def test_first_start_sign_up_then_a_silent_restore_and_the_database_stops(machine: Path) -> None:
+def test_a_new_workspace_sign_up_then_a_silent_restore_and_the_database_stops(machine: Path) -> None:
+    folder = machine / "data" / "workspace"
     seen: dict[str, str] = {}
 
     def sign_up(windows: list[QWidget]) -> bool:
@@ -73,8 +34,8 @@ def test_first_start_sign_up_then_a_silent_restore_and_the_database_stops(machin
                 return True
         return False
 
-    assert drive(sign_up) == 0
-    assert seen["where"] == f"Local workspace · {machine / 'data' / 'workspace'}"
+    assert drive(sign_up, workspace=folder) == 0
+    assert seen["where"] == f"Local workspace · {folder}"  # the kind, then the folder
     assert seen["title"].startswith("TNM Desktop — first@example.com")
     db_dir = machine / "data" / "workspace" / "db"
     assert not LocalCluster(db_dir).is_running()  # we started it, we stopped it
@@ -88,7 +49,7 @@ def test_first_start_sign_up_then_a_silent_restore_and_the_database_stops(machin
                 return True
         return False
 
-    assert drive(restored) == 0
+    assert drive(restored, workspace=folder) == 0
     assert "message" not in seen
     assert not LocalCluster(db_dir).is_running()
     log_text = (machine / "log" / "tnm-desktop.log").read_text()

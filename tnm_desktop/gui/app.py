@@ -9,7 +9,6 @@ process started — then the remaining tasks).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import re
 import sys
@@ -21,31 +20,20 @@ import qasync
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tnm_desktop.errors import OperationalError
 from tnm_desktop.gui import theme
 from tnm_desktop.gui.bridge import MessageBridge, install_crash_hooks
 from tnm_desktop.gui.controller import AppController, StartUp
 from tnm_desktop.gui.mainwindow import current_window
-from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, config_dir, data_dir, log_dir
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, config_dir, log_dir
 from tnm_desktop.services import open_services
 
 log = logging.getLogger(__name__)
 
 LOG_FILE = "tnm-desktop.log"
 
-# ---------------------------------------------------------------------------------------------
-# START-UP SEAM — which profile (or which already-open services) the app starts with.
-#
-# The demo plugs in here: ``--demo`` (and, later, "nothing configured → demo data") calls
-# ``tnm_desktop.demo.open_demo(workspace)``, expected to return open Services for the demo
-# workspace (``workspace`` is its folder, or None for the default one), signed in or not. To
-# change what the app starts with, extend this function; the controller only consumes the
-# StartUp it returns.
-# ---------------------------------------------------------------------------------------------
-
-
 async def choose_startup(store: ProfileStore, *, demo: bool = False, workspace: Path | None = None) -> StartUp:
-    """Pick the start-up profile: the demo, ``--workspace DIR``, the default one, or a new local one."""
+    """Pick the start-up profile: the demo, ``--workspace DIR``, the default one, or (nothing
+    configured) the demo."""
     if demo:
         return await _demo_startup(workspace)
     if workspace is not None:
@@ -53,11 +41,9 @@ async def choose_startup(store: ProfileStore, *, demo: bool = False, workspace: 
     profiles, default_id = await asyncio.to_thread(store.load)
     chosen = next((p for p in profiles if p.id == default_id), profiles[0] if profiles else None)
     if chosen is None:
-        # First run: a private local workspace, so the app works without any cloud account.
-        chosen = await asyncio.to_thread(
-            store.upsert, ConnectionProfile.new("Local workspace", ProfileKind.LOCAL,
-                                                workspace_dir=str(data_dir() / "workspace")),
-            make_default=True)
+        # Nothing configured: the demo, so the whole pipeline can be watched working at once.
+        # Signing out of it leads to the sign-in window, where a workspace or project is added.
+        return await _demo_startup(None)
     return StartUp(chosen)
 
 
@@ -73,11 +59,8 @@ def _workspace_profile(store: ProfileStore, workspace: Path) -> ConnectionProfil
 
 
 async def _demo_startup(workspace: Path | None) -> StartUp:
-    demo = importlib.import_module("tnm_desktop.demo")
-    open_demo = getattr(demo, "open_demo", None)
-    if open_demo is None:
-        raise OperationalError("This installation cannot open the demo in the app yet; run "
-                               "“tnm-desktop demo --headless” to see it work.", code="no_demo")
+    from tnm_desktop.demo import open_demo
+
     services = await open_demo(workspace)
     return StartUp(services.profile, services)
 

@@ -1,0 +1,53 @@
+"""Running the real app entry point, ``run()``, from a test: a fresh machine and a scripted user."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+from tnm_desktop.gui import app as gui_app
+from tnm_desktop.localdb import LocalCluster
+
+from tests.conftest import reachable_tmpdir
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A user's config, data and log directories with nothing in them yet."""
+    root = reachable_tmpdir("tnm-gui-run-")
+    for name, sub in (("TNM_CONFIG_DIR", "config"), ("TNM_DATA_DIR", "data"), ("TNM_LOG_DIR", "log")):
+        monkeypatch.setenv(name, str(root / sub))
+    yield root
+    for folder in ("workspace", "demo"):
+        cluster = LocalCluster(root / "data" / folder / "db")
+        if cluster.is_running():
+            cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: bool = False,
+          workspace: Path | None = None) -> int:
+    """Run the app, calling ``step`` with the top-level windows every 50 ms until it returns True."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    deadline = time.monotonic() + limit_s
+    done = [False]
+
+    def tick() -> None:
+        if time.monotonic() > deadline:  # give up: closing every window makes run() return
+            for widget in app.topLevelWidgets():
+                widget.close()
+            return
+        if not done[0]:
+            done[0] = step([w for w in app.topLevelWidgets() if w.isVisible()])
+        QTimer.singleShot(50, tick)
+
+    QTimer.singleShot(50, tick)
+    status = gui_app.run(demo=demo, workspace=workspace)
+    assert done[0], "the scripted steps did not finish"
+    return status
