@@ -28,3 +28,17 @@ async def test_two_users_see_only_their_own(backend: Backend) -> None:
         assert await port.get_jobs([other["jobs"]]) == []
         assert await port.get_strategy(other["tv_strategies"]) is None
         assert await port.sync_history(other["trading_accounts"]) == []
+
+
+async def test_signing_in_as_another_user_on_the_same_adapter_sees_only_theirs(backend: Backend) -> None:
+    # The local adapter sets each pooled connection up for its user once: a new user must not
+    # inherit the previous user's setup on a connection the pool hands back.
+    alice, bob = backend.db.create_user(), backend.db.create_user()
+    worlds = {u.id: build_world(backend.db, u) for u in (alice, bob)}
+    port = await backend.signed_in(alice)
+    assert [j.id for j in await port.list_jobs(JobFilter())] == [worlds[alice.id].ids["jobs"]]
+    await port.sign_out()
+    await port.sign_in(bob.email, bob.password)
+    assert [j.id for j in await port.list_jobs(JobFilter())] == [worlds[bob.id].ids["jobs"]]
+    assert [s.id for s in await port.list_strategies()] == [worlds[bob.id].ids["tv_strategies"]]
+    assert await port.get_jobs([worlds[alice.id].ids["jobs"]]) == []
