@@ -87,7 +87,7 @@ async def test_not_paired_nothing_runs_then_pairing_starts_it_and_revoking_stops
 
 
 async def test_a_machine_paired_before_runs_its_agent_at_sign_in_and_stops_it_on_close(
-        session: GuiSession, db: Db, user: User) -> None:
+        session: GuiSession, db: Db, user: User, qtbot: QtBot) -> None:
     agent = db.create_agent(user)
     keystore.set_secret(pairing.secret_name(agent.id), agent.key)
     other = db.create_agent(user, "laptop")  # paired on another machine: its key is not here
@@ -96,5 +96,10 @@ async def test_a_machine_paired_before_runs_its_agent_at_sign_in_and_stops_it_on
     assert session.agent_host.agent_thread is not None
     assert session.agent_host.agent_thread.agent_id == agent.id != other.id
     thread = session.agent_host.agent_thread
+    # The Agent page, built after the agent started, still shows what it said while starting.
+    view = AgentView(session.ctx)
+    qtbot.addWidget(view)
+    lines = [view.log.index(row, 0).data() for row in range(view.log.rowCount())]
+    assert any("terminal" in str(line).lower() for line in lines), lines
     await closed_within(session.close(), 40)
     assert thread.join(0) and thread.state is AgentState.STOPPED

@@ -158,11 +158,13 @@ class Agent:
                 await self.runner.close()
             if self._state is not AgentState.STOPPED:
                 self._set_state(AgentState.STOPPED, "Stopped.")
+                self._log("info", "Stopped.")
             with contextlib.suppress(TnmError):
                 await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION)
 
     async def _start(self) -> None:
         await self.runner.start()
+        self._log("info", "Connected to the terminal.")
         if self._subscription is None:
             # Notifications only wake the loop, which claims through the database anyway: reading
             # each announced row first would put a round trip between a new job and its claim.
@@ -177,6 +179,9 @@ class Agent:
         self._failures = 0
         self._last_error = None
         self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)
+        self._log("info", "Reconciled with the terminal; waiting for jobs." if self._live is LiveState.LIVE else
+                  f"Reconciled; notifications are down, so looking for jobs every "
+                  f"{self.settings.fallback_poll_every:g} s.")
         with contextlib.suppress(TnmError):
             await self._beat()
 
@@ -277,15 +282,21 @@ class Agent:
                 log.info("heartbeat failed: %s", exc)
 
     async def _sync_loop(self) -> None:
+        # The first sync comes as soon as the agent runs: the trader should not look at
+        # yesterday's balance for a whole period after starting it.
+        synced = False
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sync_requested.wait(), self.settings.sync_every)
+                await asyncio.wait_for(self._sync_requested.wait(),
+                                       self.settings.sync_every if synced else min(1.0, self.settings.sync_every))
             manual = self._sync_requested.is_set()
             self._sync_requested.clear()
             if self._state not in (AgentState.RUNNING, AgentState.PAUSED, AgentState.DEGRADED):
                 continue
+            synced = True
             try:
                 await self.runner.sync("manual" if manual else "scheduled")
+                self._log("info", "Account synced" + (" (asked for)." if manual else "."))
             except TnmError as exc:
                 self._log("warning", f"Account sync failed: {exc.message}")
 

@@ -8,6 +8,10 @@ the GUI thread, so slots never run on the agent's thread.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
 from tnm_desktop.agent.events import (
@@ -21,6 +25,8 @@ from tnm_desktop.agent.events import (
     TerminalSeen,
 )
 from tnm_desktop.data.port import Change, LiveState, Table
+
+RECENT_LOG_LINES = 500
 
 
 class LiveHub(QObject):
@@ -90,6 +96,15 @@ class AgentBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.control: AgentControl | None = None
+        # The agent starts talking before the Agent page is built: its recent lines are kept.
+        self._recent_log: deque[LogLine] = deque(maxlen=RECENT_LOG_LINES)
+        self._log_lock = threading.Lock()
+
+    def follow_log(self, slot: Callable[[LogLine], None]) -> list[LogLine]:
+        """Connect ``slot`` to new log lines and return the recent ones (none lost, none twice)."""
+        with self._log_lock:
+            self.log_line.connect(slot)
+            return list(self._recent_log)
 
     def attach(self, control: AgentControl) -> None:
         """Listen to an agent (its listener runs on the agent's thread and only emits)."""
@@ -116,4 +131,6 @@ class AgentBridge(QObject):
             case JobFinished():
                 self.job_finished.emit(event)
             case LogLine():
-                self.log_line.emit(event)
+                with self._log_lock:
+                    self._recent_log.append(event)
+                    self.log_line.emit(event)

@@ -145,7 +145,8 @@ class AgentView(QWidget):
         bridge.terminal_seen.connect(self._on_agent_terminal_seen)
         bridge.job_started.connect(self._on_agent_job_started)
         bridge.job_finished.connect(self._on_agent_job_finished)
-        bridge.log_line.connect(self._on_agent_log_line)
+        for line in bridge.follow_log(self._on_agent_log_line):
+            self.log.append(line)
         bridge.attached.connect(self._on_agent_attached)
         live.agent_changed.connect(self._on_live_agent_changed)
         live.job_changed.connect(self._on_live_job_changed)

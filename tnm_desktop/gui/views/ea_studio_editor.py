@@ -45,6 +45,7 @@ class EditorPane(QWidget):
         self.save_button.setToolTip("Save the editor's text as a new version (Ctrl+S); it becomes the open one.")
         self.symbol_edit = QLineEdit()
         self.symbol_edit.setPlaceholderText("Symbol")
+        self.symbol_edit.setMinimumWidth(90)
         self.symbol_edit.setMaximumWidth(110)
         self.timeframe_box = QComboBox()
         self.timeframe_box.addItems(TIMEFRAMES)
