@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,11 +32,18 @@ def test_a_new_workspace_sign_up_then_a_silent_restore_and_the_database_stops(ma
                 window.create_button.click()
             if isinstance(window, MainWindow) and not window.building:
                 seen["title"] = window.windowTitle()
+                seen["base"] = window.session.ctx.services.webhook_base_url
+                # The workspace's receiver answers while the app runs (a blocking call is fine here).
+                with urllib.request.urlopen(seen["base"] + "/healthz", timeout=5) as answer:  # noqa: S310
+                    seen["health"] = answer.read().decode()
                 window.close()
                 return True
         return False
 
     assert drive(sign_up, workspace=folder) == 0
+    assert seen["base"].startswith("http://127.0.0.1:") and '"database": "ok"' in seen["health"]
+    with pytest.raises(urllib.error.URLError, match="refused"):  # and stops with it
+        urllib.request.urlopen(seen["base"] + "/healthz", timeout=5)  # noqa: S310
     assert seen["where"] == f"Local workspace · {folder}"  # the kind, then the folder
     assert seen["title"].startswith("TNM Desktop — first@example.com")
     db_dir = machine / "data" / "workspace" / "db"

@@ -26,8 +26,8 @@ from tnm_desktop import keystore
 from tnm_desktop.demo.seed import DemoIds, seed
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.services import start_receiver
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
-from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.server import WebhookReceiver
 from tnm_desktop.workspace import Connections, Workspace
 
@@ -159,13 +159,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
         ids = seed(workspace, conns)
         simulator = ensure_simulator(workspace.simulator_state)
         port = receiver_port if receiver_port is not None else workspace.settings().receiver_port
-        receiver = WebhookReceiver(ReceiverConfig(database_url=conns.ingest, port=port, burst=50, rate_per_second=20))
-        try:
-            receiver.start()
-        except OperationalError:
-            receiver = WebhookReceiver(ReceiverConfig(database_url=conns.ingest, port=0, burst=50,
-                                                      rate_per_second=20))
-            receiver.start()
+        receiver = start_receiver(conns.ingest, port)
         run = DemoRun(workspace, conns, ids, receiver, simulator)
         if agent_process:
             run.start_agent_process()
