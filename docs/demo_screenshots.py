@@ -1,0 +1,80 @@
+"""Render the app's pages on the demo, offscreen, to PNGs: ``python docs/demo_screenshots.py [OUT_DIR]``.
+
+It runs the real app (``run()``) on an empty machine in a temporary folder — so it opens the demo,
+starts its database, simulator, receiver and agent, and posts the first alerts — waits until the
+agent runs and the alerts are resolved, then saves each page (default: ``docs/screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PAGES = ("strategies", "signals", "ea_studio", "accounts", "agent", "settings")
+SETTLE_S = 6.0  # after the agent runs: the first alerts resolve and the first sync lands
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "screenshots").absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="tnm-screenshots-"))
+    root.chmod(0o755)  # as root, the database server runs as another user who must enter it
+    for name, sub in (("TNM_CONFIG_DIR", "config"), ("TNM_DATA_DIR", "data"), ("TNM_LOG_DIR", "log")):
+        os.environ[name] = str(root / sub)
+
+    import keyring
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from tnm_desktop.domain import AgentState
+    from tnm_desktop.gui import app as gui_app
+    from tnm_desktop.gui.mainwindow import MainWindow
+    from tnm_desktop.keystore import FileKeyring
+
+    keyring.set_keyring(FileKeyring(root / "keyring.json"))  # never this user's own keyring
+    app = QApplication([])
+    ready_at: list[float] = []
+    queue = list(PAGES)
+
+    def tick() -> None:
+        window = next((w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()), None)
+        control = window.session.ctx.agent.control if window is not None else None
+        if window is None or window.building or control is None or control.state is not AgentState.RUNNING:
+            QTimer.singleShot(100, tick)
+            return
+        if not ready_at:
+            ready_at.append(time.monotonic())
+            window.resize(1400, 860)
+        if time.monotonic() - ready_at[0] < SETTLE_S:
+            QTimer.singleShot(100, tick)
+            return
+        if not queue:
+            window.close()
+            return
+        key = queue.pop(0)
+        view = window.show_page(key)
+        if key == "signals":  # show one filled order's detail
+            model = view.model  # type: ignore[attr-defined]
+            for row in range(model.rowCount()):
+                if model.index(row, 3).data() == "BUY" and model.index(row, 5).data() == "Executed":
+                    view.table.selectRow(row)  # type: ignore[attr-defined]
+                    break
+
+        def save() -> None:
+            path = out / f"demo-{key}.png"
+            window.grab().save(str(path))
+            print(path, flush=True)
+            tick()
+
+        QTimer.singleShot(1500, save)
+
+    QTimer.singleShot(100, tick)
+    return gui_app.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
