@@ -101,6 +101,35 @@ def test_eight_concurrent_claimers_claim_each_of_2000_jobs_exactly_once(db: Db) 
     assert len({agent_id for _, agent_id, _ in claims}) == 8
 
 
+def test_only_a_claim_commits_without_waiting_for_the_log_flush(db: Db) -> None:
+    # Notifying commits are serialised until flushed; a claim may be lost in a crash (its agent's
+    # next call is refused), a completion may not.
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 1)
+
+    def setting(conn: psycopg.Connection[Row]) -> object:
+        row = conn.execute("select current_setting('synchronous_commit') as s").fetchone()
+        return row["s"] if row else None
+
+    with db.connect(autocommit=True) as conn:
+        conn.execute("set synchronous_commit = on")  # the tests' cluster runs with it off
+        with conn.transaction():
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
+            got = conn.execute("select * from claim_next_job(%s, %s)", (agent.id, agent.key)).fetchone()
+            assert got is not None
+            assert setting(conn) == "off"
+        assert setting(conn) == "on"
+        with conn.transaction():
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
+            conn.execute("select * from complete_job(%s, %s, %s, %s, '{}')",
+                         (agent.id, agent.key, got["id"], got["lease_token"]))
+            assert setting(conn) == "on"
+    assert db.admin.execute("select status from jobs").fetchone() == {"status": "completed"}
+
+
 def test_agent_never_gets_another_users_job(db: Db) -> None:
     alice, bob = db.create_user(), db.create_user()
     bobs_agent = db.create_agent(bob)
