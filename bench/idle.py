@@ -10,8 +10,9 @@ arrives. Every minute:
 - **queries**: statements the agent's connections sent, counted by ``pg_stat_statements``
   (preloaded in the private cluster for this benchmark) for the roles the agent uses
   (``authenticator``, which it connects as, and ``authenticated``, which its statements run as).
-  Top-level statements only (its default ``track = top``): what crossed the socket, not the SQL functions' inner statements.
-  The benchmark's own readings run as the superuser and are not counted.
+  Top-level statements only (its default ``track = top``): what crossed the socket, not the SQL
+  functions' inner statements. The benchmark's own readings run as the superuser and are not
+  counted.
 - **CPU**: the process's user + system time (``getrusage``; the process holds only the agent and
   this sampling loop), the agent loop's own thread (``/proc/self/task/<tid>/stat``), and the
   simulator process (``/proc/<pid>/stat``: the terminal's share, which a real MetaTrader 5 would
