@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import secrets
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any, LiteralString
 from urllib.parse import quote
 
@@ -59,6 +62,7 @@ BARE = "bare SQL SKIP LOCKED"
 PROCRASTINATE = "procrastinate"
 SYSTEMS = (APP, NOKEY, BARE, PROCRASTINATE)
 SCHEMA = "procrastinate"
+_TICK = os.sysconf("SC_CLK_TCK")
 
 # What the bench copies of the two functions are made from: only the key check is taken out.
 _NOKEY_EDITS = {
@@ -98,15 +102,48 @@ class Worker:
     email: str
     agent_id: str
     key: str
+    meter_url: str  # the superuser, unnamed: to find and read the worker's own server processes
+    name: str  # the worker's application_name
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One worker's run: when it started and finished (wall clock) and what it claimed."""
+    """One worker's run: when it started and finished (wall clock), what it claimed, its CPU."""
 
     started: float
     finished: float
     claimed: list[str]
+    client_cpu: float  # seconds, the worker process
+    server_cpu: float  # seconds, its PostgreSQL backends
+
+
+class _Meter:
+    """CPU seconds of this process and of the server processes serving it (``/proc``)."""
+
+    def __init__(self, spec: Worker) -> None:
+        self._spec = spec
+        self._server: dict[int, float] = {}
+        self._client = 0.0
+
+    def _backends(self) -> dict[int, float]:
+        with psycopg.connect(self._spec.meter_url, autocommit=True) as conn:
+            pids = [int(r[0]) for r in conn.execute("select pid from pg_stat_activity where application_name = %s",
+                                                    (self._spec.name,))]
+        out = {}
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+        return out
+
+    def start(self) -> None:
+        self._server = self._backends()
+        self._client = time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        client = time.process_time() - self._client
+        now = self._backends()
+        return client, sum(cpu - self._server.get(pid, 0.0) for pid, cpu in now.items())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -142,29 +179,35 @@ async def _app(spec: Worker, barrier: Barrier) -> Outcome:
     data.act_as(Session(spec.user_id, spec.email, "local"))
     creds = AgentCredentials(spec.agent_id, spec.key)
     claimed: list[str] = []
+    meter = _Meter(spec)
     try:
         await data.ping()  # the pool's connection is open before the start
         await asyncio.to_thread(barrier.wait)
         started = time.time()
+        await asyncio.to_thread(meter.start)
         while (job := await data.claim_job(creds)) is not None:
             claimed.append(job.job.id)
             await data.complete_job(creds, job, {})
-        return Outcome(started, time.time(), claimed)
+        finished = time.time()
+        return Outcome(started, finished, claimed, *await asyncio.to_thread(meter.stop))
     finally:
         await data.close()
 
 
 def _bare(spec: Worker, barrier: Barrier) -> Outcome:
     claimed: list[str] = []
+    meter = _Meter(spec)
     with psycopg.connect(spec.admin_url, autocommit=True) as conn:
         barrier.wait()
         started = time.time()
+        meter.start()
         params = {"agent": spec.agent_id, "user": spec.user_id}
         while (row := conn.execute(_BARE_CLAIM, params).fetchone()) is not None:
             claimed.append(row[0])
             done = conn.execute(_BARE_COMPLETE, (row[0], spec.agent_id, row[1])).fetchone()
             assert done is not None
-        return Outcome(started, time.time(), claimed)
+        finished = time.time()
+        return Outcome(started, finished, claimed, *meter.stop())
 
 
 async def _procrastinate(spec: Worker, barrier: Barrier) -> Outcome:
@@ -178,13 +221,16 @@ async def _procrastinate(spec: Worker, barrier: Barrier) -> Outcome:
         assert context.job is not None
         claimed.append(str(context.job.id))
 
+    meter = _Meter(spec)
     async with app.open_async():
         await app.connector.execute_query_async("select 1")
         await asyncio.to_thread(barrier.wait)
         started = time.time()
+        await asyncio.to_thread(meter.start)
         await app.run_worker_async(queues=["bench"], concurrency=1, wait=False, install_signal_handlers=False,
                                    delete_jobs="never")
-        return Outcome(started, time.time(), claimed)
+        finished = time.time()
+        return Outcome(started, finished, claimed, *await asyncio.to_thread(meter.stop))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,16 +316,24 @@ def _check(db: BenchDb, system: str, jobs: int, outcomes: Sequence[Outcome]) -> 
 
 
 def run_one(db: BenchDb, trader: Trader, agents: Sequence[tuple[str, str]], system: str, workers: int,
-            jobs: int) -> tuple[float, str]:
-    """Run ``jobs`` jobs through ``workers`` worker processes of one system; return jobs/s and the check."""
+            jobs: int) -> tuple[float, str, float]:
+    """Run ``jobs`` jobs through ``workers`` worker processes of one system.
+
+    Returns:
+        Jobs per second, the check, and CPU milliseconds per job (the workers and their backends).
+    """
     _clear(db)
     _enqueue(db, trader, system, jobs)
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers + 1)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_work, name=f"bench-{i}", args=(Worker(
-        system, db.app, db.auth, db.admin, _procrastinate_url(db), trader.user_id, trader.email, agent, key),
-        barrier, results)) for i, (agent, key) in enumerate(agents[:workers])]
+    procs = []
+    for i, (agent, key) in enumerate(agents[:workers]):
+        name = f"bench-worker-{i}"
+        named = f"&application_name={name}"
+        spec = Worker(system, db.app + named, db.auth, db.admin + named, _procrastinate_url(db) + named,
+                      trader.user_id, trader.email, agent, key, db.admin, name)
+        procs.append(ctx.Process(target=_work, name=name, args=(spec, barrier, results)))
     for proc in procs:
         proc.start()
     barrier.wait(timeout=120)
@@ -296,7 +350,8 @@ def run_one(db: BenchDb, trader: Trader, agents: Sequence[tuple[str, str]], syst
         assert row is not None
         assert row[0] is not None
         finished = float(row[0])
-    return jobs / (finished - min(o.started for o in outcomes)), _check(db, system, jobs, outcomes)
+    cpu = sum(o.client_cpu + o.server_cpu for o in outcomes) * 1000 / jobs
+    return jobs / (finished - min(o.started for o in outcomes)), _check(db, system, jobs, outcomes), cpu
 
 
 def key_check_cost(db: BenchDb, trader: Trader, agent: tuple[str, str], calls: int = 2000) -> dict[str, float]:
@@ -353,23 +408,26 @@ def main() -> None:
             run_one(db, trader, agents, system, max(levels), 200)
         rates: dict[tuple[str, int], list[float]] = {}
         checks: dict[tuple[str, int], list[str]] = {}
+        cpus: dict[tuple[str, int], list[float]] = {}
         turn = 0
         for _ in range(args.rounds):
             for workers in levels:
                 order = SYSTEMS[turn % 4:] + SYSTEMS[:turn % 4]
                 turn += 1
                 for system in order:
-                    rate, check = run_one(db, trader, agents, system, workers, args.jobs)
+                    rate, check, cpu = run_one(db, trader, agents, system, workers, args.jobs)
                     rates.setdefault((system, workers), []).append(rate)
                     checks.setdefault((system, workers), []).append(check)
-                    print(f"  {workers} × {system}: {rate:,.0f} jobs/s, {check}", flush=True)
+                    cpus.setdefault((system, workers), []).append(cpu)
+                    print(f"  {workers} × {system}: {rate:,.0f} jobs/s, {cpu:.2f} ms CPU a job, {check}", flush=True)
         costs = key_check_cost(db, trader, agents[0])
         _clear(db)
-    report(levels, rates, checks, costs)
+    report(levels, rates, checks, cpus, costs)
 
 
 def report(levels: Sequence[int], rates: dict[tuple[str, int], list[float]],
-           checks: dict[tuple[str, int], list[str]], costs: dict[str, float]) -> None:
+           checks: dict[tuple[str, int], list[str]], cpus: dict[tuple[str, int], list[float]],
+           costs: dict[str, float]) -> None:
     """Print jobs/s per system and concurrency, the ratios, the checks and the key check's cost."""
     med = {k: statistics.median(v) for k, v in rates.items()}
 
@@ -383,6 +441,10 @@ def report(levels: Sequence[int], rates: dict[tuple[str, int], list[float]],
     print()
     print(table(("workers", "app jobs/s", "no key check", "bare SQL", "procrastinate", "app/procr.",
                  "bare/procr.", "app/bare", "no key/app"), rows))
+    print("\nCPU milliseconds per job, the workers' processes and their PostgreSQL backends (median of the rounds; "
+          "less sensitive to other work on the machine than jobs/s):")
+    print(table(("workers", *SYSTEMS), [(str(w), *(statistics.median(cpus[(s, w)]) for s in SYSTEMS))
+                                        for w in levels]))
     bad = {k: v for k, v in checks.items() if any(c != "ok" for c in v)}
     print("\nno double claim, every job completed with one attempt: "
           + ("yes, in every round" if not bad else f"NO: {bad}"))
