@@ -1,6 +1,6 @@
 """Measurement 4 — the GUI with 1,000,000 signals: first page, memory, GUI-thread stalls.
 
-    python -m bench.gui_signals [--rows 1000000] [--seconds 30] [--rate 100] [--opens 10]
+    python -m bench.gui_signals [--rows 1000000] [--seconds 30] [--rate 100] [--opens 10] [--runs 2]
 
 What runs: a private PostgreSQL with the shipped migrations and one trader with ``--rows``
 signals (three strategies, seven symbols, mixed statuses, one every 31 s over about a year),
@@ -41,7 +41,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,9 @@ def filter_cases(strategies: list[str]) -> list[FilterCase]:
             FilterCase(f"symbol = {ABSENT_SYMBOL} (none)", symbol=ABSENT_SYMBOL),
             FilterCase("strategy = 2nd of 3", strategy=strategies[1])]
 
+
+# Not in the shipped schema: tried after the GUI runs, to show what it would change.
+SYMBOL_INDEX = ("create index tv_signals_user_symbol_idx on tv_signals (user_id, symbol, received_at desc, id desc)")
 
 _SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)(?: Backward)?(?: using (\w+))? on")
 _TIME = re.compile(r"actual time=[\d.]+\.\.([\d.]+)")
@@ -545,6 +548,8 @@ def report(results: list[dict[str, object]], plans: list[Plan], rows: int) -> No
     print(table(("filter", "page", "scan (index)", "rows filtered out", "server ms"),
                 [(p.case, "deep (row 900,000)" if p.deep else "first", ", ".join(p.scans), p.removed, p.server_ms)
                  for p in plans]))
+    if not results:
+        return
     first_pages: list[float] = []
     stall_by_phase: dict[str, list[float]] = {}
     peaks: list[float] = []
@@ -621,7 +626,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="length of each live + scrolling phase (default 30)")
     parser.add_argument("--rate", type=float, default=100, help="live signals a second (default 100)")
     parser.add_argument("--opens", type=int, default=10, help="times the page is opened (default 10)")
-    parser.add_argument("--runs", type=int, default=1, help="repeated GUI runs, each in a fresh process (default 1)")
+    parser.add_argument("--runs", type=int, default=2,
+                        help="repeated GUI runs, each in a fresh process (default 2; 0: the query plans only)")
     parser.add_argument("--plans", action="store_true", help="print each EXPLAIN ANALYZE in full")
     parser.add_argument("--no-full", action="store_true", help="skip paging in every row (a quicker look)")
     args = parser.parse_args()
@@ -644,6 +650,12 @@ def main() -> None:
             process.start()
             results.append(queue.get())
             process.join()
+        # After the GUI runs, which see the shipped schema: what an index for the symbol filter would do.
+        with psycopg.connect(db.admin, autocommit=True) as conn:
+            conn.execute(SYMBOL_INDEX)
+            conn.execute("analyze tv_signals")
+        plans += [replace(plan, case=plan.case + " + symbol index")
+                  for plan in explain(db, trader, [c for c in filter_cases(strategies) if c.symbol])]
     report(results, plans, args.rows)
 
 
