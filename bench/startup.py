@@ -17,6 +17,8 @@ in two states:
   not the first after a reboot.
 - **warm**: the database is already running (the app uses it and leaves it running).
 
+Cold and warm launches alternate, so that other work on the machine weighs on both alike.
+
 Each launch restores the remembered session silently and opens the main window on its last page.
 A probe in the launched process (an application event filter, no change to the app) prints the
 wall-clock time of each stage: imports done, sign-in window shown, main window shown, the first
@@ -193,20 +195,23 @@ def seed(machine: Machine, signals: int) -> None:
             ([s[0] for s in strategies if s is not None], user, signals))
 
 
-def series(machine: Machine, launches: int, *, warm: bool) -> list[Launch]:
-    """``launches`` launches with the database running (warm) or stopped (cold), after one not counted."""
-    out = []
+def series(machine: Machine, launches: int) -> tuple[list[Launch], list[Launch]]:
+    """``launches`` cold and warm launches, alternating (so that other work on the machine weighs on
+    both alike), after one of each not counted (the file cache)."""
+    cold: list[Launch] = []
+    warm: list[Launch] = []
     for n in range(launches + 1):
-        if warm and not machine.cluster.is_running():
-            Workspace(machine.workspace).open()  # started here: the app finds it running and leaves it so
-        if not warm and machine.cluster.is_running():
+        if machine.cluster.is_running():
             machine.cluster.stop()
         launch = machine.launch()
-        if n > 0:  # the first one warms the file cache after the other series
-            out.append(launch)
-        if not warm and machine.cluster.is_running():
+        if machine.cluster.is_running():
             raise RuntimeError("the app left the database it started running")
-    return out
+        Workspace(machine.workspace).open()  # started here: the app finds it running and leaves it so
+        warm_launch = machine.launch()
+        if n > 0:
+            cold.append(launch)
+            warm.append(warm_launch)
+    return cold, warm
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,6 +227,7 @@ class Imports:
     total: float
     top: dict[str, float]
     packages: dict[str, float]
+    heaviest: list[tuple[str, float]]  # (module, indented by its depth), cumulative ms, largest first
 
 
 def import_time(code: str, env: dict[str, str]) -> Imports:
@@ -230,18 +236,20 @@ def import_time(code: str, env: dict[str, str]) -> Imports:
                           timeout=120, check=True)
     top: dict[str, float] = {}
     packages: dict[str, float] = defaultdict(float)
+    every: list[tuple[str, float]] = []
     for line in done.stderr.splitlines():
         found = _IMPORT_LINE.match(line)
         if found is None:
             continue
         own, cumulative, indent, name = int(found[1]) / 1000, int(found[2]) / 1000, found[3], found[4]
         packages[name.split(".")[0]] += own
+        every.append((f"{' ' * (len(indent) // 2)}{name}", cumulative))
         if len(indent) == 0:
             top[name] = top.get(name, 0.0) + cumulative
-    return Imports(sum(top.values()), top, dict(packages))
+    return Imports(sum(top.values()), top, dict(packages), sorted(every, key=lambda m: -m[1])[:16])
 
 
-def measure_imports(env: dict[str, str], runs: int = 3) -> tuple[list[Imports], list[Imports]]:
+def measure_imports(env: dict[str, str], runs: int = 5) -> tuple[list[Imports], list[Imports]]:
     """What the launch imports before its first window, and what the pages add."""
     first = [import_time("import tnm_desktop.cli, tnm_desktop.gui.app", env) for _ in range(runs)]
     pages = [import_time("import tnm_desktop.cli, tnm_desktop.gui.app\n"
@@ -274,6 +282,10 @@ def report(cold: list[Launch], warm: list[Launch], first: list[Imports], pages: 
     rows = [(name, statistics.median(i.packages.get(name, 0.0) for i in first),
              statistics.median(i.packages.get(name, 0.0) for i in pages)) for name in names[:14]]
     print(table(("package (its modules' own import time, ms)", "before the first window", "with the pages"), rows))
+    middle = sorted(first, key=lambda i: i.total)[len(first) // 2]
+    print()
+    print(table(("the heaviest imports before the first window (median run; indented by import depth)",
+                 "cumulative ms"), middle.heaviest))
 
 
 def main() -> None:
@@ -291,8 +303,7 @@ def main() -> None:
               f"the window opening on {args.page}\n")
         machine.launch("signup", args.page)  # makes the workspace, signs up with "keep me signed in"
         seed(machine, args.signals)
-        cold = series(machine, args.launches, warm=False)
-        warm = series(machine, args.launches, warm=True)
+        cold, warm = series(machine, args.launches)
         first, pages = measure_imports(machine.env)
     finally:
         machine.close()
