@@ -134,7 +134,7 @@ def filter_cases(strategies: list[str]) -> list[FilterCase]:
 # Not in the shipped schema: tried after the GUI runs, to show what it would change.
 SYMBOL_INDEX = ("create index tv_signals_user_symbol_idx on tv_signals (user_id, symbol, received_at desc, id desc)")
 
-_SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)(?: Backward)?(?: using (\w+))? on")
+_SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)(?: Backward)?(?: using (\w+))? on (\w+)")
 _TIME = re.compile(r"actual time=[\d.]+\.\.([\d.]+)")
 _REMOVED = re.compile(r"Rows Removed by Filter: (\d+)")
 
@@ -174,7 +174,9 @@ def explain(db: BenchDb, trader: Trader, cases: list[FilterCase], *, limit: int 
                               after[1] if after else None, limit))
                 inner = next((n for n in notices if "signal_page" not in n.split("\n", 2)[1]
                               and "tv_signals" in n), "\n".join(notices))
-                scans = [f"{m.group(1)}{' ' + m.group(2) if m.group(2) else ''}" for m in _SCAN.finditer(inner)]
+                # "Index Scan using <index> on <table>", but "Bitmap Index Scan on <index>".
+                scans = [f"{m[1]} {m[2] or (m[3] if m[1].startswith('Bitmap') else '')}".strip()
+                         for m in _SCAN.finditer(inner)]
                 top = _TIME.search(inner)
                 plans.append(Plan(case.name, after is not None, scans,
                                   sum(int(x) for x in _REMOVED.findall(inner)),
