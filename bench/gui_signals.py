@@ -41,7 +41,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +130,6 @@ def filter_cases(strategies: list[str]) -> list[FilterCase]:
             FilterCase(f"symbol = {ABSENT_SYMBOL} (none)", symbol=ABSENT_SYMBOL),
             FilterCase("strategy = 2nd of 3", strategy=strategies[1])]
 
-
-# Not in the shipped schema: tried after the GUI runs, to show what it would change.
-SYMBOL_INDEX = ("create index tv_signals_user_symbol_idx on tv_signals (user_id, symbol, received_at desc, id desc)")
 
 _SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)(?: Backward)?(?: using (\w+))? on (\w+)")
 _TIME = re.compile(r"actual time=[\d.]+\.\.([\d.]+)")
@@ -652,12 +649,6 @@ def main() -> None:
             process.start()
             results.append(queue.get())
             process.join()
-        # After the GUI runs, which see the shipped schema: what an index for the symbol filter would do.
-        with psycopg.connect(db.admin, autocommit=True) as conn:
-            conn.execute(SYMBOL_INDEX)
-            conn.execute("analyze tv_signals")
-        plans += [replace(plan, case=plan.case + " + symbol index")
-                  for plan in explain(db, trader, [c for c in filter_cases(strategies) if c.symbol])]
     report(results, plans, args.rows)
 
 
