@@ -12,18 +12,22 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject
 
-from tnm_desktop.agent import compose, pairing
-from tnm_desktop.agent.thread import AgentThread
 from tnm_desktop.domain import Agent, AgentCredentials
 from tnm_desktop.gui.hubs import AgentBridge
 from tnm_desktop.gui.tasks import TaskRunner
 from tnm_desktop.profiles import data_dir
 from tnm_desktop.services import Services
-from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
+
+if TYPE_CHECKING:
+    from tnm_desktop.agent.thread import AgentThread
+    from tnm_desktop.terminal.simulator.process import SimulatorProcess
+
+# The agent's code (terminal, simulator, EA toolchain, numpy) loads when an agent starts, not with
+# the window: a quarter of a second of start-up (bench.startup) on a machine with nothing paired.
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,8 @@ class AgentHost(QObject):
     # Finding and starting ----------------------------------------------------------------------
 
     async def _find(self) -> tuple[Agent, AgentCredentials] | None:
+        from tnm_desktop.agent import pairing
+
         data = self._services.data
         agents = [a for a in await data.list_agents() if a.paired]
         ws = self._services.workspace
@@ -109,6 +115,10 @@ class AgentHost(QObject):
         return None
 
     async def _start(self, agent: Agent, creds: AgentCredentials) -> AgentThread | None:
+        from tnm_desktop.agent import compose
+        from tnm_desktop.agent.thread import AgentThread
+        from tnm_desktop.terminal.simulator.process import ensure_simulator
+
         if self._closed:
             return None
         await self._stop()
@@ -137,6 +147,8 @@ class AgentHost(QObject):
         self._tasks.spawn(self._whole(self._restart(agent)), name="agent: start after pairing")
 
     async def _restart(self, agent: Agent) -> None:
+        from tnm_desktop.agent import pairing
+
         async with self._lock:
             creds = await pairing.load_credentials(agent.id)
             if creds is not None:
