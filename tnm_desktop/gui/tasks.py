@@ -14,6 +14,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from PySide6.QtCore import QObject
+from shiboken6 import Shiboken
+
 from tnm_desktop.errors import Cancelled, TnmError
 
 log = logging.getLogger(__name__)
@@ -77,14 +80,15 @@ class TaskRunner:
                 return
             exc = t.exception()
             if exc is None:
-                if on_result is not None:
+                if on_result is not None and _alive(on_result):
                     self._guard(lambda: on_result(t.result()), name)
             elif isinstance(exc, Cancelled):
                 return
             elif isinstance(exc, TnmError):
                 log.info("%s: %s", name, exc)
                 handler = on_error or self._on_user_error
-                self._guard(lambda: handler(exc), name)
+                if _alive(handler):
+                    self._guard(lambda: handler(exc), name)
             else:
                 log.error("task %s failed", name, exc_info=exc)
                 self._on_bug(exc)
@@ -109,3 +113,10 @@ class TaskRunner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _alive(callback: Callable[..., object]) -> bool:
+    """Whether a callback's widget still exists: a view deleted while its load was in flight no
+    longer wants the answer (calling into it would raise "already deleted")."""
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or Shiboken.isValid(owner)
