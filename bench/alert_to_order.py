@@ -31,12 +31,21 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from tnm_desktop.terminal.simulator.process import start_simulator
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.server import WebhookReceiver
 
 from bench import floor
-from bench.common import BenchDb, Summary, Trader, median_of, print_machine, private_database, seed_trader, table
+from bench.common import (
+    BenchDb,
+    Summary,
+    Trader,
+    median_of,
+    print_machine,
+    private_database,
+    seed_trader,
+    start_bench_simulator,
+    table,
+)
 from bench.common import verdict as said
 from bench.harness import AgentHarness
 from bench.poster import Posted, post_alerts
@@ -170,9 +179,7 @@ def main() -> None:
         print(f"alert to order: {args.runs} runs × {args.alerts} alerts, one every {args.interval * 1000:.0f} ms, "
               f"{'fsync off' if args.fast_db else 'durable commits'}\n")
         trader = seed_trader(db.admin)
-        state = Path(work) / "simulator" / "state.json"
-        state.parent.mkdir(parents=True)
-        simulator = start_simulator(state)
+        state, simulator = start_bench_simulator(Path(work))
         # The app's receiver, with the per-strategy rate limit opened up for the benchmark's pace.
         receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, rate_per_second=100_000,
                                                   burst=100_000))

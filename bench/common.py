@@ -29,6 +29,7 @@ from tnm_desktop import localdb
 from tnm_desktop.agent.pairing import BCRYPT_ROUNDS
 from tnm_desktop.keystore import FileKeyring
 from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
 
 # ------------------------------------------------------------------------------------------------
 # A private database
@@ -274,3 +275,10 @@ def print_machine(cluster: LocalCluster | None = None) -> None:
     for key, value in machine(cluster).items():
         print(f"{key:>10}: {value}")
     print()
+
+
+def start_bench_simulator(work: Path) -> tuple[Path, SimulatorProcess]:
+    """The simulator as its own process, its state in ``work``: (state file, process)."""
+    state = work / "simulator" / "state.json"
+    state.parent.mkdir(parents=True)
+    return state, start_simulator(state)

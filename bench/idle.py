@@ -30,9 +30,8 @@ from pathlib import Path
 
 import psycopg
 from tnm_desktop.agent.worker import AgentSettings
-from tnm_desktop.terminal.simulator.process import start_simulator
 
-from bench.common import BenchDb, print_machine, private_database, seed_trader, table
+from bench.common import BenchDb, print_machine, private_database, seed_trader, start_bench_simulator, table
 from bench.harness import AgentHarness
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -79,9 +78,7 @@ def main() -> None:
         print(f"idle agent: {args.minutes:g} minutes, the app's timings (heartbeat every "
               f"{AgentSettings().heartbeat_every:g} s, account sync every {AgentSettings().sync_every:g} s)\n")
         trader = seed_trader(db.admin)
-        state = Path(work) / "simulator" / "state.json"
-        state.parent.mkdir(parents=True)
-        simulator = start_simulator(state)
+        state, simulator = start_bench_simulator(Path(work))
         agent = AgentHarness(db, trader, state, Path(work) / "ea", settings=AgentSettings())
         rows = []
         statements: list[tuple[object, ...]] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -57,13 +57,9 @@ async def this_machines_agent(ctx: ViewContext) -> Agent | None:
 class AgentView(QWidget):
     """Pairing, terminal settings, state and heartbeat, controls, recent jobs and the log.
 
-    Signals:
-        agent_paired(object): this machine was paired or re-paired (the app may start its agent).
-        agent_revoked(str): this machine's agent was revoked (its id).
+    Pairing and revoking are announced on ``ctx.agent`` (``paired``/``revoked``), where the app's
+    agent host (re)starts or stops the agent.
     """
-
-    agent_paired = Signal(object)
-    agent_revoked = Signal(str)
 
     def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -235,12 +231,10 @@ class AgentView(QWidget):
 
     def _on_pairing_paired(self, agent: Agent) -> None:
         self._on_agent_found(agent)
-        self.agent_paired.emit(agent)
         self._ctx.agent.paired.emit(agent)
 
     def _on_pairing_revoked(self, agent_id: str) -> None:
         self._on_agent_found(None)
-        self.agent_revoked.emit(agent_id)
         self._ctx.agent.revoked.emit(agent_id)
 
     # Controls -------------------------------------------------------------------------------
