@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
     root = args.dir or default_demo_dir()
     if not args.headless:
-        from tnm_desktop.gui.app import run
+        from tnm_desktop.gui.shell.app import run
 
         return run(demo=True, workspace=root)
     stop = threading.Event()

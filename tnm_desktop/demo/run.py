@@ -25,7 +25,7 @@ import psycopg
 from tnm_desktop import keystore
 from tnm_desktop.demo.seed import DemoIds, seed
 from tnm_desktop.errors import OperationalError
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.services import start_receiver
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
 from tnm_desktop.webhook.server import WebhookReceiver
