@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Parts that bring their own subcommands: each module has ``register(subparsers)`` and must be
 # cheap to import (heavy imports go inside its handlers).
 COMMAND_MODULES: list[str] = ["tnm_desktop.webhook.cli", "tnm_desktop.terminal.simulator.cli",
-                              "tnm_desktop.agent.cli", "tnm_desktop.demo.cli"]
+                              "tnm_desktop.composition.headless_agent", "tnm_desktop.demo.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

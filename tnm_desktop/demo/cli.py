@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tnm_desktop.demo.run import default_demo_dir, start_demo
+    from tnm_desktop.composition.demo import default_demo_dir, start_demo
 
     root = args.dir or default_demo_dir()
     if not args.headless:

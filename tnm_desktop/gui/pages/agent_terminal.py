@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
-from tnm_desktop.agent.compose import MT5LINUX_DEFAULT, TargetKind, TerminalTarget
+from tnm_desktop.composition.agent import MT5LINUX_DEFAULT, TargetKind, TerminalTarget
 from tnm_desktop.domain import Agent
 from tnm_desktop.errors import UserError
 from tnm_desktop.gui.pages.context import ViewContext

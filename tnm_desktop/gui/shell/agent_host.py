@@ -115,8 +115,8 @@ class AgentHost(QObject):
         return None
 
     async def _start(self, agent: Agent, creds: AgentCredentials) -> AgentThread | None:
-        from tnm_desktop.agent import compose
         from tnm_desktop.agent.thread import AgentThread
+        from tnm_desktop.composition import agent as compose
         from tnm_desktop.terminal.simulator.process import ensure_simulator
 
         if self._closed:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, load_api, open_terminal, resolve_kind
 from tnm_desktop.errors import OperationalError, UserError
-from tnm_desktop.terminal.factory import TerminalConfig, TerminalKind, load_api, open_terminal, resolve_kind
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 from tnm_desktop.terminal.simulator.process import SimulatorProcess
@@ -67,7 +67,7 @@ def test_mt5linux_is_refused_beyond_loopback(host: str) -> None:
 def test_the_terminal_package_imports_no_qt_asyncio_or_metatrader5() -> None:
     probe = (
         "import sys, json\n"
-        "import tnm_desktop.terminal.factory, tnm_desktop.terminal.simulator.server\n"
+        "import tnm_desktop.composition.terminal, tnm_desktop.terminal.simulator.server\n"
         "import tnm_desktop.terminal.simulator.cli, tnm_desktop.terminal.simulator.process\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('PySide6', 'asyncio', 'MetaTrader5', 'mt5linux', 'qasync'))))\n")

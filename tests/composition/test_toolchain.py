@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tnm_desktop.ea import ToolchainConfig, ToolchainKind, make_toolchain, why_simulated
+from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain, why_simulated
+from tnm_desktop.ea import ToolchainKind
 from tnm_desktop.ea.real import RealToolchain
 from tnm_desktop.ea.simulated import SimulatedToolchain
 

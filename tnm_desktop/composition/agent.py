@@ -20,11 +20,11 @@ from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.pairing import password_name
 from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.thread import RunnerFactory
+from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, open_terminal
+from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import Agent, AgentCredentials
-from tnm_desktop.ea.factory import ToolchainConfig, make_toolchain
 from tnm_desktop.errors import UserError
-from tnm_desktop.terminal.factory import TerminalConfig, TerminalKind, open_terminal
 from tnm_desktop.terminal.port import ConnectSettings
 
 SIMULATOR_PATH = "simulator:"

@@ -67,8 +67,8 @@ async def _local(args: argparse.Namespace) -> _Setup:
     import psycopg
 
     from tnm_desktop import keystore
-    from tnm_desktop.agent.compose import runner_factory
     from tnm_desktop.agent.pairing import load_credentials
+    from tnm_desktop.composition.agent import runner_factory
     from tnm_desktop.data.local.adapter import LocalAdapter
     from tnm_desktop.domain import Session
     from tnm_desktop.errors import OperationalError
@@ -108,8 +108,8 @@ async def _local(args: argparse.Namespace) -> _Setup:
 
 
 async def _supabase(args: argparse.Namespace) -> _Setup:
-    from tnm_desktop.agent.compose import runner_factory
     from tnm_desktop.agent.pairing import load_credentials
+    from tnm_desktop.composition.agent import runner_factory
     from tnm_desktop.errors import OperationalError, UserError
     from tnm_desktop.profiles import ProfileStore, data_dir
     from tnm_desktop.services import open_services
