@@ -30,8 +30,8 @@ def main() -> int:
     import keyring
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+    from tnm_desktop.composition import gui as gui_app
     from tnm_desktop.domain import AgentState
-    from tnm_desktop.gui.shell import app as gui_app
     from tnm_desktop.gui.shell.mainwindow import MainWindow
     from tnm_desktop.keystore import FileKeyring
 

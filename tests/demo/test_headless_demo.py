@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tnm_desktop.composition.demo import post
+from tnm_desktop.demo.alerts import post
 
 from tests.conftest import reachable_tmpdir
 

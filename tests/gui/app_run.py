@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
-from tnm_desktop.gui.shell import app as gui_app
+from tnm_desktop.composition import gui as gui_app
 from tnm_desktop.pgcluster import LocalCluster
 
 from tests.conftest import reachable_tmpdir

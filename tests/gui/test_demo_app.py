@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from PySide6.QtWidgets import QWidget
-from tnm_desktop.composition.demo import post
+from tnm_desktop.demo.alerts import post
 from tnm_desktop.domain import AgentState
 from tnm_desktop.gui.pages.signals_model import FILL, ID_ROLE, ORDER, STATUS_ROLE, SignalsModel
 from tnm_desktop.gui.shell.mainwindow import MainWindow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.shell.app import choose_startup
+from tnm_desktop.composition.gui import choose_startup
 from tnm_desktop.gui.shell.controller import AppController
 from tnm_desktop.gui.shell.mainwindow import MainWindow
 from tnm_desktop.gui.shell.navigation import import_views

@@ -1,77 +1,30 @@
 """Building an agent from what is stored about it: its row, its key, its workspace.
 
-Where the agent trades is stored in ``mt5_agents.terminal_path``: ``simulator:`` for the
-simulator, ``mt5linux://host:port`` for an mt5linux server on this machine, anything else the
-path of ``terminal64.exe`` (empty: the terminal the MetaTrader5 package finds itself). The MT5
-password is in the keyring under :func:`~tnm_desktop.agent.pairing.password_name`.
+Where the agent trades is its row's ``terminal_path`` (:mod:`tnm_desktop.agent.target`); the MT5
+password is in the keyring under :func:`~tnm_desktop.agent.pairing.password_name`. The agent runs
+on a thread of its own with a selector event loop (:func:`tnm_desktop.loops.selector_loop`), so
+psycopg runs on it directly, on Windows too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from tnm_desktop import keystore
 from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.pairing import password_name
 from tnm_desktop.agent.runner import TerminalRunner
-from tnm_desktop.agent.thread import RunnerFactory
+from tnm_desktop.agent.target import MT5LINUX_DEFAULT, TargetKind, TerminalTarget, uses_simulator
+from tnm_desktop.agent.thread import AgentThread, DataFactory, RunnerFactory
 from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, open_terminal
 from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import Agent, AgentCredentials
 from tnm_desktop.errors import UserError
+from tnm_desktop.loops import selector_loop
 from tnm_desktop.terminal.port import ConnectSettings
-
-SIMULATOR_PATH = "simulator:"
-MT5LINUX_SCHEME = "mt5linux://"
-MT5LINUX_DEFAULT = "127.0.0.1:18812"
-
-
-class TargetKind(StrEnum):
-    """What an agent trades through."""
-
-    SIMULATOR = "simulator"
-    MT5 = "mt5"
-    MT5LINUX = "mt5linux"
-
-
-@dataclass(frozen=True, slots=True)
-class TerminalTarget:
-    """The terminal an agent drives, as stored in ``mt5_agents.terminal_path``."""
-
-    kind: TargetKind
-    location: str = ""  # terminal64.exe, or host:port for mt5linux
-
-    @classmethod
-    def parse(cls, terminal_path: str) -> TerminalTarget:
-        """Read an agent row's ``terminal_path``."""
-        value = terminal_path.strip()
-        if value == SIMULATOR_PATH:
-            return cls(TargetKind.SIMULATOR)
-        if value.startswith(MT5LINUX_SCHEME):
-            return cls(TargetKind.MT5LINUX, value.removeprefix(MT5LINUX_SCHEME))
-        return cls(TargetKind.MT5, value)
-
-    def to_path(self) -> str:
-        """What to store in ``terminal_path``."""
-        if self.kind is TargetKind.SIMULATOR:
-            return SIMULATOR_PATH
-        if self.kind is TargetKind.MT5LINUX:
-            return MT5LINUX_SCHEME + (self.location or MT5LINUX_DEFAULT)
-        return self.location
-
-
-def uses_simulator(agent: Agent) -> bool:
-    """Whether the agent trades on the simulator: set so, or set to nothing off Windows (there is
-    no MetaTrader 5 to find there)."""
-    target = TerminalTarget.parse(agent.terminal_path)
-    return target.kind is TargetKind.SIMULATOR or (not target.location and target.kind is TargetKind.MT5
-                                                   and sys.platform != "win32")
 
 
 def terminal_config(agent: Agent, password: str | None, simulator_state: Path | None) -> TerminalConfig:
@@ -103,7 +56,7 @@ def runner_factory(workdir: Path, simulator_state: Path | None = None, **options
     terminal setting changed in the Agent view takes effect at the next start.
     """
 
-    async def make(data: DataPort, creds: AgentCredentials, emit: Callable[[AgentEvent], None]) -> TerminalRunner:
+    async def make(data: AgentPort, creds: AgentCredentials, emit: Callable[[AgentEvent], None]) -> TerminalRunner:
         agent = await data.get_agent(creds.agent_id)
         if agent is None:
             raise UserError("This agent no longer exists; pair this machine again.", code="agent_missing")
@@ -117,3 +70,17 @@ def runner_factory(workdir: Path, simulator_state: Path | None = None, **options
                               **options)
 
     return make
+
+
+def agent_thread(data: DataFactory, creds: AgentCredentials, workdir: Path,
+                 simulator_state: Path | None = None) -> AgentThread:
+    """The agent on a thread of its own (not started), as the app and ``tnm-desktop agent`` run it.
+
+    Args:
+        data: Builds the agent's data adapter on its loop.
+        creds: The agent's id and pairing key.
+        workdir: Where the EA toolchain builds.
+        simulator_state: The simulator process's state file, for an agent that trades on it.
+    """
+    return AgentThread(data, creds, runner_factory(workdir, simulator_state), loop_factory=selector_loop)
+

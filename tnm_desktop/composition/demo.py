@@ -1,51 +1,41 @@
-"""Running the whole pipeline locally: database, simulator, receiver, agent, and a first few alerts.
+"""The demo: the whole pipeline on this machine — database, simulator, receiver, agent — and its
+first alerts, for the app (``tnm-desktop --demo``) and without a window (``demo --headless``).
 
 The simulator runs as its own process (a terminal outlives the agent). The agent runs as its
 own process for the headless demo (``tnm-desktop agent --dir``, so it can be killed and started
-again on its own) or embedded in the app's own thread for the windowed demo. Everything here
-blocks; the app calls it off the GUI thread.
+again on its own) or embedded in the app's own thread for the windowed demo. :func:`start_demo`
+blocks; the app calls it off the GUI thread (:func:`open_demo`).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.error import HTTPError
 
 import psycopg
 
 from tnm_desktop import keystore
+from tnm_desktop.composition.receiver import start_receiver
+from tnm_desktop.composition.services import app_agents
+from tnm_desktop.demo.alerts import FIRST_ALERTS, post
 from tnm_desktop.demo.seed import DemoIds, seed
-from tnm_desktop.errors import OperationalError
+from tnm_desktop.errors import OperationalError, TnmError
 from tnm_desktop.pgcluster import LocalCluster
-from tnm_desktop.services import start_receiver
+from tnm_desktop.services import Services
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
 from tnm_desktop.webhook.server import WebhookReceiver
 from tnm_desktop.workspace import Connections, Workspace
 
 log = logging.getLogger(__name__)
-
-# The first alerts of a new demo: real ones, through the receiver, so the log shows each outcome.
-FIRST_ALERTS: tuple[tuple[str, str], ...] = (
-    ("EURUSD trend", json.dumps({"id": "demo-1", "action": "buy", "symbol": "FX:EURUSD", "sl_pips": 20,
-                                 "tp_pips": 40})),
-    ("EURUSD trend", json.dumps({"id": "demo-1", "action": "buy", "symbol": "FX:EURUSD", "sl_pips": 20,
-                                 "tp_pips": 40})),  # TradingView sent it twice: a duplicate
-    ("EURUSD trend", json.dumps({"id": "demo-2", "action": "sell", "symbol": "GBPUSD", "sl_pips": 25})),
-    ("EURUSD trend", json.dumps({"id": "demo-3", "action": "buy", "symbol": "XAUUSD"})),  # not an allowed pair
-    ("EURUSD trend", '{"action": "buy", "symbol": EURUSD'),  # malformed JSON
-    ("Gold breakout", "60123456789,buy,XAUUSD,risk=0.5,sl=300,tp=600"),  # PineConnector syntax
-    ("EURUSD trend", json.dumps({"id": "demo-4", "action": "close", "symbol": "EURUSD", "percent": 50})),
-)
-
 
 @dataclass
 class DemoRun:
@@ -127,17 +117,6 @@ class DemoRun:
         self.workspace.close()
 
 
-def post(url: str, body: str, timeout: float = 5.0) -> tuple[int, str]:
-    """POST an alert body to a webhook URL; return the status and the answer."""
-    request = urllib.request.Request(url, data=body.encode(), method="POST",  # noqa: S310 — our receiver
-                                     headers={"Content-Type": "text/plain"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
-            return int(answer.status), answer.read().decode()
-    except HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = None,
                fast_db: bool = False) -> DemoRun:
     """Open (creating and seeding the first time) a demo workspace and start its parts.
@@ -180,3 +159,74 @@ def default_demo_dir() -> Path:
     from tnm_desktop.profiles import data_dir
 
     return Path(os.environ.get("TNM_DEMO_DIR") or data_dir() / "demo")
+
+
+def run_headless(root: Path | None, receiver_port: int | None) -> int:
+    """``tnm-desktop demo --headless``: start everything, print key=value lines, run until SIGTERM
+    or SIGINT (Ctrl+C; on Windows also Ctrl+Break), then stop everything it started."""
+    stop = threading.Event()
+    names = ["SIGTERM", "SIGINT"] + (["SIGBREAK"] if sys.platform == "win32" else [])
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (getattr(signal, name) for name in names if hasattr(signal, name))}
+    try:
+        demo = start_demo(root or default_demo_dir(), agent_process=True, receiver_port=receiver_port)
+        try:
+            for line in demo.lines():
+                print(line, flush=True)
+            # In slices: a wait without a timeout is not interrupted by Ctrl+C on Windows.
+            while not stop.wait(0.5):
+                pass
+        finally:
+            demo.stop()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return 0
+
+
+DEMO_PROFILE_ID = "demo"
+
+
+async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> Services:
+    """Open the demo workspace for the app, signed in as the demo trader.
+
+    The database, the simulator and the receiver start here (in a worker thread); the app embeds
+    the agent itself. The first alerts are posted once the agent runs, so the signal log shows
+    each outcome — filled, duplicate, refused, malformed — within the first minute.
+    """
+    from tnm_desktop.data.local.adapter import LocalAdapter
+    from tnm_desktop.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
+    from tnm_desktop.profiles import ConnectionProfile, ProfileKind
+
+    root = workspace or default_demo_dir()
+    run = await asyncio.to_thread(start_demo, root, agent_process=False, fast_db=fast_db)
+    profile = ConnectionProfile(id=DEMO_PROFILE_ID, name="Demo workspace", kind=ProfileKind.LOCAL,
+                                workspace_dir=str(run.workspace.root), webhook_base_url=run.receiver_url,
+                                last_email=DEMO_EMAIL)
+    data = LocalAdapter(run.conns.app, run.conns.auth, profile.session_key)
+    keyring = await asyncio.to_thread(keystore.ensure_keyring, run.workspace.root)
+    services = Services(profile, data, run.workspace, keyring=keyring, closers=[run.stop],
+                        agents=app_agents(run.workspace))
+    try:
+        await data.sign_in(DEMO_EMAIL, DEMO_PASSWORD, remember=False)
+    except BaseException:
+        await services.close()
+        raise
+    services.closers.append(_first_alerts_when_ready(run))
+    return services
+
+
+def _first_alerts_when_ready(run: DemoRun) -> Callable[[], None]:
+    """Post the first alerts once the embedded agent runs; the returned closer stops waiting."""
+    stop = threading.Event()
+
+    def wait_and_send() -> None:
+        try:
+            run.wait_for_agent(timeout=120.0, cancelled=stop)
+            if not stop.is_set():
+                run.send_first_alerts()
+        except TnmError as exc:
+            log.warning("the demo's first alerts were not sent: %s", exc.message)
+
+    threading.Thread(target=wait_and_send, name="demo-first-alerts", daemon=True).start()
+    return stop.set

@@ -3,39 +3,50 @@
 On a local workspace (``--dir``) the process is trusted the way the database socket is (only its
 owner can reach either): it acts for the owner of the workspace's agent. On a Supabase profile
 (``--profile``) it restores the session remembered by "remember me" in the app.
+
+The process's loop and the agent's are selector loops (psycopg runs on them directly); SIGTERM and
+Ctrl+C (Ctrl+Break on Windows) let the job in flight finish, then stop.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from tnm_desktop.agent.thread import DataFactory
+from tnm_desktop.domain import AgentCredentials
+from tnm_desktop.loops import selector_loop, stop_on_signals
 
 log = logging.getLogger(__name__)
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``agent`` subcommand."""
-    parser = commands.add_parser("agent", help="run the MT5 agent without a window (until SIGTERM)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--dir", type=Path, help="a local workspace directory")
-    where.add_argument("--profile", help="a Supabase connection profile (name or id) with a remembered session")
-    parser.add_argument("--agent-id", help="which paired agent to run (default: the workspace's / the only one)")
-    parser.set_defaults(handler=_run)
+def run(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
+    """Run the agent of a local workspace or of a Supabase profile until SIGTERM or SIGINT."""
+    with asyncio.Runner(loop_factory=selector_loop) as runner:
+        return runner.run(_main(workspace_dir, profile, agent_id))
 
 
-def _run(args: argparse.Namespace) -> int:
-    return asyncio.run(_main(args))
+@dataclass
+class _Setup:
+    data_factory: DataFactory
+    creds: AgentCredentials
+    workdir: Path
+    simulator_state: Path | None
+    close: Callable[[], Awaitable[None]]
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
     from tnm_desktop.agent.events import AgentEvent, StateChanged
-    from tnm_desktop.agent.thread import AgentThread
+    from tnm_desktop.composition.agent import agent_thread
 
-    setup = await (_local(args) if args.dir else _supabase(args))
-    thread = AgentThread(setup.data_factory, setup.creds, setup.runner_factory)
+    if workspace_dir is not None:
+        setup = await _local(workspace_dir, agent_id)
+    else:
+        setup = await _supabase(profile or "", agent_id)
+    thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -46,38 +57,31 @@ async def _main(args: argparse.Namespace) -> int:
                 loop.call_soon_threadsafe(done.set)
 
     thread.add_listener(on_event)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, thread.stop)
-    thread.start()
-    await done.wait()
-    await asyncio.to_thread(thread.join, 30)
-    await setup.close()
+    restore = stop_on_signals(loop, thread.stop)
+    try:
+        thread.start()
+        await done.wait()
+        await asyncio.to_thread(thread.join, 30)
+    finally:
+        restore()
+        await setup.close()
     return 0
 
 
-class _Setup:
-    def __init__(self, data_factory, creds, runner_factory, close) -> None:  # type: ignore[no-untyped-def]
-        self.data_factory = data_factory
-        self.creds = creds
-        self.runner_factory = runner_factory
-        self.close = close
-
-
-async def _local(args: argparse.Namespace) -> _Setup:
+async def _local(workspace_dir: Path, agent_id: str | None) -> _Setup:
     import psycopg
 
     from tnm_desktop import keystore
     from tnm_desktop.agent.pairing import load_credentials
-    from tnm_desktop.composition.agent import runner_factory
     from tnm_desktop.data.local.adapter import LocalAdapter
     from tnm_desktop.domain import Session
     from tnm_desktop.errors import OperationalError
     from tnm_desktop.workspace import Workspace
 
-    workspace = Workspace(args.dir)
+    workspace = Workspace(workspace_dir)
     await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
     conns = await asyncio.to_thread(workspace.open)
-    agent_id = args.agent_id or workspace.settings().agent_id
+    agent_id = agent_id or workspace.settings().agent_id
     if not agent_id:
         raise OperationalError("This workspace has no paired agent: pair one in the app's Agent view, or pass "
                                "--agent-id.", code="agent_missing")
@@ -104,31 +108,33 @@ async def _local(args: argparse.Namespace) -> _Setup:
     async def close() -> None:
         return None
 
-    return _Setup(data_factory, creds, runner_factory(workspace.root / "ea", workspace.simulator_state), close)
+    return _Setup(data_factory, creds, workspace.root / "ea", workspace.simulator_state, close)
 
 
-async def _supabase(args: argparse.Namespace) -> _Setup:
+async def _supabase(profile_name: str, agent_id: str | None) -> _Setup:
     from tnm_desktop.agent.pairing import load_credentials
-    from tnm_desktop.composition.agent import runner_factory
+    from tnm_desktop.composition.services import open_services
     from tnm_desktop.errors import OperationalError, UserError
     from tnm_desktop.profiles import ProfileStore, data_dir
-    from tnm_desktop.services import open_services
 
     profiles, _ = await asyncio.to_thread(ProfileStore().load)
-    profile = next((p for p in profiles if args.profile in (p.id, p.name)), None)
+    profile = next((p for p in profiles if profile_name in (p.id, p.name)), None)
     if profile is None:
-        raise UserError(f"No connection profile named {args.profile!r}.", code="no_profile")
+        raise UserError(f"No connection profile named {profile_name!r}.", code="no_profile")
     services = await open_services(profile)
-    if await services.data.restore_session() is None:
-        raise OperationalError("No remembered session for this profile: sign in once in the app with "
-                               "\"remember me\".", code="signed_out")
-    agents = [a for a in await services.data.list_agents() if a.paired]
-    agent_id = args.agent_id or (agents[0].id if len(agents) == 1 else None)
-    if agent_id is None:
-        raise UserError("Several agents are paired: pass --agent-id.", code="ambiguous_agent")
-    creds = await load_credentials(agent_id)
-    if creds is None:
-        raise OperationalError("The pairing key of this agent is not in this machine's keyring.",
-                               code="agent_key_missing")
-    spawn = services.data.spawn()
-    return _Setup(spawn, creds, runner_factory(data_dir() / "ea"), services.close)
+    try:
+        if await services.data.restore_session() is None:
+            raise OperationalError("No remembered session for this profile: sign in once in the app with "
+                                   "\"remember me\".", code="signed_out")
+        agents = [a for a in await services.data.list_agents() if a.paired]
+        agent_id = agent_id or (agents[0].id if len(agents) == 1 else None)
+        if agent_id is None:
+            raise UserError("Several agents are paired: pass --agent-id.", code="ambiguous_agent")
+        creds = await load_credentials(agent_id)
+        if creds is None:
+            raise OperationalError("The pairing key of this agent is not in this machine's keyring.",
+                                   code="agent_key_missing")
+    except BaseException:
+        await services.close()
+        raise
+    return _Setup(services.data.spawn(), creds, data_dir() / "ea", None, services.close)

@@ -2,7 +2,7 @@
 
 Kind, path, login and server go on the agent's row (``update_agent``), so every machine of the
 trader sees what this agent is connected to. The row has no column for the kind: it is written
-into ``terminal_path`` the way the agent reads it (``agent.compose.TerminalTarget``). The
+into ``terminal_path`` the way the agent reads it (``agent.target.TerminalTarget``). The
 password goes to the OS keyring only, under ``pairing.password_name(agent_id)``, and leaves the
 form as soon as it is saved.
 """
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
-from tnm_desktop.composition.agent import MT5LINUX_DEFAULT, TargetKind, TerminalTarget
+from tnm_desktop.agent.target import MT5LINUX_DEFAULT, TargetKind, TerminalTarget
 from tnm_desktop.domain import Agent
 from tnm_desktop.errors import UserError
 from tnm_desktop.gui.pages.context import ViewContext

@@ -1,9 +1,10 @@
 """The agent embedded in the app: this machine's paired agent, run on its own thread while signed in.
 
-The host finds the agent whose pairing key is in this machine's keyring, starts it (and, for an
-agent that trades on the simulator, the simulator's process when none serves the workspace),
-attaches it to the window's :class:`AgentBridge`, and follows pairing: a new or re-paired key
-restarts it, a revoked one stops it. Closing the session stops it before the services close.
+The host finds the agent whose pairing key is in this machine's keyring, has the services' agent
+launcher build its thread (and, for an agent that trades on the simulator, the simulator's process
+when none serves the workspace), attaches it to the window's :class:`AgentBridge`, and follows
+pairing: a new or re-paired key restarts it, a revoked one stops it. Closing the session stops it
+before the services close.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject
@@ -19,15 +19,10 @@ from PySide6.QtCore import QObject
 from tnm_desktop.domain import Agent, AgentCredentials
 from tnm_desktop.gui.widgets.hubs import AgentBridge
 from tnm_desktop.gui.widgets.tasks import TaskRunner
-from tnm_desktop.profiles import data_dir
 from tnm_desktop.services import Services
 
 if TYPE_CHECKING:
     from tnm_desktop.agent.thread import AgentThread
-    from tnm_desktop.terminal.simulator.process import SimulatorProcess
-
-# The agent's code (terminal, simulator, EA toolchain, numpy) loads when an agent starts, not with
-# the window: a quarter of a second of start-up (bench.startup) on a machine with nothing paired.
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +34,8 @@ class AgentHost(QObject):
     """Runs this machine's agent for a signed-in window.
 
     Args:
-        services: The signed-in services (the agent gets its own adapter from ``data.spawn()``).
+        services: The signed-in services: their agent launcher builds the agent, which gets its
+            own adapter from ``data.spawn()``; without a launcher no agent runs in this process.
         bridge: Where the agent's events go and where the views find its controls.
         tasks: The window's task runner (pairing changes restart the agent in a task).
     """
@@ -51,28 +47,20 @@ class AgentHost(QObject):
         self._bridge = bridge
         self._tasks = tasks
         self.agent_thread: AgentThread | None = None
-        self._simulator: SimulatorProcess | None = None
         self._lock = asyncio.Lock()  # one start or stop at a time
         self._running: set[asyncio.Future[Any]] = set()
         self._closed = False
         bridge.paired.connect(self._on_bridge_paired)
         bridge.revoked.connect(self._on_bridge_revoked)
 
-    @property
-    def _workdir(self) -> Path:
-        ws = self._services.workspace
-        return (ws.root if ws is not None else data_dir()) / "ea"
-
-    @property
-    def _simulator_state(self) -> Path:
-        ws = self._services.workspace
-        return ws.simulator_state if ws is not None else data_dir() / "simulator" / "state.json"
-
     async def start(self) -> AgentThread | None:
         """Start this machine's agent, if it is paired here; return its thread."""
         return await self._whole(self._start_found())
 
     async def _start_found(self) -> AgentThread | None:
+        if self._services.agents is None:
+            log.info("this process runs no agent")
+            return None
         async with self._lock:
             found = await self._find()
             if found is None:
@@ -89,14 +77,11 @@ class AgentHost(QObject):
         return await asyncio.shield(task)
 
     async def close(self) -> None:
-        """Stop the agent (letting a job in flight finish) and the simulator started for it."""
+        """Stop the agent, letting a job in flight finish (the services stop its simulator)."""
         self._closed = True
         await asyncio.gather(*self._running, return_exceptions=True)
         async with self._lock:
             await self._stop()
-            if self._simulator is not None:
-                await asyncio.to_thread(self._simulator.stop)
-                self._simulator = None
 
     # Finding and starting ----------------------------------------------------------------------
 
@@ -115,17 +100,11 @@ class AgentHost(QObject):
         return None
 
     async def _start(self, agent: Agent, creds: AgentCredentials) -> AgentThread | None:
-        from tnm_desktop.agent.thread import AgentThread
-        from tnm_desktop.composition import agent as compose
-        from tnm_desktop.terminal.simulator.process import ensure_simulator
-
-        if self._closed:
+        launcher = self._services.agents
+        if self._closed or launcher is None:
             return None
         await self._stop()
-        if compose.uses_simulator(agent) and self._simulator is None:
-            self._simulator = await asyncio.to_thread(ensure_simulator, self._simulator_state)
-        thread = AgentThread(self._services.data.spawn(), creds,
-                             compose.runner_factory(self._workdir, self._simulator_state))
+        thread = await launcher.thread(agent, creds, self._services.data.spawn())
         self.agent_thread = thread
         self._bridge.attach(thread)
         thread.start()

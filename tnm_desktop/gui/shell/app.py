@@ -1,9 +1,10 @@
-"""The desktop app's entry point: logging, Qt + qasync once, crash dialog, start-up, shutdown.
+"""The desktop app's lifecycle: logging, Qt + its event loop once, crash dialog, start-up, shutdown.
 
-``run()`` is the only place that creates the QApplication and the event loop. The lifecycle is
-one coroutine: start the controller, wait until the user quits, then shut down in order (the
-window's tasks and live subscription, then the services — stopping a workspace database this
-process started — then the remaining tasks).
+``run()`` is the only place that creates the QApplication and runs the event loop (which loop is
+the composition root's choice, :mod:`tnm_desktop.composition.gui`). The lifecycle is one
+coroutine: start the controller, wait until the user quits, then shut down in order (the window's
+tasks and live subscription, then the services — stopping a workspace database this process
+started — then the remaining tasks).
 """
 
 from __future__ import annotations
@@ -13,57 +14,22 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tnm_desktop.gui.shell.controller import AppController, StartUp
+from tnm_desktop.gui.shell.controller import AppController, ChooseStartUp, OpenServices
 from tnm_desktop.gui.shell.mainwindow import current_window
 from tnm_desktop.gui.widgets import theme
 from tnm_desktop.gui.widgets.bridge import MessageBridge, install_crash_hooks
-from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, config_dir, log_dir
-from tnm_desktop.services import open_services
+from tnm_desktop.profiles import ProfileStore, config_dir, log_dir
 
 log = logging.getLogger(__name__)
 
 LOG_FILE = "tnm-desktop.log"
-
-async def choose_startup(store: ProfileStore, *, demo: bool = False, workspace: Path | None = None) -> StartUp:
-    """Pick the start-up profile: the demo, ``--workspace DIR``, the default one, or (nothing
-    configured) the demo."""
-    if demo:
-        return await _demo_startup(workspace)
-    if workspace is not None:
-        return StartUp(await asyncio.to_thread(_workspace_profile, store, workspace))
-    profiles, default_id = await asyncio.to_thread(store.load)
-    chosen = next((p for p in profiles if p.id == default_id), profiles[0] if profiles else None)
-    if chosen is None:
-        # Nothing configured: the demo, so the whole pipeline can be watched working at once.
-        # Signing out of it leads to the sign-in window, where a workspace or project is added.
-        return await _demo_startup(None)
-    return StartUp(chosen)
-
-
-def _workspace_profile(store: ProfileStore, workspace: Path) -> ConnectionProfile:
-    # The profile of a folder given on the command line; saved, so "remember me" works next time.
-    folder = str(Path(workspace).expanduser().absolute())
-    profiles, _ = store.load()
-    found = next((p for p in profiles if p.kind is ProfileKind.LOCAL and p.workspace_dir == folder), None)
-    if found is not None:
-        return found
-    return store.upsert(ConnectionProfile.new(Path(folder).name or "Workspace", ProfileKind.LOCAL,
-                                              workspace_dir=folder))
-
-
-async def _demo_startup(workspace: Path | None) -> StartUp:
-    from tnm_desktop.demo import open_demo
-
-    services = await open_demo(workspace)
-    return StartUp(services.profile, services)
-
 
 # Logging -------------------------------------------------------------------------------------
 
@@ -133,8 +99,15 @@ class CrashReporter(QObject):
         self._box = box
 
 
-def run(demo: bool = False, workspace: Path | None = None) -> int:
-    """Run the desktop app until the user quits; return the exit status."""
+def run(choose: ChooseStartUp, open_services: OpenServices,
+        new_loop: Callable[[QApplication], asyncio.AbstractEventLoop]) -> int:
+    """Run the desktop app until the user quits; return the exit status.
+
+    Args:
+        choose: Picks the start-up profile (and opens the demo's services).
+        open_services: Opens a profile's services (what sign-in and switching profiles call).
+        new_loop: Makes the event loop Qt and asyncio share on this thread.
+    """
     log_path, log_handler = setup_logging()
     hooks = (sys.excepthook, threading.excepthook)
     existing = QApplication.instance()
@@ -153,10 +126,7 @@ def run(demo: bool = False, workspace: Path | None = None) -> int:
     async def main() -> int:
         install_crash_hooks(bridge, asyncio.get_running_loop())
         store = ProfileStore()
-        controller = AppController(
-            bridge, settings, store,
-            choose=lambda s: choose_startup(s, demo=demo, workspace=workspace),
-            open_services=open_services)
+        controller = AppController(bridge, settings, store, choose=choose, open_services=open_services)
         controller.start()
         try:
             return await controller.wait_finished()
@@ -166,7 +136,7 @@ def run(demo: bool = False, workspace: Path | None = None) -> int:
             log.info("TNM Desktop stopped")
 
     try:
-        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        with asyncio.Runner(loop_factory=lambda: new_loop(app)) as runner:
             return runner.run(main())
     finally:
         sys.excepthook, threading.excepthook = hooks
