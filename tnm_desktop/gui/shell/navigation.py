@@ -1,18 +1,23 @@
 """The pages of the main window, in the order the navigation shows them.
 
-To add a page, append a :class:`Page` to :data:`PAGES`; ``order`` places it (Strategies 10,
-Signals 20, EA Studio 30, Accounts & Sync 40, Agent 50, Settings 90). The view is imported when
-the window is built, so a page's module may be heavy; its class is ``View(ctx, parent=None)``.
+To add a page, append a :class:`Page` to :data:`PAGES` with a function that imports its view;
+``order`` places it (Strategies 10, Signals 20, EA Studio 30, Accounts & Sync 40, Agent 50,
+Settings 90). The view is imported when the window is built (or earlier, in a worker thread, by
+:func:`import_views`), so a page's module may be heavy; its class is ``View(ctx, parent=None)``.
+The imports are plain ones inside functions, so the import contracts see the shell → pages
+dependency.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
 from tnm_desktop.gui.pages.context import ViewContext
+
+ViewClass = Callable[[ViewContext, QWidget | None], QWidget]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,37 +27,70 @@ class Page:
     Attributes:
         key: Stable identifier (remembered as the last open page).
         title: What the navigation shows.
-        view: ``"package.module:ClassName"`` of the view.
+        load: Imports the page's module and returns its view class.
         order: Position in the navigation, smaller first.
     """
 
     key: str
     title: str
-    view: str
+    load: Callable[[], ViewClass]
     order: int
 
     def create(self, ctx: ViewContext, parent: QWidget | None = None) -> QWidget:
         """Build the page's view."""
-        module, _, name = self.view.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        widget: QWidget = cls(ctx, parent)
-        return widget
+        return self.load()(ctx, parent)
+
+
+def _strategies() -> ViewClass:
+    from tnm_desktop.gui.pages.strategies import StrategiesView
+
+    return StrategiesView
+
+
+def _signals() -> ViewClass:
+    from tnm_desktop.gui.pages.signals import SignalsView
+
+    return SignalsView
+
+
+def _ea_studio() -> ViewClass:
+    from tnm_desktop.gui.pages.ea_studio import EaStudioView
+
+    return EaStudioView
+
+
+def _accounts() -> ViewClass:
+    from tnm_desktop.gui.pages.accounts import AccountsView
+
+    return AccountsView
+
+
+def _agent() -> ViewClass:
+    from tnm_desktop.gui.pages.agent import AgentView
+
+    return AgentView
+
+
+def _settings() -> ViewClass:
+    from tnm_desktop.gui.pages.settings import SettingsView
+
+    return SettingsView
 
 
 PAGES: list[Page] = [
-    Page("strategies", "Strategies", "tnm_desktop.gui.pages.strategies:StrategiesView", 10),
-    Page("signals", "Signals", "tnm_desktop.gui.pages.signals:SignalsView", 20),
-    Page("ea_studio", "EA Studio", "tnm_desktop.gui.pages.ea_studio:EaStudioView", 30),
-    Page("accounts", "Accounts & Sync", "tnm_desktop.gui.pages.accounts:AccountsView", 40),
-    Page("agent", "Agent", "tnm_desktop.gui.pages.agent:AgentView", 50),
-    Page("settings", "Settings", "tnm_desktop.gui.pages.settings:SettingsView", 90),
+    Page("strategies", "Strategies", _strategies, 10),
+    Page("signals", "Signals", _signals, 20),
+    Page("ea_studio", "EA Studio", _ea_studio, 30),
+    Page("accounts", "Accounts & Sync", _accounts, 40),
+    Page("agent", "Agent", _agent, 50),
+    Page("settings", "Settings", _settings, 90),
 ]
 
 
 def import_views() -> None:
     """Import every page's module (the app does it in a worker thread while the user signs in)."""
     for page in PAGES:
-        importlib.import_module(page.view.partition(":")[0])
+        page.load()
 
 
 def pages() -> list[Page]:
