@@ -52,6 +52,9 @@ class Table(StrEnum):
     AGENTS = "mt5_agents"
 
 
+LiveRow = Signal | Job | SyncLog | TradingAccount | Agent  # a row of a table that can be subscribed to
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """A row of the signed-in user's that was inserted or updated.
@@ -63,7 +66,7 @@ class Change:
     table: Table
     op: str  # "insert" | "update" | "delete"
     id: str
-    row: Signal | Job | SyncLog | TradingAccount | Agent | None
+    row: LiveRow | None
 
 
 class LiveState(StrEnum):

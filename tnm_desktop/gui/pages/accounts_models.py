@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from tnm_desktop.domain import SyncHealth, SyncLog
 from tnm_desktop.gui.widgets import fmt, theme
@@ -24,13 +24,16 @@ def account_label(login: int | None, server: str | None) -> str:
     return f"{login} · {server}" if login is not None else (server or "")
 
 
-class _Table(QAbstractTableModel):
+R = TypeVar("R")
+
+
+class _Table(QAbstractTableModel, Generic[R]):
     # Shared plumbing: fixed headers, no children, rows kept in a list.
     HEADERS: tuple[str, ...] = ()
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Any] = []
+        self._rows: list[R] = []
 
     def rowCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -38,7 +41,7 @@ class _Table(QAbstractTableModel):
     def columnCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
                 and 0 <= section < len(self.HEADERS):
             return self.HEADERS[section]
@@ -48,7 +51,7 @@ class _Table(QAbstractTableModel):
         return index.isValid() and 0 <= index.row() < len(self._rows) and 0 <= index.column() < len(self.HEADERS)
 
 
-class HealthTableModel(_Table):
+class HealthTableModel(_Table[SyncHealth]):
     """One row per trading account: balance, connection and how its syncs have gone (24 h)."""
 
     HEADERS = ("Account", "Balance", "Equity", "Connection", "Last successful sync", "Success (24 h)",
@@ -56,7 +59,7 @@ class HealthTableModel(_Table):
     (COL_ACCOUNT, COL_BALANCE, COL_EQUITY, COL_CONNECTION, COL_LAST_OK, COL_RATE, COL_AVG, COL_FAILURES,
      COL_STALE) = range(9)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not self._valid(index):
             return None
         row: SyncHealth = self._rows[index.row()]
@@ -129,13 +132,13 @@ class HealthTableModel(_Table):
                                   [Qt.ItemDataRole.DisplayRole])
 
 
-class FailureTableModel(_Table):
+class FailureTableModel(_Table[SyncLog]):
     """Failed and partial syncs of the last 24 hours, newest first, with the error."""
 
     HEADERS = ("When", "Account", "Outcome", "Type", "Duration", "Error")
     COL_WHEN, COL_ACCOUNT, COL_OUTCOME, COL_TYPE, COL_DURATION, COL_ERROR = range(6)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not self._valid(index):
             return None
         row: SyncLog = self._rows[index.row()]

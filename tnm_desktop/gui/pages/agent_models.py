@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from tnm_desktop.agent.events import LogLine
 from tnm_desktop.gui.widgets import theme
@@ -22,7 +20,7 @@ class AgentLogModel(QAbstractListModel):
         parent: Qt parent.
     """
 
-    def __init__(self, limit: int = 1000, parent: Any = None) -> None:
+    def __init__(self, limit: int = 1000, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.limit = limit
         self._lines: list[LogLine] = []
@@ -30,7 +28,7 @@ class AgentLogModel(QAbstractListModel):
     def rowCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._lines)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._lines):
             return None
         line = self._lines[index.row()]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from tnm_desktop.domain import BrokerConnection
 from tnm_desktop.gui.widgets import theme
@@ -28,7 +26,7 @@ def mapping_summary(connection: BrokerConnection) -> str:
 class BrokersModel(QAbstractTableModel):
     """The user's broker connections with the agent serving each."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[BrokerConnection] = []
         self._agents: dict[str, str] = {}
@@ -57,13 +55,13 @@ class BrokersModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> object:
         horizontal = orientation is Qt.Orientation.Horizontal
         if horizontal and role == _ROLE.DisplayRole and 0 <= section < len(BROKER_COLUMNS):
             return BROKER_COLUMNS[section]
         return None
 
-    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         c = self._rows[index.row()]
@@ -85,7 +83,7 @@ class SymbolMapModel(QAbstractTableModel):
 
     HEADERS = ("TradingView symbol", "Broker symbol")
 
-    def __init__(self, mapping: dict[str, str] | None = None, parent: Any = None) -> None:
+    def __init__(self, mapping: dict[str, str] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[list[str]] = [[tv, broker] for tv, broker in sorted((mapping or {}).items())]
 
@@ -108,19 +106,19 @@ class SymbolMapModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         return _FLAGS | Qt.ItemFlag.ItemIsEditable if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> object:
         if orientation is Qt.Orientation.Horizontal and role == _ROLE.DisplayRole and 0 <= section < 2:
             return self.HEADERS[section]
         return None
 
-    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         if role in (_ROLE.DisplayRole, _ROLE.EditRole):
             return self._rows[index.row()][index.column()]
         return None
 
-    def setData(self, index: Index, value: Any, role: int = _ROLE.EditRole) -> bool:
+    def setData(self, index: Index, value: object, role: int = _ROLE.EditRole) -> bool:
         if not index.isValid() or role != _ROLE.EditRole or not 0 <= index.row() < len(self._rows):
             return False
         text = str(value).strip()

@@ -19,9 +19,8 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
 from tnm_desktop.data.port import Change, DataPort
@@ -67,7 +66,7 @@ class SignalsModel(QAbstractTableModel):
     rows_arrived = Signal(int)
 
     def __init__(self, data: DataPort, tasks: TaskRunner, *, page_size: int = 300, coalesce_ms: int = 150,
-                 parent: Any = None) -> None:
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._data = data
         self._tasks = tasks
@@ -248,12 +247,12 @@ class SignalsModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _ROLE.DisplayRole) -> object:
         if orientation is Qt.Orientation.Horizontal and role == _ROLE.DisplayRole and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
         return None
 
-    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = _ROLE.DisplayRole) -> object:
         # Called a few thousand times per repaint: roles we do not serve leave before any lookup.
         if role not in _SERVED or not index.isValid():
             return None

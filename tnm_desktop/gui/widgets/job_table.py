@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from tnm_desktop.agent.events import JobFinished, JobStarted
 from tnm_desktop.domain import Job, JobStatus, JobType
@@ -121,7 +120,7 @@ class JobTableModel(QAbstractTableModel):
     HEADERS = ("Job", "Details", "Status", "Created", "Duration", "Result")
     COL_JOB, COL_DETAIL, COL_STATUS, COL_CREATED, COL_DURATION, COL_RESULT = range(6)
 
-    def __init__(self, limit: int = 200, parent: Any = None) -> None:
+    def __init__(self, limit: int = 200, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[JobRow] = []
         self._limit = limit
@@ -134,13 +133,13 @@ class JobTableModel(QAbstractTableModel):
     def columnCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
                 and 0 <= section < len(self.HEADERS):
             return self.HEADERS[section]
         return None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row, col = self._rows[index.row()], index.column()
