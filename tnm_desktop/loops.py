@@ -44,6 +44,10 @@ def can_wait_on_sockets(loop: asyncio.AbstractEventLoop) -> bool:
     known = _can_wait.get(loop)
     if known is not None:
         return known
+    proactor = getattr(asyncio, "ProactorEventLoop", ())  # Windows only; psycopg refuses it by its type
+    if isinstance(loop, proactor):
+        _can_wait[loop] = False
+        return False
     # Asked of the loop itself rather than of its class: qasync's loops and test loops subclass
     # the asyncio ones, and only trying tells what a loop really does.
     mine, other = socket.socketpair()
