@@ -154,7 +154,7 @@ def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYP
 
 
 def _one(conn: psycopg.Connection[tuple[object, ...]], query: str, *params: object) -> str:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     assert row is not None
     return str(row[0])
 

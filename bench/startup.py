@@ -290,9 +290,9 @@ def report(cold: list[Launch], warm: list[Launch], opening: list[float], first: 
           f"with the pages' modules {with_pages:.0f} ms (+{with_pages - total:.0f} ms, imported in a worker thread "
           f"while the session is restored)")
     names = sorted(pages[0].packages, key=lambda k: -statistics.median(i.packages.get(k, 0.0) for i in pages))
-    rows = [(name, statistics.median(i.packages.get(name, 0.0) for i in first),
-             statistics.median(i.packages.get(name, 0.0) for i in pages)) for name in names[:14]]
-    print(table(("package (its modules' own import time, ms)", "before the first window", "with the pages"), rows))
+    packages = [(name, statistics.median(i.packages.get(name, 0.0) for i in first),
+                 statistics.median(i.packages.get(name, 0.0) for i in pages)) for name in names[:14]]
+    print(table(("package (its modules' own import time, ms)", "before the first window", "with the pages"), packages))
     middle = sorted(first, key=lambda i: i.total)[len(first) // 2]
     print()
     print(table(("imports of 40 ms or more before the first window (median run; indented: imported by the one above)",

@@ -24,10 +24,10 @@ from tests.pg import Db, build_template, create_test_database, drop_test_databas
 class MemoryKeyring(KeyringBackend):
     """An isolated keyring for one test: the real keyring API, nothing leaves the process."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's __init__ has no annotations
         self.items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

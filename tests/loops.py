@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVarTuple
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
+
+Ts = TypeVarTuple("Ts")
 
 
 class RefusingLoop(asyncio.SelectorEventLoop):
@@ -11,19 +17,19 @@ class RefusingLoop(asyncio.SelectorEventLoop):
     with ``NotImplementedError``, exactly as ``asyncio.ProactorEventLoop`` (and qasync's
     ``QIOCPEventLoop``) do on Windows; everything else (transports, timers) works as usual."""
 
-    def add_reader(self, fd: Any, callback: Any, *args: Any) -> None:
+    def add_reader(self, fd: FileDescriptorLike, callback: Callable[[*Ts], Any], *args: *Ts) -> None:
         raise NotImplementedError
 
-    def remove_reader(self, fd: Any) -> bool:
+    def remove_reader(self, fd: FileDescriptorLike) -> bool:
         raise NotImplementedError
 
-    def add_writer(self, fd: Any, callback: Any, *args: Any) -> None:
+    def add_writer(self, fd: FileDescriptorLike, callback: Callable[[*Ts], Any], *args: *Ts) -> None:
         raise NotImplementedError
 
-    def remove_writer(self, fd: Any) -> bool:
+    def remove_writer(self, fd: FileDescriptorLike) -> bool:
         raise NotImplementedError
 
-    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[[*Ts], object], *args: *Ts) -> None:
         raise NotImplementedError
 
     def remove_signal_handler(self, sig: int) -> bool:

@@ -11,9 +11,10 @@ import asyncio
 import os
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVarTuple
 
 from tnm_desktop.agent.events import AgentEvent, StateChanged
 from tnm_desktop.agent.thread import AgentThread
@@ -29,6 +30,8 @@ from tests.agent.rig import make_rig
 from tests.loops import RefusingLoop
 from tests.pg import Db
 from tests.waiting import eventually
+
+Ts = TypeVarTuple("Ts")
 
 
 async def test_the_loop_refuses_what_psycopg_needs_and_the_data_layer_goes_elsewhere() -> None:
@@ -119,7 +122,7 @@ async def test_stop_signals_on_a_loop_without_signal_handlers() -> None:
 class _NoSignalHandlers(asyncio.SelectorEventLoop):
     """A selector loop without signal handlers: the loop the headless commands run on Windows."""
 
-    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[[*Ts], object], *args: *Ts) -> None:
         raise NotImplementedError
 
     def remove_signal_handler(self, sig: int) -> bool:

@@ -255,7 +255,7 @@ def test_job_rows_merge_the_database_and_the_agents_events_in_either_order(qtmod
     running = _job("running", started=start, completed=None)
     failed = _job("failed", started=start, completed=start + timedelta(milliseconds=40))
     finished = JobFinished("j1", "trade", "failed", 87, "Market is closed")
-    orders = {
+    orders: dict[str, list[Job | JobFinished]] = {
         "agent first": [running, finished, failed],
         "database first": [running, failed, finished],
         "a late re-read of the running row": [running, finished, running, failed],

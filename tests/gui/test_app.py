@@ -77,14 +77,16 @@ async def test_wrong_password_then_sign_in_and_remember_me_restores_silently(
     await sign_in(first, user.email, "not my password")
     await eventually(lambda: first.signin.message.text() != "", what="the refusal")
     assert first.signin.message.text() == "Wrong email or password."
-    assert first.window is None and first.signin.sign_in_button.isEnabled()
+    assert (first.window, first.signin.sign_in_button.isEnabled()) == (None, True)
 
     await sign_in(first, user.email, user.password, remember=True)
     await eventually(lambda: first.window is not None and first.window.isVisible(), what="the main window")
     assert not first.signin.isVisible()
-    assert user.email in first.window.windowTitle()
+    window = first.window
+    assert window is not None
+    assert user.email in window.windowTitle()
     await first.shutdown()
-    first.window.close()
+    window.close()
 
     # The next start: nobody types anything.
     second = await start_app()
@@ -92,8 +94,10 @@ async def test_wrong_password_then_sign_in_and_remember_me_restores_silently(
     assert second.signin.password.text() == "" and second.signin.message.text() == ""
 
     # Signing out forgets the remembered session.
-    second.window.sign_out_requested.emit()
-    confirm(second.window, "Sign out")
+    window = second.window
+    assert window is not None
+    window.sign_out_requested.emit()
+    confirm(window, "Sign out")
     await eventually(lambda: second.window is None and second.signin.isVisible(), what="back to sign-in")
     await second.shutdown()
     second.signin.close()

@@ -61,8 +61,8 @@ async def test_compile_shows_progress_then_the_error_and_clicking_it_moves_the_c
     job = db.admin.execute("select id::text as id, payload, target_agent_id::text as target, ea_project_id::text "
                            "as project, status from jobs").fetchone()
     assert job is not None
-    assert job["payload"]["version_id"] == version.id and job["target"] == agent.id  # type: ignore[index]
-    assert job["payload"]["project"] == "MA cross EURUSD"  # type: ignore[index]
+    assert job["payload"]["version_id"] == version.id and job["target"] == agent.id
+    assert job["payload"]["project"] == "MA cross EURUSD"
     assert job["project"] == project.id and job["status"] == "pending"
 
     def compile_state() -> str:

@@ -77,7 +77,7 @@ async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: O
 
     def wrap(port: DataPort) -> DataPort:
         flaky.append(FlakyPort(port))
-        return flaky[0]  # type: ignore[return-value]
+        return flaky[0]
 
     window = await open_window(user, wrap=wrap)
     assert window.offline_banner.isHidden()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import Strategy, StrategyStats
 from tnm_desktop.gui.pages.strategies_model import StrategiesModel
@@ -105,7 +106,7 @@ def strategy(name: str, n: int) -> Strategy:
                     updated_at=moment)
 
 
-def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester) -> None:
+def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester: ModelTester) -> None:
     model = StrategiesModel()
     qtmodeltester.check(model)  # watches every change below
     model.set_all([strategy("Trend", 1), strategy("Breakout", 2)], {"b": "Broker"}, [])

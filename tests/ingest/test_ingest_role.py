@@ -54,7 +54,7 @@ def test_it_can_touch_no_table_or_view(desk: Desk, statement: str) -> None:
                 "select attname from pg_attribute where attrelid = %s::regclass and attnum = 1",
                 (f"public.{relation}",)).fetchone()
             assert column is not None
-            query = sql.SQL(statement).format(rel=sql.Identifier(relation),  # type: ignore[arg-type]
+            query = sql.SQL(statement).format(rel=sql.Identifier(relation),
                                               col=sql.Identifier(str(column["attname"])))
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(query)
@@ -83,7 +83,7 @@ def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
                      "select public.rotate_strategy_secret(%s)"]:
             params = (desk.agent.id, desk.agent.key, desk.broker_id)[:call.count("%s")]
             with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(call, params)  # type: ignore[arg-type]
+                conn.execute(call, params)
         for role in ("authenticated", "service_role", "postgres"):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
@@ -112,7 +112,7 @@ def test_record_broker_symbols_replaces_the_catalog_for_the_serving_agent(desk: 
     def record(symbols: list[object]) -> int:
         rows = desk.db.call_as(desk.user, "select record_broker_symbols(%s, %s, %s, %s) as n",
                                (desk.agent.id, desk.agent.key, desk.broker_id, json.dumps(symbols)))
-        return int(rows[0]["n"])  # type: ignore[call-overload]
+        return int(rows[0]["n"])
 
     assert record(["EURUSD.m", {"symbol": "GOLD", "digits": 2, "volume_min": 0.01}, "EURUSD.m"]) == 2
     assert record([{"symbol": "GBPUSD.m", "digits": 5}, "GOLD"]) == 2

@@ -21,7 +21,7 @@ def agent_call(conn: psycopg.Connection[Row], agent: Agent, query: str,
     with conn.transaction():
         conn.execute("select set_config('role', 'authenticated', true), "
                      "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
-        cur = conn.execute(query, params)  # type: ignore[arg-type]
+        cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 
 

@@ -136,7 +136,7 @@ def test_other_user_cannot_insert_as_the_owner(db: Db, worlds: tuple[World, Worl
     statement = (spec.insert.format(user=alice.user.id, **alice.ids) if spec.insert
                  else f"insert into public.{table} select * from public.{table} limit 1")
     with db.as_user(bob.user) as conn, pytest.raises(errors.InsufficientPrivilege):
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
     assert db.admin.execute(f"select count(*) as n from public.{table}").fetchone() == count
 
 
@@ -147,7 +147,7 @@ def test_own_row_cannot_hang_on_another_users_parent(
     spec = TABLES[table]
     assert spec.insert
     with db.as_user(bob.user) as conn, pytest.raises(errors.ForeignKeyViolation):
-        conn.execute(spec.insert.format(user=bob.user.id, **alice.ids))  # type: ignore[arg-type]
+        conn.execute(spec.insert.format(user=bob.user.id, **alice.ids))
 
 
 @pytest.mark.parametrize("relation", sorted(TABLES) + VIEWS)
