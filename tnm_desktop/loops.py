@@ -112,6 +112,12 @@ async def on_selector_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return await _shared.run(make())
 
 
+def stop_signals() -> list[signal.Signals]:
+    """The signals that ask a process to stop: SIGTERM, SIGINT (Ctrl+C), on Windows SIGBREAK (Ctrl+Break)."""
+    names = ["SIGTERM", "SIGINT"] + (["SIGBREAK"] if sys.platform == "win32" else [])
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
 def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Callable[[], None]:
     """Call ``stop`` on ``loop`` (the main thread's) at SIGTERM or SIGINT; on Windows, at Ctrl+C or
     Ctrl+Break. Return a function that puts the previous handlers back.
@@ -121,8 +127,7 @@ def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -
     and a wake-up socket read by the loop (as asyncio's POSIX loops use) makes a loop asleep in
     ``select()`` run it at once — Windows' ``select()`` is not interrupted by a signal.
     """
-    names = ["SIGTERM", "SIGINT"] + (["SIGBREAK"] if sys.platform == "win32" else [])
-    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    signals = stop_signals()
     try:
         loop.add_signal_handler(signals[0], stop)
     except NotImplementedError:

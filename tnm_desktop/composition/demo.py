@@ -29,6 +29,7 @@ from tnm_desktop.composition.services import app_agents
 from tnm_desktop.demo.alerts import FIRST_ALERTS, post
 from tnm_desktop.demo.seed import DemoIds, seed
 from tnm_desktop.errors import OperationalError, TnmError
+from tnm_desktop.loops import stop_signals
 from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.services import Services
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
@@ -36,6 +37,7 @@ from tnm_desktop.webhook.server import WebhookReceiver
 from tnm_desktop.workspace import Connections, Workspace
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class DemoRun:
@@ -165,9 +167,7 @@ def run_headless(root: Path | None, receiver_port: int | None) -> int:
     """``tnm-desktop demo --headless``: start everything, print key=value lines, run until SIGTERM
     or SIGINT (Ctrl+C; on Windows also Ctrl+Break), then stop everything it started."""
     stop = threading.Event()
-    names = ["SIGTERM", "SIGINT"] + (["SIGBREAK"] if sys.platform == "win32" else [])
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (getattr(signal, name) for name in names if hasattr(signal, name))}
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
     try:
         demo = start_demo(root or default_demo_dir(), agent_process=True, receiver_port=receiver_port)
         try:
