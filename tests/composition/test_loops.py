@@ -24,9 +24,9 @@ from tnm_desktop.domain import AgentCredentials, AgentState
 from tnm_desktop.loops import can_wait_on_sockets, on_selector_loop, selector_loop, stop_on_signals
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator.client import RemoteMt5
-from tnm_desktop.terminal.simulator.process import start_simulator
+from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
 
-from tests.agent.rig import make_rig
+from tests.agent.rig import TradeRig, make_rig
 from tests.loops import RefusingLoop
 from tests.pg import Db
 from tests.waiting import eventually
@@ -55,6 +55,13 @@ async def test_an_agent_trade_runs_when_every_loop_refuses_add_reader(db: Db, tm
     # adapter, its live subscription and the agent's own adapter all reach PostgreSQL anyway.
     rig = await make_rig(db)
     simulator = start_simulator(tmp_path / "simulator" / "state.json")
+    try:
+        await _trade_on_refusing_loops(db, rig, simulator, tmp_path)
+    finally:
+        simulator.stop()  # whatever failed: a simulator process must not outlive its test
+
+
+async def _trade_on_refusing_loops(db: Db, rig: TradeRig, simulator: SimulatorProcess, tmp_path: Path) -> None:
     seen_loops: set[type[asyncio.AbstractEventLoop]] = set()
     events: list[AgentEvent] = []
 
@@ -99,7 +106,6 @@ async def test_an_agent_trade_runs_when_every_loop_refuses_add_reader(db: Db, tm
             ("EURUSD.m", 0.2, signal_row["broker_order_id"])]
     finally:
         client.close()
-        simulator.stop()
     assert seen_loops == {RefusingLoop}
     assert [e.state for e in events if isinstance(e, StateChanged)][-1] is AgentState.STOPPED
 
