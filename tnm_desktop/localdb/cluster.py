@@ -143,7 +143,7 @@ def find_postgres(*, major: int | None = None, prefer: str | None = None, kind: 
         if usable:
             return max(usable, key=lambda p: p.major)
     hint = _INSTALL_HINT.get(sys.platform, _INSTALL_HINT["linux"])
-    where = f" in {override}" if override else ""
+    where = f" in {override}" if override else f" (TNM_POSTGRES={kind})" if kind != "auto" else ""
     if major is not None:
         raise OperationalError(
             f"This database was created with PostgreSQL {major}, and no PostgreSQL {major} server was "
