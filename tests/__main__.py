@@ -62,8 +62,10 @@ def main() -> int:
     ]
     failed = []
     second = _second_pass_args(args)
-    if os.environ.get("TNM_TEST_SECOND_POSTGRES") == "0" or second is None:
-        pass
+    if os.environ.get("TNM_TEST_SECOND_POSTGRES") == "0":
+        print("== pytest on the other PostgreSQL: left out (TNM_TEST_SECOND_POSTGRES=0)", flush=True)
+    elif second is None:
+        print(f"== pytest on the other PostgreSQL: none of {', '.join(SECOND_PASS)} selected", flush=True)
     elif other is None:
         print(f"== pytest on the other PostgreSQL: left out ({why_not})", flush=True)
         if os.environ.get("CI"):
