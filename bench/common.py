@@ -26,7 +26,8 @@ import bcrypt
 import keyring
 import psycopg
 from tnm_desktop import pgcluster
-from tnm_desktop.agent.pairing import BCRYPT_ROUNDS
+from tnm_desktop.agent.pairing import BCRYPT_ROUNDS, hash_key
+from tnm_desktop.domain import PairingKeyHashes
 from tnm_desktop.keystore import FileKeyring
 from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
@@ -115,9 +116,9 @@ class Trader:
     secret: str
 
 
-def pairing_hash(key: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    """The bcrypt hash the app stores for a pairing key (``$2a$``, the app's cost by default)."""
-    return bcrypt.hashpw(key.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
+def pairing_hashes(key: str, rounds: int = BCRYPT_ROUNDS) -> PairingKeyHashes:
+    """What the app stores for a pairing key (bcrypt at the app's cost by default, SHA-256, prefix)."""
+    return hash_key(key, rounds)
 
 
 def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYPT_ROUNDS,
@@ -139,9 +140,10 @@ def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYP
                           "values (%s, %s, now()) returning id::text", email, password)
         conn.execute("update user_settings set risk_percent = 1.0, default_sl_pips = 20, max_lot_size = 5 "
                      "where user_id = %s", (user,))
+        hashes = pairing_hashes(key, rounds)
         agent = _one(conn, "insert into mt5_agents (user_id, name, machine_name, terminal_path, pairing_key_hash, "
-                           "pairing_key_prefix) values (%s, 'bench', 'bench', %s, %s, %s) returning id::text",
-                     user, terminal_path, pairing_hash(key, rounds), key[:11])
+                           "pairing_key_sha256, pairing_key_prefix) values (%s, 'bench', 'bench', %s, %s, %s, %s) "
+                           "returning id::text", user, terminal_path, hashes.bcrypt, hashes.sha256, hashes.prefix)
         broker = _one(conn, "insert into broker_connections (user_id, agent_id, name, symbol_suffix) "
                             "values (%s, %s, 'Simulator', '.m') returning id::text", user, agent)
         strategy = _one(conn, "insert into tv_strategies (user_id, broker_connection_id, name) "

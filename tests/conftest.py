@@ -44,6 +44,17 @@ class MemoryKeyring(KeyringBackend):
         del self.items[(service, username)]
 
 
+def pytest_report_header() -> str:
+    """Say which PostgreSQL the session's clusters run on (``python -m tests`` runs on both)."""
+    from tnm_desktop.errors import OperationalError
+
+    try:
+        install = LocalCluster(Path(tempfile.gettempdir()) / "tnm-no-cluster-here").install  # a new cluster's
+    except OperationalError as exc:
+        return f"postgresql: none ({exc})"
+    return f"postgresql: {install.kind} {install.major} ({install.bindir})"
+
+
 @pytest.fixture(autouse=True)
 def isolated_keyring() -> Iterator[MemoryKeyring]:
     """Every test gets its own empty keyring."""

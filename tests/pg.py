@@ -6,6 +6,7 @@ the way PostgREST switches roles: ``set local role`` plus the JWT claims for the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import secrets
@@ -55,6 +56,11 @@ def hash_secret(secret: str, rounds: int = TEST_BCRYPT_ROUNDS) -> str:
     return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
 
 
+def key_digest(key: str) -> str:
+    """The hex SHA-256 of a pairing key, as the app stores it."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class Db:
     """One test database and the ways to act on it."""
 
@@ -95,12 +101,12 @@ class Db:
         return User(str(row["id"]), email, password)
 
     def create_agent(self, user: User, name: str = "desk pc") -> Agent:
-        """Pair an agent for ``user`` the way the app does: key in hand, bcrypt hash stored."""
+        """Pair an agent for ``user`` the way the app does: key in hand, its hashes stored."""
         key = "pk_" + secrets.token_hex(32)
         row = self.admin.execute(
-            "insert into public.mt5_agents (user_id, name, pairing_key_hash, pairing_key_prefix) "
-            "values (%s, %s, %s, %s) returning id::text as id",
-            (user.id, name, hash_secret(key), key[:11]),
+            "insert into public.mt5_agents (user_id, name, pairing_key_hash, pairing_key_sha256, "
+            "pairing_key_prefix) values (%s, %s, %s, %s, %s) returning id::text as id",
+            (user.id, name, hash_secret(key), key_digest(key), key[:11]),
         ).fetchone()
         assert row is not None
         return Agent(str(row["id"]), user, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,11 +68,12 @@ async def test_pairing_shows_the_prefix_keeps_the_key_in_the_keyring_and_only_it
     assert key is not None and re.fullmatch(r"pk_[0-9a-f]{64}", key)
     assert view.pairing.key_label.text() == f"{key[:11]}…"
     assert all(key not in text for text in texts_of(view))
-    row = db.admin.execute("select name, pairing_key_hash, pairing_key_prefix, row_to_json(a)::text as everything "
-                           "from mt5_agents a where id = %s", (agent_id,)).fetchone()
+    row = db.admin.execute("select name, pairing_key_hash, pairing_key_sha256, pairing_key_prefix, "
+                           "row_to_json(a)::text as everything from mt5_agents a where id = %s", (agent_id,)).fetchone()
     assert row is not None and row["name"] == "Desk PC" and row["pairing_key_prefix"] == key[:11]
     assert str(row["pairing_key_hash"]).startswith("$2a$")
     assert bcrypt.checkpw(key.encode(), str(row["pairing_key_hash"]).encode())
+    assert row["pairing_key_sha256"] == hashlib.sha256(key.encode()).hexdigest()
     assert key not in str(row["everything"])
 
     # Re-pair: asked first; a new key replaces the old one everywhere.
@@ -82,8 +84,10 @@ async def test_pairing_shows_the_prefix_keeps_the_key_in_the_keyring_and_only_it
     new_key = isolated_keyring.get_password(keystore.SERVICE, pairing.secret_name(agent_id))
     assert new_key is not None
     await eventually(lambda: view.pairing.key_label.text() == f"{new_key[:11]}…", what="the new prefix")
-    stored = db.admin.execute("select pairing_key_hash from mt5_agents where id = %s", (agent_id,)).fetchone()
+    stored = db.admin.execute("select pairing_key_hash, pairing_key_sha256 from mt5_agents where id = %s",
+                              (agent_id,)).fetchone()
     assert stored is not None and not bcrypt.checkpw(key.encode(), str(stored["pairing_key_hash"]).encode())
+    assert stored["pairing_key_sha256"] == hashlib.sha256(new_key.encode()).hexdigest()
 
     # Revoke: Cancel changes nothing; confirming revokes it and forgets the key here.
     view.pairing.revoke_button.click()

@@ -1,4 +1,8 @@
-"""Role tnm_ingest may call public.ingest_tv_signal and nothing else; nobody else may call it."""
+"""Role tnm_ingest may call public.ingest_tv_signal and nothing else; nobody else may call it.
+
+The function's privileged body is tnm_privileged.ingest_tv_signal (see the migration
+20251201000000_definer_functions_out_of_public): the role may execute that one too, and only it.
+"""
 
 from __future__ import annotations
 
@@ -63,14 +67,15 @@ def test_it_can_touch_no_table_or_view(desk: Desk, statement: str) -> None:
 def test_it_may_execute_no_other_function_and_reach_no_private_schema(db: Db) -> None:
     callable_ = db.admin.execute(
         "select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private', 'auth', 'extensions') "
+        "where n.nspname not in ('pg_catalog', 'information_schema') "
         "and has_function_privilege('tnm_ingest', p.oid, 'execute') "
         "and has_schema_privilege('tnm_ingest', n.oid, 'usage') order by 1").fetchall()
-    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)"]
+    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)",
+                                            "tnm_privileged.ingest_tv_signal(text,text,timestamp with time zone,text)"]
     schemas = db.admin.execute(
         "select nspname from pg_namespace where has_schema_privilege('tnm_ingest', oid, 'usage') "
         "and nspname not in ('pg_catalog', 'information_schema') order by 1").fetchall()
-    assert [r["nspname"] for r in schemas] == ["public"]
+    assert [r["nspname"] for r in schemas] == ["public", "tnm_privileged"]
     assert db.admin.execute("select has_schema_privilege('tnm_ingest', 'public', 'create') as c").fetchone() == {
         "c": False}
 
@@ -78,6 +83,7 @@ def test_it_may_execute_no_other_function_and_reach_no_private_schema(db: Db) ->
 def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
     with psycopg.connect(desk.ingest_url, autocommit=True) as conn:
         for call in ["select * from public.claim_next_job(%s, %s)",
+                     "select * from tnm_privileged.claim_next_job(%s, %s)",
                      "select public.record_broker_symbols(%s, %s, %s, '[]')",
                      "select * from public.signal_page()",
                      "select public.rotate_strategy_secret(%s)"]:
@@ -92,8 +98,9 @@ def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
 @pytest.mark.parametrize(("role", "allowed"), [
     ("anon", False), ("authenticated", False), ("service_role", True), ("tnm_ingest", True)])
 def test_who_may_execute_the_ingestion_function(db: Db, role: str, allowed: bool) -> None:
-    row = db.admin.execute("select has_function_privilege(%s, %s, 'execute') as ok", (role, INGEST)).fetchone()
-    assert row == {"ok": allowed}
+    for function in (INGEST, "tnm_privileged." + INGEST.removeprefix("public.")):
+        row = db.admin.execute("select has_function_privilege(%s, %s, 'execute') as ok", (role, function)).fetchone()
+        assert row == {"ok": allowed}, function
 
 
 def test_a_signed_in_user_cannot_forge_a_signal_through_it(desk: Desk) -> None:

@@ -172,7 +172,8 @@ def test_views_show_each_user_only_their_own(db: Db, worlds: tuple[World, World]
 def test_anon_can_execute_no_function(db: Db) -> None:
     rows = db.admin.execute(
         "select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private') and has_function_privilege('anon', p.oid, 'execute')"
+        "where n.nspname in ('public', 'tnm_private', 'tnm_privileged') "
+        "and has_function_privilege('anon', p.oid, 'execute')"
     ).fetchall()
     assert rows == []
 
@@ -181,7 +182,7 @@ def test_security_definer_functions_pin_search_path(db: Db) -> None:
     rows = db.admin.execute(
         "select p.oid::regprocedure::text as fn, p.proconfig from pg_proc p "
         "join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private') and p.prosecdef").fetchall()
+        "where n.nspname in ('public', 'tnm_private', 'tnm_privileged') and p.prosecdef").fetchall()
     assert len(rows) >= 10
     for row in rows:
         assert "search_path=\"\"" in (row["proconfig"] or []), row["fn"]

