@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tnm_desktop import __version__
 from tnm_desktop.errors import TnmError
 from tnm_desktop.terminal.simulator import cli as simulator_cli
 from tnm_desktop.webhook import cli as webhook_cli
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open the demo workspace (local database, simulator, demo data)")
     parser.add_argument("--workspace", type=Path, help="open this local workspace directory")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"tnm-desktop {__version__}")
     parser.set_defaults(handler=_gui)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 def run(*, demo: bool = False, workspace: Path | None = None) -> int:
     """Run the desktop app until the user quits (``tnm-desktop``); return the exit status."""
+    from tnm_desktop.composition.display import check_display
     from tnm_desktop.composition.services import open_services
+
+    check_display()  # before Qt: it aborts the process when it cannot open a window
     from tnm_desktop.gui.shell import app
 
     return app.run(choose=lambda store: choose_startup(store, demo=demo, workspace=workspace),
