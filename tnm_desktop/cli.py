@@ -59,6 +59,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run_headless(args.dir, args.port)
 
 
+def _mt5_test(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import mt5_check
+
+    return mt5_check.run(args.terminal, args.login, args.server, args.simulator_state, args.password_stdin)
+
+
 def _webhook_serve(args: argparse.Namespace) -> int:
     from tnm_desktop.composition import receiver
 
@@ -110,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     webhook_cli.register(commands, _webhook_serve)
     simulator_cli.register(commands, _simulator_serve, _simulator_history)
+
+    mt5 = commands.add_parser("mt5", help="MetaTrader 5")
+    mt5_commands = mt5.add_subparsers(title="mt5 commands", metavar="ACTION", required=True)
+    test = mt5_commands.add_parser("test", help="test the connection to a terminal; print the account as JSON")
+    test.add_argument("--terminal", default="",
+                      help="terminal64.exe, simulator: or mt5linux://host:port (default: the installed one)")
+    test.add_argument("--login", type=int, help="the account number to log in to")
+    test.add_argument("--server", help="its trade server")
+    test.add_argument("--password-stdin", action="store_true", help="read the account's password from stdin")
+    test.add_argument("--simulator-state", type=Path, help="the simulator's state file (for simulator:)")
+    test.set_defaults(handler=_mt5_test)
 
     agent = commands.add_parser("agent", help="run the MT5 agent without a window (until SIGTERM)")
     where = agent.add_mutually_exclusive_group(required=True)

@@ -20,6 +20,7 @@ from tnm_desktop.workspace import Workspace
 
 if TYPE_CHECKING:
     from tnm_desktop.agent.thread import AgentThread, DataFactory
+    from tnm_desktop.terminal.check import ConnectionCheck
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,11 @@ class AgentLauncher(Protocol):
 
     async def thread(self, agent: Agent, creds: AgentCredentials, data: DataFactory) -> AgentThread:
         """The agent's thread, not started yet; ``data`` builds its adapter on the thread's loop."""
+        ...
+
+    async def test_terminal(self, terminal_path: str, login: int | None, server: str | None,
+                            password: str | None) -> ConnectionCheck:
+        """Test the connection to a terminal (``terminal_path`` as the agent's row stores it)."""
         ...
 
     async def close(self) -> None:

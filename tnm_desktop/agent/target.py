@@ -56,6 +56,11 @@ class TerminalTarget:
 def uses_simulator(agent: Agent) -> bool:
     """Whether the agent trades on the simulator: set so, or set to nothing off Windows (there is
     no MetaTrader 5 to find there)."""
-    target = TerminalTarget.parse(agent.terminal_path)
+    return path_uses_simulator(agent.terminal_path)
+
+
+def path_uses_simulator(terminal_path: str) -> bool:
+    """Whether a ``terminal_path`` means the simulator (see :func:`uses_simulator`)."""
+    target = TerminalTarget.parse(terminal_path)
     return target.kind is TargetKind.SIMULATOR or (not target.location and target.kind is TargetKind.MT5
                                                    and sys.platform != "win32")

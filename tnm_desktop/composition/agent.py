@@ -16,7 +16,7 @@ from tnm_desktop import keystore
 from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.pairing import password_name
 from tnm_desktop.agent.runner import TerminalRunner
-from tnm_desktop.agent.target import MT5LINUX_DEFAULT, TargetKind, TerminalTarget, uses_simulator
+from tnm_desktop.agent.target import MT5LINUX_DEFAULT, TargetKind, TerminalTarget, path_uses_simulator
 from tnm_desktop.agent.thread import AgentThread, DataFactory, RunnerFactory
 from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, open_terminal
 from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
@@ -33,10 +33,16 @@ def terminal_config(agent: Agent, password: str | None, simulator_state: Path | 
     An agent with no terminal set trades on the workspace's simulator off Windows (there is no
     MetaTrader 5 to find there) and on the MetaTrader 5 the package finds on Windows.
     """
-    target = TerminalTarget.parse(agent.terminal_path)
+    return target_config(agent.terminal_path, agent.mt5_login, agent.mt5_server, password, simulator_state)
+
+
+def target_config(terminal_path: str, login: int | None, server: str | None, password: str | None,
+                  simulator_state: Path | None) -> TerminalConfig:
+    """How to reach the terminal a ``terminal_path`` names (:func:`terminal_config`'s rule)."""
+    target = TerminalTarget.parse(terminal_path)
     settings = ConnectSettings(path=target.location or None if target.kind is TargetKind.MT5 else None,
-                               login=agent.mt5_login, password=password, server=agent.mt5_server)
-    if uses_simulator(agent):
+                               login=login, password=password, server=server)
+    if path_uses_simulator(terminal_path):
         if simulator_state is not None:
             return TerminalConfig(kind=TerminalKind.REMOTE_SIMULATOR, state_file=simulator_state)
         return TerminalConfig(kind=TerminalKind.SIMULATOR)

@@ -21,6 +21,7 @@ from tnm_desktop.workspace import Workspace
 
 if TYPE_CHECKING:
     from tnm_desktop.agent.thread import AgentThread, DataFactory
+    from tnm_desktop.terminal.check import ConnectionCheck
     from tnm_desktop.terminal.simulator.process import SimulatorProcess
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,19 @@ class AppAgents:
 
             self._simulator = await asyncio.to_thread(ensure_simulator, self._simulator_state)
         return agent_thread(data, creds, self._workdir, self._simulator_state)
+
+    async def test_terminal(self, terminal_path: str, login: int | None, server: str | None,
+                            password: str | None) -> ConnectionCheck:
+        """Test the connection to a terminal in a process of its own (the simulator's is started
+        first when the path means it and none runs)."""
+        from tnm_desktop.agent.target import path_uses_simulator
+        from tnm_desktop.composition.mt5_check import test_terminal
+
+        if path_uses_simulator(terminal_path) and self._simulator is None:
+            from tnm_desktop.terminal.simulator.process import ensure_simulator
+
+            self._simulator = await asyncio.to_thread(ensure_simulator, self._simulator_state)
+        return await test_terminal(terminal_path, login, server, password, self._simulator_state)
 
     async def close(self) -> None:
         """Stop the simulator started here (it outlives each agent thread, not the services)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.port import (
+    AccountMode,
     AccountSnapshot,
     Candle,
     Deal,
@@ -80,13 +81,18 @@ def symbol_spec(info: Any) -> SymbolSpec:
         currency_margin=str(info.currency_margin))
 
 
+_ACCOUNT_MODES = {mt5.ACCOUNT_TRADE_MODE_DEMO: AccountMode.DEMO, mt5.ACCOUNT_TRADE_MODE_CONTEST: AccountMode.CONTEST,
+                  mt5.ACCOUNT_TRADE_MODE_REAL: AccountMode.REAL}
+
+
 def account(info: Any) -> AccountSnapshot:
     """Return ``account_info()`` as an :class:`AccountSnapshot`."""
     return AccountSnapshot(
         login=int(info.login), server=str(info.server), company=str(info.company), name=str(info.name),
         currency=str(info.currency), leverage=int(info.leverage), balance=float(info.balance),
         equity=float(info.equity), margin=float(info.margin), free_margin=float(info.margin_free),
-        margin_level=float(info.margin_level), profit=float(info.profit))
+        margin_level=float(info.margin_level), profit=float(info.profit), mode=_ACCOUNT_MODES.get(
+            int(getattr(info, "trade_mode", mt5.ACCOUNT_TRADE_MODE_REAL)), AccountMode.REAL))
 
 
 def position(record: Any, offset: timedelta) -> Position:

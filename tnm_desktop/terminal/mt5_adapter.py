@@ -63,6 +63,33 @@ def load_metatrader5() -> mt5.Mt5Api:
                                "pip install MetaTrader5.", code="metatrader5_missing") from exc
 
 
+def initialize_failure(settings: ConnectSettings, code: int, message: str) -> TnmError:
+    """What a failed ``initialize`` means for the trader, by the MetaTrader5 package's error code.
+
+    A refused login needs the trader (OperationalError); the rest may pass once the terminal is
+    up (TransientError, so the agent retries).
+    """
+    where = f"from {settings.path}" if settings.path else "where it is installed"
+    if code == mt5.RES_E_AUTH_FAILED:
+        account = f"account {settings.login} on {settings.server}" if settings.login else "the account"
+        return OperationalError(f"MetaTrader 5 could not log in to {account}: {message}. Check the login, the "
+                                "password and the server name as the terminal's login window shows them.",
+                                code="terminal_login_failed")
+    if code == mt5.RES_E_INTERNAL_FAIL_INIT:
+        return TransientError(f"MetaTrader 5 could not be started {where} ({message}). Check that MetaTrader 5 "
+                              "(64-bit) is installed and that the path points to its terminal64.exe.",
+                              code="terminal_unreachable")
+    if code == mt5.RES_E_INTERNAL_FAIL_TIMEOUT:
+        return TransientError(f"MetaTrader 5 did not answer in time ({message}). It may be starting, updating or "
+                              "showing a dialog: look at the terminal's window, then try again.",
+                              code="terminal_unreachable")
+    if code == mt5.RES_E_INVALID_VERSION:
+        return OperationalError(f"This MetaTrader 5 is too old for the MetaTrader5 package ({message}). Update "
+                                "the terminal (Help → Check for Updates) and try again.", code="terminal_refused")
+    return TransientError(f"MetaTrader 5 is not running or cannot be reached ({message}). Start the terminal and "
+                          "log in to your account, then try again.", code="terminal_unreachable")
+
+
 def _down_to_step(volume: float, step: float) -> float:
     steps = (Decimal(repr(volume)) / Decimal(repr(step))).to_integral_value(rounding=ROUND_DOWN)
     return float(steps * Decimal(repr(step)))
@@ -117,13 +144,7 @@ class Mt5Terminal:
         ok = (self._api.initialize(settings.path, **options) if settings.path
               else self._api.initialize(**options))
         if not ok:
-            code, message = self._api.last_error()
-            if code == mt5.RES_E_AUTH_FAILED:
-                raise OperationalError(f"MetaTrader 5 could not log in to account {settings.login} on "
-                                       f"{settings.server}: {message}. Check the login, password and server.",
-                                       code="terminal_login_failed")
-            raise TransientError(f"MetaTrader 5 is not running or cannot be reached ({message}).",
-                                 code="terminal_unreachable")
+            raise initialize_failure(settings, *self._api.last_error())
         self._connected = True
 
     def _ensure(self) -> None:

@@ -90,6 +90,14 @@ class DealKind(StrEnum):
     OTHER = "other"
 
 
+class AccountMode(StrEnum):
+    """Whose money an account trades: a demo account's, a contest's, or real money."""
+
+    DEMO = "demo"
+    CONTEST = "contest"
+    REAL = "real"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectSettings:
     """How to reach the terminal; ``None`` fields use what the terminal remembers."""
@@ -128,6 +136,7 @@ class AccountSnapshot:
     free_margin: float
     margin_level: float  # percent; 0 without open positions
     profit: float
+    mode: AccountMode = AccountMode.REAL  # unknown counts as real money: the cautious reading
 
 
 @dataclass(frozen=True, slots=True)

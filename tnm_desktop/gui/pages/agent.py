@@ -24,14 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tnm_desktop.agent import pairing
 from tnm_desktop.agent.events import JobFinished, JobStarted, LogLine, TerminalSeen
 from tnm_desktop.data.port import Change
 from tnm_desktop.domain import Agent, AgentState, Job, JobFilter
 from tnm_desktop.gui.pages.agent_models import AgentLogModel
 from tnm_desktop.gui.pages.agent_pairing import PairingBox
 from tnm_desktop.gui.pages.agent_terminal import TerminalSettings
+from tnm_desktop.gui.pages.connect_mt5 import open_connect_mt5
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.this_machine import this_machines_agent
 from tnm_desktop.gui.widgets import fmt, theme
 from tnm_desktop.gui.widgets.code_editor import monospace_font
 from tnm_desktop.gui.widgets.job_table import JobTableModel
@@ -41,17 +42,6 @@ STATE_TEXT = {AgentState.OFFLINE: ("Offline", "idle"), AgentState.STARTING: ("St
               AgentState.RUNNING: ("Running", "good"), AgentState.PAUSED: ("Paused", "warn"),
               AgentState.DEGRADED: ("Degraded — retrying", "warn"), AgentState.STOPPED: ("Stopped", "idle")}
 ALIVE_WITHIN_S = 45  # heartbeats come every 15 s: three missed ones mean it is gone
-
-
-async def this_machines_agent(ctx: ViewContext) -> Agent | None:
-    """The agent whose key is in this machine's keyring (the running one first)."""
-    agents = [a for a in await ctx.services.data.list_agents() if a.paired]
-    running = getattr(ctx.agent.control, "agent_id", None)
-    agents.sort(key=lambda a: (a.id == running, a.last_heartbeat_at or a.created_at), reverse=True)
-    for agent in agents:
-        if await pairing.load_credentials(agent.id) is not None:
-            return agent
-    return None
 
 
 class AgentView(QWidget):
@@ -97,6 +87,8 @@ class AgentView(QWidget):
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
+        self.connect_button = QPushButton("Connect my MetaTrader 5…")
+        self.connect_button.setToolTip("Test the connection to your terminal, then pair and trade on it")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(f"color: {theme.state_color('idle').name()}")
@@ -110,6 +102,7 @@ class AgentView(QWidget):
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.connect_button)
         sv.addLayout(buttons)
         sv.addWidget(self.hint)
         sv.addStretch(1)
@@ -152,9 +145,17 @@ class AgentView(QWidget):
         self.pairing.paired.connect(self._on_pairing_paired)
         self.pairing.revoked.connect(self._on_pairing_revoked)
         self.terminal.saved.connect(self._set_agent)
+        self.connect_button.clicked.connect(self._on_connect_button_clicked)
         bar = self.log_view.verticalScrollBar()
         bar.valueChanged.connect(self._on_log_scroll_value_changed)
         bar.rangeChanged.connect(self._on_log_scroll_range_changed)
+
+    def _on_connect_button_clicked(self) -> None:
+        dialog = open_connect_mt5(self._ctx, self)
+        dialog.saved.connect(self._on_connect_saved)
+
+    def _on_connect_saved(self, _agent: Agent) -> None:
+        self.reload()  # pairing, terminal settings and state, as stored now
 
     # Loading --------------------------------------------------------------------------------
 

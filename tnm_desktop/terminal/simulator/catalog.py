@@ -82,6 +82,7 @@ class AccountSpec:
     margin_so_call: float = 100.0
     margin_so_so: float = 50.0
     server_offset_s: int = 2 * 3600  # EET winter time, as most retail brokers run their servers
+    trade_mode: int = mt5.ACCOUNT_TRADE_MODE_DEMO  # what account_info() reports: demo, contest or real
 
 
 _FX = mt5.SYMBOL_CALC_MODE_FOREX

@@ -127,7 +127,7 @@ def account_record(broker: Broker) -> mt5.AccountInfo:
     margin = broker.used_margin()
     equity = broker.equity()
     return mt5.AccountInfo(
-        login=account.login, trade_mode=mt5.ACCOUNT_TRADE_MODE_DEMO, leverage=account.leverage, limit_orders=200,
+        login=account.login, trade_mode=account.trade_mode, leverage=account.leverage, limit_orders=200,
         margin_so_mode=mt5.ACCOUNT_STOPOUT_MODE_PERCENT, trade_allowed=True, trade_expert=True,
         margin_mode=mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING, currency_digits=2, balance=state.balance,
         credit=state.credit, profit=round(equity - state.balance - state.credit, 2), equity=equity, margin=margin,
