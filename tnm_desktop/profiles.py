@@ -22,6 +22,8 @@ from tnm_desktop.errors import UserError
 
 APP = "tnm-desktop"
 DEFAULT_WEBHOOK_BASE = "http://127.0.0.1:8787"
+DEMO_PROFILE_ID = "demo"  # the demo workspace's profile (never in the profiles file)
+LOG_FILE = "tnm-desktop.log"  # the app's log, in log_dir()
 
 
 class ProfileKind(StrEnum):

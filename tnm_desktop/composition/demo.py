@@ -184,9 +184,6 @@ def run_headless(root: Path | None, receiver_port: int | None) -> int:
     return 0
 
 
-DEMO_PROFILE_ID = "demo"
-
-
 async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> Services:
     """Open the demo workspace for the app, signed in as the demo trader.
 
@@ -196,7 +193,7 @@ async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> 
     """
     from tnm_desktop.data.local.adapter import LocalAdapter
     from tnm_desktop.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
-    from tnm_desktop.profiles import ConnectionProfile, ProfileKind
+    from tnm_desktop.profiles import DEMO_PROFILE_ID, ConnectionProfile, ProfileKind
 
     root = workspace or default_demo_dir()
     run = await asyncio.to_thread(start_demo, root, agent_process=False, fast_db=fast_db)

@@ -13,24 +13,49 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
+from tnm_desktop.profiles import DEMO_PROFILE_ID, ConnectionProfile, ProfileKind, ProfileStore
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from tnm_desktop.gui.shell.controller import StartUp
+    from tnm_desktop.gui.shell.controller import DemoEntry, StartUp
+    from tnm_desktop.services import Services
 
 
 def run(*, demo: bool = False, workspace: Path | None = None) -> int:
     """Run the desktop app until the user quits (``tnm-desktop``); return the exit status."""
     from tnm_desktop.composition.display import check_display
-    from tnm_desktop.composition.services import open_services
 
     check_display()  # before Qt: it aborts the process when it cannot open a window
     from tnm_desktop.gui.shell import app
 
+    entry = demo_entry(workspace if demo else None)
     return app.run(choose=lambda store: choose_startup(store, demo=demo, workspace=workspace),
-                   open_services=open_services, new_loop=gui_loop)
+                   open_services=open_any, new_loop=gui_loop, demo=entry)
+
+
+def demo_entry(folder: Path | None = None) -> DemoEntry:
+    """The demo as the sign-in window offers it (its folder: ``folder``, else the default one)."""
+    from tnm_desktop.composition.demo import default_demo_dir
+    from tnm_desktop.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
+    from tnm_desktop.gui.shell.controller import DemoEntry
+    from tnm_desktop.workspace import Workspace
+
+    root = Workspace(folder or default_demo_dir()).root
+    profile = ConnectionProfile(id=DEMO_PROFILE_ID, name="Demo workspace", kind=ProfileKind.LOCAL,
+                                workspace_dir=str(root), last_email=DEMO_EMAIL)
+    return DemoEntry(profile, DEMO_EMAIL, DEMO_PASSWORD)
+
+
+async def open_any(profile: ConnectionProfile) -> Services:
+    """Open a profile's services; the demo's profile opens the demo (its simulator, its data)."""
+    if profile.id == DEMO_PROFILE_ID:
+        from tnm_desktop.composition.demo import open_demo
+
+        return await open_demo(Path(profile.workspace_dir))
+    from tnm_desktop.composition.services import open_services
+
+    return await open_services(profile)
 
 
 def gui_loop(app: QApplication) -> asyncio.AbstractEventLoop:

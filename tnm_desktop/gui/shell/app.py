@@ -21,15 +21,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tnm_desktop.gui.shell.controller import AppController, ChooseStartUp, OpenServices
+from tnm_desktop.gui.shell.controller import AppController, ChooseStartUp, DemoEntry, OpenServices
 from tnm_desktop.gui.shell.mainwindow import current_window
 from tnm_desktop.gui.widgets import theme
 from tnm_desktop.gui.widgets.bridge import MessageBridge, install_crash_hooks
-from tnm_desktop.profiles import ProfileStore, config_dir, log_dir
+from tnm_desktop.profiles import LOG_FILE, ProfileStore, config_dir, log_dir
 
 log = logging.getLogger(__name__)
-
-LOG_FILE = "tnm-desktop.log"
 
 # Logging -------------------------------------------------------------------------------------
 
@@ -100,13 +98,14 @@ class CrashReporter(QObject):
 
 
 def run(choose: ChooseStartUp, open_services: OpenServices,
-        new_loop: Callable[[QApplication], asyncio.AbstractEventLoop]) -> int:
+        new_loop: Callable[[QApplication], asyncio.AbstractEventLoop], demo: DemoEntry | None = None) -> int:
     """Run the desktop app until the user quits; return the exit status.
 
     Args:
         choose: Picks the start-up profile (and opens the demo's services).
         open_services: Opens a profile's services (what sign-in and switching profiles call).
         new_loop: Makes the event loop Qt and asyncio share on this thread.
+        demo: The demo, offered in the sign-in window ("Try the demo"); ``open_services`` opens it.
     """
     log_path, log_handler = setup_logging()
     hooks = (sys.excepthook, threading.excepthook)
@@ -126,7 +125,7 @@ def run(choose: ChooseStartUp, open_services: OpenServices,
     async def main() -> int:
         install_crash_hooks(bridge, asyncio.get_running_loop())
         store = ProfileStore()
-        controller = AppController(bridge, settings, store, choose=choose, open_services=open_services)
+        controller = AppController(bridge, settings, store, choose=choose, open_services=open_services, demo=demo)
         controller.start()
         try:
             return await controller.wait_finished()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings
@@ -48,6 +48,22 @@ class StartUp:
 ChooseStartUp = Callable[[ProfileStore], Awaitable[StartUp]]
 
 
+@dataclass(frozen=True)
+class DemoEntry:
+    """The demo, always offered in the sign-in window ("Try the demo"), so that signing out of it
+    is never a dead end.
+
+    Attributes:
+        profile: The demo workspace's profile (not in the profiles file; ``open_services`` opens it).
+        email: The demo trader's e-mail.
+        password: The demo trader's password (documented in the README; the demo holds paper money).
+    """
+
+    profile: ConnectionProfile
+    email: str
+    password: str = field(repr=False)
+
+
 def _where(profile: ConnectionProfile) -> tuple[object, ...]:
     # Services depend on where the data is, not on the profile's name or webhook base URL.
     return (profile.id, profile.kind, profile.workspace_dir, profile.supabase_url, profile.anon_key)
@@ -65,13 +81,15 @@ class AppController(QObject):
     """
 
     def __init__(self, bridge: MessageBridge, settings: QSettings, store: ProfileStore,
-                 choose: ChooseStartUp, open_services: OpenServices, parent: QObject | None = None) -> None:
+                 choose: ChooseStartUp, open_services: OpenServices, parent: QObject | None = None,
+                 demo: DemoEntry | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
         self._settings = settings
         self._store = store
         self._choose = choose
         self._open_services = open_services
+        self._demo = demo
         self.tasks = TaskRunner(self._on_task_error, bridge.bug)
         self._opening: dict[tuple[object, ...], asyncio.Future[Services]] = {}
         self._finished = asyncio.Event()
@@ -83,6 +101,9 @@ class AppController(QObject):
         self.signin.submitted.connect(self._on_signin_submitted)
         self.signin.profile_changed.connect(self._on_signin_profile_changed)
         self.signin.closed.connect(self._on_signin_closed)
+        if demo is not None:
+            self.signin.set_demo(demo.profile, demo.email, demo.password)
+            self.signin.demo_requested.connect(self._on_signin_demo_requested)
 
     def start(self) -> None:
         """Show the sign-in window and start up (restoring a remembered session silently)."""
@@ -178,10 +199,18 @@ class AppController(QObject):
             await services.data.sign_up(email, password, remember=remember)
         else:
             await services.data.sign_in(email, password, remember=remember)
-        saved = await asyncio.to_thread(self._store.upsert, replace(profile, last_email=email.strip()),
-                                        make_default=True)
-        services.profile = saved
+        if self._demo is None or profile.id != self._demo.profile.id:  # the demo stays out of the file
+            saved = await asyncio.to_thread(self._store.upsert, replace(profile, last_email=email.strip()),
+                                            make_default=True)
+            services.profile = saved
         await self._enter(services)
+
+    def _on_signin_demo_requested(self) -> None:
+        demo = self._demo
+        if demo is None:
+            return
+        self.signin.select_profile(demo.profile.id)
+        self._on_signin_submitted(demo.profile, demo.email, demo.password, False, False)
 
     def _on_sign_in_failed(self, exc: TnmError) -> None:
         self.signin.show_error(exc.message)

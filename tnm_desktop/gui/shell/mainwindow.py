@@ -16,11 +16,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tnm_desktop.gui.pages.connect_mt5 import ConnectMt5Dialog, open_connect_mt5
+from tnm_desktop.gui.shell.about import AboutDialog
+from tnm_desktop.gui.shell.guide import GettingStarted
 from tnm_desktop.gui.shell.navigation import Page, pages
 from tnm_desktop.gui.shell.notify import Notifier
 from tnm_desktop.gui.shell.session import GuiSession
 from tnm_desktop.gui.shell.status import StatusPanel
 from tnm_desktop.gui.widgets import Banner, BusyIndicator, theme
+from tnm_desktop.profiles import DEMO_PROFILE_ID
 
 _NAV_STYLE = "#navigation { border: none; font-size: 14px; } #navigation::item { padding: 9px 14px; }"
 _PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
@@ -54,6 +58,16 @@ class MainWindow(QMainWindow):
         self.offline_banner = Banner(self)
         self.offline_banner.action_clicked.connect(self._on_offline_banner_action_clicked)
         self.message_banner = Banner(self, closable=True)
+        self.demo_banner = Banner(self)
+        self.demo_banner.setObjectName("demo_banner")
+        self.demo_banner.action_clicked.connect(self.open_connect_mt5)
+        self.is_demo = ctx.services.profile.id == DEMO_PROFILE_ID
+        if self.is_demo:
+            self.demo_banner.show_message("Demo workspace: paper money on a simulator — nothing reaches a broker.",
+                                          "idle", "Connect my MetaTrader 5…")
+        self.guide: GettingStarted | None = None
+        self.about: AboutDialog | None = None
+        self.connect_dialog: ConnectMt5Dialog | None = None
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(170)
@@ -80,6 +94,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.offline_banner)
         column.addWidget(self.message_banner)
+        column.addWidget(self.demo_banner)
         column.addLayout(body, 1)
         self.setCentralWidget(central)
 
@@ -108,6 +123,9 @@ class MainWindow(QMainWindow):
         current = self._pages[max(self.nav.currentRow(), 0)].key
         self._unbuilt = [current] + [page.key for page in self._pages if page.key != current]
         QTimer.singleShot(0, self._on_build_timer_timeout)
+        if self.is_demo and not self._settings.value("guide/shown", False, type=bool):
+            self._settings.setValue("guide/shown", True)
+            QTimer.singleShot(0, self.open_guide)  # the first demo: show the way on from it
 
     # Navigation -------------------------------------------------------------------------------
 
@@ -176,6 +194,42 @@ class MainWindow(QMainWindow):
             themes.addAction(action)
             view.addAction(action)
         self._theme_actions = themes
+
+        help_menu = self.menuBar().addMenu("&Help")
+        for title, slot in (("&Getting started…", self.open_guide),
+                            ("&Connect my MetaTrader 5…", self.open_connect_mt5),
+                            ("&About TNM Desktop", self.open_about)):
+            action = QAction(title, self)
+            action.triggered.connect(slot)
+            help_menu.addAction(action)
+
+    # Help -------------------------------------------------------------------------------------
+
+    def open_guide(self) -> GettingStarted:
+        """Show Getting started (one at a time)."""
+        if self.guide is None:
+            self.guide = GettingStarted(self)
+            self.guide.go.connect(self._on_guide_go)
+        self.guide.show()
+        return self.guide
+
+    def _on_guide_go(self, target: str) -> None:
+        if target == "connect":
+            self.open_connect_mt5()
+        else:
+            self.show_page(target)
+
+    def open_connect_mt5(self) -> ConnectMt5Dialog:
+        """Open “Connect my MetaTrader 5”."""
+        self.connect_dialog = open_connect_mt5(self.session.ctx, self)
+        return self.connect_dialog
+
+    def open_about(self) -> AboutDialog:
+        """Open Help → About."""
+        if self.about is None:
+            self.about = AboutDialog(self.session.ctx.services, self.session.ctx.tasks, self)
+        self.about.show()
+        return self.about
 
     def set_theme(self, choice: theme.Theme) -> None:
         """Apply a theme to the whole app and remember it."""

@@ -29,6 +29,12 @@ from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, theme
 from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 
+LOCAL_ACCOUNT = ("A local workspace keeps your strategies, signals and settings in a private database on this "
+                 "computer. Its account — an e-mail and a password you choose — protects that data as an online "
+                 "account would, and is how the agent signs in to it. First time here? Enter them and press "
+                 "Create account.")
+SUPABASE_ACCOUNT = "Sign in with your account of this Supabase project (the e-mail and password you use there)."
+
 
 def describe(profile: ConnectionProfile) -> str:
     """One line saying where a profile's data lives."""
@@ -47,10 +53,12 @@ class SignInWindow(QWidget):
     Signals:
         submitted(object, str, str, bool, bool): profile, email, password, remember, create account.
         profile_changed(object): another profile was picked (the app may start opening it).
+        demo_requested(): "Try the demo" was pressed.
         closed(): the user closed the window.
     """
 
     submitted = Signal(object, str, str, bool, bool)
+    demo_requested = Signal()
     profile_changed = Signal(object)
     closed = Signal()
 
@@ -64,6 +72,7 @@ class SignInWindow(QWidget):
         self._profiles: list[ConnectionProfile] = []
         self._default_id: str | None = None
         self._busy = False
+        self._demo: tuple[ConnectionProfile, str, str] | None = None
 
         logo = QLabel()
         logo.setPixmap(theme.app_icon().pixmap(40, 40))
@@ -90,6 +99,17 @@ class SignInWindow(QWidget):
         self.where = QLabel()
         self.where.setWordWrap(True)
         self.where.setStyleSheet("color: palette(placeholder-text);")
+        self.explain = QLabel()
+        self.explain.setObjectName("accountExplained")
+        self.explain.setWordWrap(True)
+        self.demo_button = QPushButton("Try the demo")
+        self.demo_button.setToolTip("Paper money on a simulator: the whole pipeline, no account needed")
+        self.demo_button.clicked.connect(self._on_demo_clicked)
+        self.demo_button.hide()
+        self.demo_note = QLabel("New here? The demo trades paper money on a simulator — nothing reaches a broker.")
+        self.demo_note.setWordWrap(True)
+        self.demo_note.setStyleSheet("color: palette(placeholder-text);")
+        self.demo_note.hide()
 
         self.email = QLineEdit()
         self.email.setPlaceholderText("you@example.com")
@@ -119,6 +139,7 @@ class SignInWindow(QWidget):
         form = QFormLayout()
         form.addRow("Connection", profile_row)
         form.addRow("", self.where)
+        form.addRow("", self.explain)
         form.addRow("Email", self.email)
         form.addRow("Password", self.password)
         form.addRow("", self.remember)
@@ -136,17 +157,38 @@ class SignInWindow(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.message)
         inner.addLayout(buttons)
+        demo_row = QHBoxLayout()
+        demo_row.addWidget(self.demo_note, 1)
+        demo_row.addWidget(self.demo_button)
+        inner.addLayout(demo_row)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 24, 24, 24)
         outer.addWidget(card)
-        self.resize(560, 420)
+        self.resize(600, 520)
 
     # What the controller calls ----------------------------------------------------------------
+
+    def set_demo(self, profile: ConnectionProfile, email: str, password: str) -> None:
+        """Offer the demo: always in the list, "Try the demo", its trader filled in when picked."""
+        self._demo = (profile, email, password)
+        self.demo_button.show()
+        self.demo_note.show()
+        if not any(p.id == profile.id for p in self._profiles):
+            current = self.selected_profile()
+            self.set_profiles(self._profiles, current.id if current else None, self._default_id)
+
+    def select_profile(self, profile_id: str) -> None:
+        """Pick a profile of the list by its id."""
+        ids = [p.id for p in self._profiles]
+        if profile_id in ids:
+            self.profile.setCurrentIndex(ids.index(profile_id))
 
     def set_profiles(self, profiles: list[ConnectionProfile], selected_id: str | None,
                      default_id: str | None = None) -> None:
         """Fill the profile list and select one (its last email is filled in)."""
         self._profiles = list(profiles)
+        if self._demo is not None and not any(p.id == self._demo[0].id for p in self._profiles):
+            self._profiles.append(self._demo[0])
         self._default_id = default_id if default_id is not None else selected_id
         self.profile.blockSignals(True)
         self.profile.clear()
@@ -166,7 +208,7 @@ class SignInWindow(QWidget):
         """Show that work is in flight; the buttons wait, the fields stay editable."""
         self._busy = busy
         self.busy.set_busy(busy, text)
-        for widget in (self.sign_in_button, self.create_button, self.profile, self.manage):
+        for widget in (self.sign_in_button, self.create_button, self.profile, self.manage, self.demo_button):
             widget.setEnabled(not busy)
         if busy:
             self.message.clear()
@@ -186,7 +228,8 @@ class SignInWindow(QWidget):
 
     def _on_manage_clicked(self) -> None:
         current = self.selected_profile()
-        dialog = ProfilesDialog(self._tasks, self._store, self._profiles, self._default_id,
+        saved = [p for p in self._profiles if self._demo is None or p.id != self._demo[0].id]
+        dialog = ProfilesDialog(self._tasks, self._store, saved, self._default_id,
                                 current.id if current else None, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.profiles_changed.connect(self._on_dialog_profiles_changed)
@@ -199,6 +242,10 @@ class SignInWindow(QWidget):
         profile = self.selected_profile()
         if profile is not None:
             self.profile_changed.emit(profile)
+
+    def _on_demo_clicked(self) -> None:
+        if not self._busy:
+            self.demo_requested.emit()
 
     def _on_sign_in_clicked(self) -> None:
         self._submit(create=False)
@@ -222,8 +269,21 @@ class SignInWindow(QWidget):
     def _show_profile(self) -> None:
         profile = self.selected_profile()
         self.where.setText(describe(profile) if profile else "No connection profile yet.")
-        if profile is not None and profile.last_email and not self.email.text():
+        demo = self._demo is not None and profile is not None and profile.id == self._demo[0].id
+        if demo and self._demo is not None:
+            _demo_profile, email, password = self._demo
+            self.email.setText(email)
+            self.password.setText(password)
+            self.explain.setText(f"The demo's trader: {email}, password {password} (filled in). Paper money on "
+                                 "a simulator; nothing reaches a broker.")
+        elif profile is not None and profile.last_email and not self.email.text():
             self.email.setText(profile.last_email)
+        if not demo:
+            if self._demo is not None and self.password.text() == self._demo[2]:
+                self.password.clear()  # the demo's password is for the demo only
+            self.explain.setText("" if profile is None else
+                                 LOCAL_ACCOUNT if profile.kind is ProfileKind.LOCAL else SUPABASE_ACCOUNT)
+        self.explain.setVisible(bool(self.explain.text()))
         self.create_button.setToolTip(
             "Create an account in this workspace." if profile is None or profile.kind is ProfileKind.LOCAL
             else "Create an account in this Supabase project (if the project allows sign-ups).")

@@ -1,0 +1,130 @@
+"""The first run as a trader meets it: the demo opens with the way on (Getting started, the demo
+banner), Help → About says where everything is, signing out of the demo leads back to it, and a
+local workspace says why it asks for an e-mail and a password."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox, QWidget
+from tnm_desktop.gui.shell.about import AboutDialog
+from tnm_desktop.gui.shell.guide import GettingStarted
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.signin import LOCAL_ACCOUNT, SUPABASE_ACCOUNT, SignInWindow
+from tnm_desktop.gui.widgets.tasks import TaskRunner
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
+
+from tests.gui.app_run import drive
+from tests.gui.ea_agent_fixtures import SCREENSHOT_DIR_VARIABLE
+
+
+def _shot(widget: QWidget, name: str, fallback: Path) -> None:
+    folder = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or fallback)
+    folder.mkdir(parents=True, exist_ok=True)
+    image = widget.grab().toImage()
+    assert not image.isNull() and image.width() > 100
+    assert image.save(str(folder / name))
+
+
+@pytest.mark.usefixtures("qapp")
+def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Path, tmp_path: Path) -> None:
+    seen: dict[str, object] = {}
+    windows_seen: list[MainWindow] = []
+
+    def step(windows: list[QWidget]) -> bool:
+        main = next((w for w in windows if isinstance(w, MainWindow)), None)
+        signin = next((w for w in windows if isinstance(w, SignInWindow)), None)
+        if "signed_out" not in seen:
+            if main is None or main.building:
+                return False
+            if "about" not in seen:
+                guide = next((w for w in windows if isinstance(w, GettingStarted)), None)
+                if guide is None:
+                    return False
+                windows_seen.append(main)
+                seen["banner"] = (main.demo_banner.isVisible(), main.demo_banner.label.text(),
+                                  main.demo_banner.button.text())
+                seen["guide_steps"] = sorted(guide.buttons)
+                _shot(guide, "first-run-guide.png", tmp_path)
+                guide.close()
+                _shot(main, "first-run-demo.png", tmp_path)
+                seen["about"] = main.open_about()
+                return False
+            about = seen["about"]
+            assert isinstance(about, AboutDialog)
+            if about.values["PostgreSQL"].text() == "…":
+                return False  # asked in a worker thread
+            seen["about_values"] = {k: v.text() for k, v in about.values.items()}
+            _shot(about, "about.png", tmp_path)
+            about.close()
+            main.sign_out_requested.emit()
+            box = next(w for w in main.findChildren(QMessageBox) if w.isVisible())
+            next(b for b in box.buttons() if b.text().replace("&", "") == "Sign out").click()
+            seen["signed_out"] = True
+            return False
+        if "tried_demo" not in seen:
+            if signin is None or main is not None or not signin.demo_button.isEnabled():
+                return False
+            profile = signin.selected_profile()
+            seen["after_sign_out"] = (profile.name if profile else None, signin.email.text(),
+                                      signin.password.text(), signin.explain.text(), signin.demo_button.isVisible())
+            _shot(signin, "first-run-sign-in.png", tmp_path)
+            signin.demo_button.click()
+            seen["tried_demo"] = True
+            return False
+        if main is None or main.building or main in windows_seen:
+            return False
+        seen["back_in"] = main.windowTitle()
+        main.close()
+        return True
+
+    try:
+        status = drive(step, limit_s=150)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; got as far as {sorted(seen)}: {seen}") from None
+    assert status == 0
+    assert seen["banner"] == (True, "Demo workspace: paper money on a simulator — nothing reaches a broker.",
+                              "Connect my MetaTrader 5…")
+    assert seen["guide_steps"] == ["connect", "signals", "strategies"]
+    values = seen["about_values"]
+    assert isinstance(values, dict)
+    data = machine / "data"
+    assert values["Workspace"] == str(data / "demo")
+    assert values["Data folder"] == str(data)
+    assert values["Log file"] == str(machine / "log" / "tnm-desktop.log")
+    assert values["PostgreSQL"].startswith("PostgreSQL 18 (embedded, installed with the app)") or \
+        values["PostgreSQL"].startswith("PostgreSQL 15 (this computer's)")  # the second test pass's kind
+    assert (machine / "log" / "tnm-desktop.log").is_file()
+    name, email, password, explained, demo_offered = seen["after_sign_out"]  # type: ignore[misc]
+    assert (name, email, password, demo_offered) == ("Demo workspace", "demo@tnm.local", "demo-trader", True)
+    assert "password demo-trader" in explained
+    assert str(seen["back_in"]).startswith("TNM Desktop — demo@tnm.local")
+    # The demo never went into the profiles file: it is offered, not saved.
+    assert ProfileStore().load() == ([], None)
+
+
+@pytest.mark.usefixtures("qapp")
+def test_a_local_workspace_says_why_it_asks_for_an_email_and_a_password(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path / "profiles.json")
+    window = SignInWindow(TaskRunner(lambda _exc: None, lambda _exc: None), store)
+    local = ConnectionProfile.new("Trading desk", ProfileKind.LOCAL, workspace_dir=str(tmp_path / "ws"))
+    cloud = ConnectionProfile.new("TNM cloud", ProfileKind.SUPABASE, supabase_url="https://abcd.supabase.co")
+    demo = ConnectionProfile(id="demo", name="Demo workspace", kind=ProfileKind.LOCAL,
+                             workspace_dir=str(tmp_path / "demo"))
+    window.set_profiles([local, cloud], local.id)
+    window.set_demo(demo, "demo@tnm.local", "demo-trader")
+    assert [window.profile.itemText(i) for i in range(window.profile.count())] == [
+        "Trading desk", "TNM cloud", "Demo workspace"]
+    assert window.explain.text() == LOCAL_ACCOUNT and "Create account" in LOCAL_ACCOUNT
+    window.resize(600, 560)
+    window.show()
+    _shot(window, "sign-in-local.png", tmp_path)
+    window.select_profile(cloud.id)
+    assert window.explain.text() == SUPABASE_ACCOUNT
+    window.select_profile("demo")
+    assert (window.email.text(), window.password.text()) == ("demo@tnm.local", "demo-trader")
+    window.select_profile(local.id)
+    assert window.password.text() == ""  # the demo's password stays with the demo
+    window.close()
