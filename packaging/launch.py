@@ -10,6 +10,6 @@ import sys
 if sys.argv[1:3] == ["-m", "tnm_desktop"]:
     del sys.argv[1:3]
 
-from tnm_desktop.cli import main  # noqa: E402 — after the arguments are set right
+from tnm_desktop.cli import main
 
 sys.exit(main())

@@ -97,7 +97,9 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
     assert values["PostgreSQL"].startswith("PostgreSQL 18 (embedded, installed with the app)") or \
         values["PostgreSQL"].startswith("PostgreSQL 15 (this computer's)")  # the second test pass's kind
     assert (machine / "log" / "tnm-desktop.log").is_file()
-    name, email, password, explained, demo_offered = seen["after_sign_out"]  # type: ignore[misc]
+    after = seen["after_sign_out"]
+    assert isinstance(after, tuple)
+    name, email, password, explained, demo_offered = after
     assert (name, email, password, demo_offered) == ("Demo workspace", "demo@tnm.local", "demo-trader", True)
     assert "password demo-trader" in explained
     assert str(seen["back_in"]).startswith("TNM Desktop — demo@tnm.local")
