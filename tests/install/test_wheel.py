@@ -12,6 +12,7 @@ holds no PostgreSQL in any case.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -112,10 +113,21 @@ def test_the_installed_package_is_the_wheel_with_its_data(venv: Path, tmp_path: 
     assert version.stdout.strip() == f"tnm-desktop {__version__}"
 
 
+@functools.cache
+def _can_hide() -> bool:
+    """Whether this process may give a child a mount namespace of its own (root, and a container
+    that allows it); elsewhere only PATH hides the system PostgreSQL."""
+    if os.name != "posix" or os.geteuid() != 0 or not Path("/usr/lib/postgresql").is_dir():
+        return False
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, timeout=60, check=False)
+    return probe.returncode == 0
+
+
 def _hidden(cmd: list[str]) -> list[str]:
     """``cmd`` with /usr/lib/postgresql hidden behind an empty tmpfs, where the system allows it."""
-    if os.name != "posix" or os.geteuid() != 0 or not Path("/usr/lib/postgresql").is_dir() or not shutil.which(
-            "unshare"):
+    if not _can_hide():
         return cmd
     script = 'mount -t tmpfs -o size=1m tnm-hidden /usr/lib/postgresql && exec "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *cmd]

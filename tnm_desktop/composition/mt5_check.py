@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import getpass
 import json
 import logging
 import subprocess
@@ -31,7 +32,9 @@ _TIMEOUT_S = 120  # the terminal may have to start and log in first
 def run(terminal_path: str, login: int | None, server: str | None, simulator_state: Path | None,
         password_stdin: bool) -> int:
     """``tnm-desktop mt5 test``: connect, print what was found as one JSON line; return 0."""
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    password = None
+    if password_stdin:  # typed at a prompt when a person runs it; one line on stdin from the app
+        password = getpass.getpass("MT5 password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
     config = target_config(terminal_path, login, server, password, simulator_state)
     settings = ConnectSettings(path=config.settings.path, login=login, password=password or None, server=server)
     terminal = open_terminal(config)
