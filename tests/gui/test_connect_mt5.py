@@ -129,3 +129,17 @@ async def test_a_live_account_with_algo_trading_off_needs_a_confirmation_and_say
     assert dialog.save_button.isEnabled()
     dialog.login_edit.setText("1")  # any edit: the test no longer describes what would be saved
     assert dialog.found is None and not dialog.save_button.isEnabled() and dialog.live_confirm.isHidden()
+
+
+async def test_the_agent_page_and_the_help_menu_open_it(ctx_for: MakeContext, user: User, qtbot: QtBot) -> None:
+    from tnm_desktop.gui.pages.agent import AgentView
+
+    ctx = await ctx_for(user)
+    view = AgentView(ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.connect_button.click()
+    dialogs = [d for d in view.findChildren(ConnectMt5Dialog) if d.isVisible()]
+    assert len(dialogs) == 1 and dialogs[0].windowTitle() == "Connect my MetaTrader 5"
+    await eventually(lambda: dialogs[0].terminal_box.count() > 0, what="the terminals listed")
+    dialogs[0].close()

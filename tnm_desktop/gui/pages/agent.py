@@ -102,8 +102,8 @@ class AgentView(QWidget):
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        buttons.addWidget(self.connect_button)
         sv.addLayout(buttons)
+        sv.addWidget(self.connect_button, 0, Qt.AlignmentFlag.AlignLeft)
         sv.addWidget(self.hint)
         sv.addStretch(1)
         top = QHBoxLayout()
