@@ -131,7 +131,7 @@ async def test_a_live_account_with_algo_trading_off_needs_a_confirmation_and_say
     assert dialog.found is None and not dialog.save_button.isEnabled() and dialog.live_confirm.isHidden()
 
 
-async def test_the_agent_page_and_the_help_menu_open_it(ctx_for: MakeContext, user: User, qtbot: QtBot) -> None:
+async def test_the_agent_pages_button_opens_it(ctx_for: MakeContext, user: User, qtbot: QtBot) -> None:
     from tnm_desktop.gui.pages.agent import AgentView
 
     ctx = await ctx_for(user)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from tnm_desktop.gui.shell.about import AboutDialog
 from tnm_desktop.gui.shell.guide import GettingStarted
 from tnm_desktop.gui.shell.mainwindow import MainWindow
@@ -47,6 +47,9 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
                 seen["banner"] = (main.demo_banner.isVisible(), main.demo_banner.label.text(),
                                   main.demo_banner.button.text())
                 seen["guide_steps"] = sorted(guide.buttons)
+                help_menu = next(a.menu() for a in main.menuBar().actions() if a.text() == "&Help")
+                assert isinstance(help_menu, QMenu)
+                seen["help"] = [a.text() for a in help_menu.actions()]
                 _shot(guide, "first-run-guide.png", tmp_path)
                 guide.close()
                 _shot(main, "first-run-demo.png", tmp_path)
@@ -88,6 +91,7 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
     assert seen["banner"] == (True, "Demo workspace: paper money on a simulator — nothing reaches a broker.",
                               "Connect my MetaTrader 5…")
     assert seen["guide_steps"] == ["connect", "signals", "strategies"]
+    assert seen["help"] == ["&Getting started…", "&Connect my MetaTrader 5…", "&About TNM Desktop"]
     values = seen["about_values"]
     assert isinstance(values, dict)
     data = machine / "data"
