@@ -13,7 +13,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.live import LocalListener
 from tnm_desktop.data.port import Change, ChangeCallback, StateCallback, Subscription, Table
 from tnm_desktop.domain import AgentCredentials, AgentState, Session
+from tnm_desktop.terminal import mt5api as mt5
 
 from bench.common import BenchDb, Trader
 
@@ -46,12 +47,57 @@ class _TimedListener(LocalListener):
         super()._push(payload)
 
 
+class CallClock:
+    """How long each timed call took: ``(name, start, end)`` in ``perf_counter`` seconds, any thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``fn`` timed under ``name``."""
+        calls = self.calls
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                calls.append((name, start, time.perf_counter()))  # list.append is atomic: any thread
+
+        return timed
+
+    def wrap_async(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Return the coroutine function ``fn`` timed under ``name``."""
+        calls = self.calls
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                calls.append((name, start, time.perf_counter()))
+
+        return timed
+
+
+# The agent's calls a trade makes: to the database (one trip each) and to the terminal.
+DATA_CALLS = ("claim_job", "record_intent", "complete_job", "fail_job", "complete_and_claim", "fail_and_claim")
+TERMINAL_CALLS = ("symbol", "quote", "account", "positions", "position", "find_by_token", "send_market_order",
+                  "close_position")
+
+
 class TimedAdapter(LocalAdapter):
     """The local adapter, stamping when a new job's notification arrives."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.notified: dict[str, float] = {}
+
+    def time_calls(self, clock: CallClock) -> None:
+        """Time the agent's job calls from now on."""
+        for name in DATA_CALLS:
+            if hasattr(self, name):
+                setattr(self, name, clock.wrap_async(name, getattr(self, name)))
 
     async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
                         on_state: StateCallback | None = None, **options: Any) -> Subscription:
@@ -86,12 +132,13 @@ class AgentHarness:
     """
 
     def __init__(self, db: BenchDb, trader: Trader, simulator_state: Path | None, workdir: Path, *,
-                 settings: AgentSettings = QUIET) -> None:
+                 settings: AgentSettings = QUIET, clock: CallClock | None = None) -> None:
         self._db = db
         self._trader = trader
         self._simulator_state = simulator_state
         self._workdir = workdir
         self._settings = settings
+        self.clock = clock
         self.notified: dict[str, float] = {}
         self.woken: dict[str, float] = {}
         self.states: list[StateChanged] = []
@@ -107,6 +154,18 @@ class AgentHarness:
         self._thread.start()
         if not self._running.wait(timeout):
             raise RuntimeError(f"the agent did not start: {self.states[-1:] or 'no state'}")
+
+    def pause(self) -> None:
+        """Let the agent finish its job and claim nothing more until :meth:`resume`."""
+        assert self._loop is not None
+        assert self._agent is not None
+        self._loop.call_soon_threadsafe(self._agent.pause)
+
+    def resume(self) -> None:
+        """Let the agent claim again."""
+        assert self._loop is not None
+        assert self._agent is not None
+        self._loop.call_soon_threadsafe(self._agent.resume)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the agent and wait for its thread."""
@@ -130,6 +189,14 @@ class AgentHarness:
         creds = AgentCredentials(trader.agent_id, trader.key)
         try:
             runner = await runner_factory(self._workdir, self._simulator_state)(data, creds, self._emit)
+            if self.clock is not None:
+                data.time_calls(self.clock)
+                for name in TERMINAL_CALLS:
+                    setattr(runner.terminal, name, self.clock.wrap(name, getattr(runner.terminal, name)))
+                api = runner.terminal._api  # type: ignore[attr-defined]  # the MT5 module's functions
+                for name in mt5.FUNCTIONS:
+                    if name != "last_error":
+                        setattr(api, name, self.clock.wrap("mt5." + name, getattr(api, name)))
             agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit)
             agent.woken = self.woken
             self._loop, self._agent = asyncio.get_running_loop(), agent

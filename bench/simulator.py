@@ -29,43 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 from tnm_desktop.terminal.simulator.client import RemoteMt5
-from tnm_desktop.terminal.simulator.engine import Engine, wall_ms
-from tnm_desktop.terminal.simulator.model import SimState, new_state, state_to_json
+from tnm_desktop.terminal.simulator.engine import Engine
+from tnm_desktop.terminal.simulator.model import SimState, state_to_json
 from tnm_desktop.terminal.simulator.process import start_simulator
 from tnm_desktop.terminal.simulator.store import StateFile
 
-from bench.common import Summary, print_machine, table, verdict
+from bench.common import Summary, books_with_history, print_machine, simulator_trade, table, verdict
 
-SYMBOL = "EURUSD.m"
 PAGE = b"\0" * 4096
-
-
-def _trade(sim: SimulatedMt5 | RemoteMt5, position: int) -> int:
-    """Open a position (``position`` 0) or close it; return the position to close next (0 after a close)."""
-    tick = sim.symbol_info_tick(SYMBOL)
-    buy = position == 0
-    request = {"action": mt5.TRADE_ACTION_DEAL, "symbol": SYMBOL, "volume": 0.01,
-               "type": mt5.ORDER_TYPE_BUY if buy else mt5.ORDER_TYPE_SELL, "price": tick.ask if buy else tick.bid,
-               "deviation": 50, "type_filling": mt5.ORDER_FILLING_FOK, "comment": "bench"}
-    if position:
-        request["position"] = position
-    result = sim.order_send(request)
-    assert result is not None, sim.last_error()
-    assert result.retcode == mt5.TRADE_RETCODE_DONE, result
-    return result.order if buy else 0
-
-
-def books_with_history(orders: int) -> SimState:
-    """A fresh account with ``orders`` orders (and as many deals) in its history."""
-    sim = SimulatedMt5(state=new_state(now_ms=wall_ms()))
-    assert sim.initialize()
-    position = 0
-    for _ in range(orders):
-        position = _trade(sim, position)
-    return sim.engine.state
 
 
 def _save_v1(path: Path) -> Callable[[SimState], None]:
@@ -119,7 +92,7 @@ def _in_process(state: SimState, save: Callable[[SimState], None], orders: int, 
         for _ in range(orders):
             saves.clear()
             start = time.perf_counter()
-            position = _trade(sim, position)
+            position = simulator_trade(sim, position)
             sends.append((time.perf_counter() - start) * 1000)
             walls.append(sum(s[0] for s in saves))  # every save the order caused (one: the order's own)
             cpus.append(sum(s[1] for s in saves))
@@ -141,7 +114,7 @@ def _served(path: Path, orders: int) -> Summary:
             position = 0
             for _ in range(orders):
                 start = time.perf_counter()
-                position = _trade(sim, position)
+                position = simulator_trade(sim, position)
                 sends.append((time.perf_counter() - start) * 1000)
     finally:
         process.stop()
