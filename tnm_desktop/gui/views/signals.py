@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +25,7 @@ from tnm_desktop.gui.context import ViewContext
 from tnm_desktop.gui.tables import remember_columns, setup_table
 from tnm_desktop.gui.views.signal_detail import SignalDetail
 from tnm_desktop.gui.views.signals_model import SignalsModel
+from tnm_desktop.gui.views.signals_table import SignalsTable
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage
 
 COUNTS_EVERY_MS = 5000
@@ -88,9 +88,8 @@ class SignalsView(QWidget):
         counts.addStretch(1)
         self.message = InlineMessage()
 
-        self.table = QTableView()
+        self.table = SignalsTable(self.model)
         self.table.setObjectName("signals_table")
-        self.table.setModel(self.model)
         setup_table(self.table, widths={0: 140, 1: 130, 2: 75, 3: 55, 4: 80, 5: 80, 6: 80, 7: 200, 8: 100})
         remember_columns(self.table, ctx.settings, "signals")
         self.detail = SignalDetail(ctx)
