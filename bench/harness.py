@@ -80,6 +80,24 @@ class CallClock:
         return timed
 
 
+def call_summary(calls: list[tuple[str, float, float]]) -> list[tuple[str, list[float]]]:
+    """Each kind of call's durations in ms; the terminal's reads split into those around the order and the rest.
+
+    A read made inside ``send_market_order``/``close_position`` is part of sending the order; the
+    others are sizing's (and a close's look at its positions).
+    """
+    orders = [(start, end) for name, start, end in calls if name in ("send_market_order", "close_position")]
+    out: dict[str, list[float]] = {}
+    for name, start, end in calls:
+        if name.startswith("mt5.") and name != "mt5.order_send":
+            continue
+        if name in TERMINAL_CALLS and name not in ("send_market_order", "close_position"):
+            inside = any(s <= start and end <= e for s, e in orders)
+            name = f"terminal {name}" + (" (inside the order call)" if inside else "")
+        out.setdefault(name, []).append((end - start) * 1000)
+    return sorted(out.items())
+
+
 # The agent's calls a trade makes: to the database (one trip each) and to the terminal.
 DATA_CALLS = ("claim_job", "record_intent", "complete_job", "fail_job", "complete_and_claim", "fail_and_claim")
 TERMINAL_CALLS = ("symbol", "quote", "account", "positions", "position", "find_by_token", "send_market_order",

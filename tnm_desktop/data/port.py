@@ -139,6 +139,11 @@ class AgentPort(Protocol):
         """Report success."""
         ...
 
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job, in one call and one commit (None: nothing waits)."""
+        ...
+
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
                        retry: bool = False, retry_delay_seconds: int = 0) -> Job:

@@ -211,6 +211,14 @@ class LocalQueries:
             "select * from complete_job(%s, %s, %s, %s, %s)",
             (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result))))
 
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job in one round trip and one commit."""
+        row = await self._db.row("select * from complete_and_claim_next(%s, %s, %s, %s, %s, %s)",
+                                 (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result),
+                                  lease_seconds))
+        return ClaimedJob.from_row(row) if row else None
+
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
                        retry: bool = False, retry_delay_seconds: int = 0) -> Job:
