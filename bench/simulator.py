@@ -1,10 +1,11 @@
 """The simulator's cost per order: its state file's store against format 1's whole-file rewrite.
 
-    python -m bench.simulator [--orders 2000] [--history 0,2000,20000] [--quick]
+    python -m bench.simulator [--orders 2000] [--v1-orders 100] [--history 0,2000,20000] [--quick]
 
 For each history size (orders already in the account's history), the same in-process engine
-sends ``--orders`` market orders — alternately opening and closing a position, as the agent does
-in measurement 1 — three ways in the same run:
+sends market orders (``--orders``; ``--v1-orders`` for format 1, whose every save rewrites it
+all) — alternately opening and closing a position, as the agent does in measurement 1 — three
+ways in the same run:
 
 * **store**: the state file as the simulator keeps it (SQLite in WAL mode, ``synchronous=FULL``,
   one durable commit per order holding only what the order changed);
@@ -121,7 +122,7 @@ def _served(path: Path, orders: int) -> Summary:
     return Summary.of(sends)
 
 
-def measure(history: int, orders: int, work: Path) -> list[list[object]]:
+def measure(history: int, orders: int, v1_orders: int, work: Path) -> list[list[object]]:
     """Send ``orders`` orders three ways on an account with ``history`` orders; return table rows."""
     folder = work / f"history-{history}"
     folder.mkdir()
@@ -134,7 +135,7 @@ def measure(history: int, orders: int, work: Path) -> list[list[object]]:
     finally:
         store.close()
     v1_path = folder / "v1.json"
-    old = _in_process(_copy(base), _save_v1(v1_path), orders, folder / "floor")
+    old = _in_process(_copy(base), _save_v1(v1_path), v1_orders, folder / "floor")
     served = _served(store_path, orders)
     size_v1 = v1_path.stat().st_size / 1024
     size_store = store_path.stat().st_size / 1024
@@ -169,22 +170,26 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000, help="orders sent each way (default 2000)")
     parser.add_argument("--history", default="0,2000,20000",
                         help="orders already in the history, comma-separated (default 0,2000,20000)")
-    parser.add_argument("--quick", action="store_true", help="300 orders on 0 and 5,000 in the history (~20 s)")
+    parser.add_argument("--v1-orders", type=int, default=100,
+                        help="orders saved the format 1 way (default 100: each rewrites the whole file)")
+    parser.add_argument("--quick", action="store_true",
+                        help="300 orders (30 the format 1 way) on 0 and 3,000 in the history (under a minute)")
     args = parser.parse_args()
     if args.quick:
-        args.orders, args.history = 300, "0,5000"
+        args.orders, args.v1_orders, args.history = 300, 30, "0,3000"
     print_machine()
     work = Path(tempfile.mkdtemp(prefix="tnm-bench-simulator-"))
     try:
         rows: list[list[object]] = []
         worst = beyond = cpu = 0.0
         for history in (int(h) for h in args.history.split(",")):
-            measured = measure(history, args.orders, work)
+            measured = measure(history, args.orders, args.v1_orders, work)
             worst = max(worst, float(measured[0][4]))  # type: ignore[arg-type]
             cpu = max(cpu, float(measured[1][4]))  # type: ignore[arg-type]
             beyond = max(beyond, float(measured[-1][2]))  # type: ignore[arg-type]
             rows += measured
-        print(f"Per order, ms ({args.orders:,} orders each way, alternately opening and closing a position):")
+        print(f"Per order, ms ({args.orders:,} orders through the store and the server, {args.v1_orders:,} the "
+              "format 1 way; alternately opening and closing a position):")
         print(table(["history", "what", "p50", "p99", "mean", "file KiB"], rows))
         print(f"\nTarget: the store's save under 1 ms per order, durable, with a full history: "
               f"{verdict(worst < 1.0)} on this disk now (worst mean {worst:.2f} ms, one fsync included);\n"
