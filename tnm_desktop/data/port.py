@@ -229,7 +229,11 @@ class DataPort(AuthPort, AgentPort, Protocol):
     # Signals ----------------------------------------------------------------------------------
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
                            limit: int = 200) -> list[Signal]:
-        """One page of the signal log, newest first, starting just after ``after``."""
+        """One page of the signal log, newest first, starting just after ``after``.
+
+        The page's signals carry no raw payload (``raw_payload`` is None): a page is read while
+        the log scrolls, and the payload is shown only in a signal's detail (:meth:`get_signals`).
+        """
         ...
 
     async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]: ...

@@ -89,7 +89,8 @@ async def test_the_signal_log_is_an_rpc_with_named_arguments(db: Db, project: Su
                                       after=cursor, limit=50)
 
     (request,) = project.http.of("POST", "/rest/v1/rpc/signal_page")
-    assert request.query == []
+    assert request.query == [("select", "id,strategy_id,symbol,action,price,status,fill_price,broker_order_id,"
+                                        "error_message,job_id,received_at,resolved_at")]  # no raw payloads
     assert request.body == {
         "p_strategy_id": strategy.id, "p_status": "pending", "p_symbol": None, "p_since": None, "p_until": None,
         "p_after_received_at": "2026-11-20T09:00:00+00:00", "p_after_id": first, "p_limit": 50}
