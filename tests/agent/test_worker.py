@@ -224,6 +224,24 @@ async def test_pause_claims_nothing_until_resumed(rig: Rig) -> None:
     assert any(isinstance(e, HeartbeatSent) for e in rig.events)
 
 
+async def test_a_busy_agent_makes_one_call_a_job(rig: Rig) -> None:
+    start(rig)
+    await eventually(lambda: rig.agent.state is AgentState.RUNNING)
+    rig.agent.pause()
+    waiting = [rig.enqueue("get_positions" if i == 3 else "get_account") for i in range(6)]
+    rig.runner.fail_with["get_positions"] = UserError("No such account.")
+    moment = time.monotonic()
+    rig.agent.resume()
+    await eventually(lambda: len(rig.jobs("completed")) + len(rig.jobs("failed")) == 6)
+    assert [job_id for job_id, _ in rig.runner.ran] == waiting  # in arrival order
+    calls = [name for _, name in rig.port.since(moment) if name in (
+        "claim_job", "complete_job", "complete_and_claim", "fail_job")]
+    # Each completion brings the next job; a failure is reported alone and the next job claimed.
+    assert calls == ["claim_job", "complete_and_claim", "complete_and_claim", "complete_and_claim", "fail_job",
+                     "claim_job", "complete_and_claim", "complete_and_claim"]
+    assert [j["status"] for j in rig.jobs()] == ["completed"] * 3 + ["failed"] + ["completed"] * 2
+
+
 async def test_agent_thread_runs_on_its_own_thread_and_stops(db: Db) -> None:
     user = db.create_user()
     paired = db.create_agent(user)

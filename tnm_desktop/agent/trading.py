@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from tnm_desktop.agent.sizing import Contract, Sized, size_by_risk, size_fixed, stop_distance
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob
-from tnm_desktop.domain.trade import Close, Level, TradeInstruction
+from tnm_desktop.domain.trade import Close, Level, TradeInstruction, stale_reason
 from tnm_desktop.errors import TransientError, UserError
 from tnm_desktop.terminal.port import (
     AccountSnapshot,
@@ -120,8 +120,7 @@ class TradeExecutor:
                 return self._result_from_matches(matches, reconciled=True)
         elif datetime.now(UTC) - job.created_at > self.max_age:
             age = int((datetime.now(UTC) - job.created_at).total_seconds())
-            raise UserError(f"The alert is {age} s old and was not executed, so as not to trade at a stale price.",
-                            code="expired")
+            raise UserError(stale_reason(age, int(self.max_age.total_seconds())), code="expired")
         if not instruction.limits.trading_enabled:
             raise UserError("Trading is switched off in your settings.", code="trading_disabled")
         if not instruction.pair_allowed():
@@ -274,7 +273,7 @@ class TradeExecutor:
         closed = []
         for position, volume in plan:
             outcome = await self._t(self.terminal.close_position, position.ticket, volume, magic=magic or 0,
-                                    comment=token)
+                                    comment=token, seen=position)
             self.checkpoint("after_send")
             if outcome.executed:
                 closed.append(_result_from_outcome(outcome, token) | {"position": position.ticket})

@@ -175,7 +175,7 @@ class Agent:
         if recovered:
             self._log("warning", f"Recovering {len(recovered)} job(s) held before a restart.")
         for claimed in recovered:
-            await self._execute(claimed)
+            await self._execute(claimed, chain=False)  # every recovered job is settled before new work
         self._failures = 0
         self._last_error = None
         self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)
@@ -191,14 +191,19 @@ class Agent:
                 await self._resume.wait()
                 continue
             self._wake.clear()
-            while not self._stopping.is_set() and self._resume.is_set():
-                claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
-                if claimed is None:
-                    break
-                await self._execute(claimed)
+            claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds) if self._claiming() else None
+            while claimed is not None:
+                # A completed job brings the next one with it (one trip, one commit); after a
+                # failure, or when nothing was asked for, the next one is claimed on its own.
+                claimed, asked = await self._execute(claimed, chain=True)
+                if claimed is None and not asked and self._claiming():
+                    claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
             if self._stopping.is_set():
                 return
             await self._sleep_until_work()
+
+    def _claiming(self) -> bool:
+        return not self._stopping.is_set() and self._resume.is_set()
 
     async def _sleep_until_work(self) -> None:
         # While notifications flow, wait for one; while they are down, poll slowly.
@@ -206,16 +211,27 @@ class Agent:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _execute(self, claimed: ClaimedJob) -> None:
+    async def _execute(self, claimed: ClaimedJob, *, chain: bool) -> tuple[ClaimedJob | None, bool]:
+        """Run one job and report it; with ``chain``, a success claims the next job in the same call.
+
+        Returns the next job claimed (or None), and whether one was asked for.
+        """
         job = claimed.job
         self._remember(job.id)
         started = time.monotonic()
         self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
         keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{job.id}")
         outcome, message = "completed", ""
+        following: ClaimedJob | None = None
+        asked = False
         try:
             result = await self.runner.run(claimed)
-            await self.data.complete_job(self.creds, claimed, result)
+            if chain and self._claiming():
+                following = await self.data.complete_and_claim(self.creds, claimed, result,
+                                                               self.settings.lease_seconds)
+                asked = True
+            else:
+                await self.data.complete_job(self.creds, claimed, result)
             message = str(result.get("note") or "")
         except LeaseLost as exc:
             outcome, message = "lost", exc.message
@@ -238,6 +254,7 @@ class Agent:
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
             self._log(level, f"{job.job_type.value} {outcome} in {duration} ms" + (f": {message}" if message else ""))
+        return following, asked
 
     async def _report_failure(self, claimed: ClaimedJob, exc: TnmError, *, retry: bool) -> None:
         try:

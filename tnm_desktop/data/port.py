@@ -173,6 +173,11 @@ class AgentPort(Protocol):
         """Report success."""
         ...
 
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job, in one call and one commit (None: nothing waits)."""
+        ...
+
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
                        retry: bool = False, retry_delay_seconds: int = 0) -> Job:
@@ -253,7 +258,11 @@ class DataPort(AuthPort, AgentPort, Protocol):
     # Signals ----------------------------------------------------------------------------------
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
                            limit: int = 200) -> list[Signal]:
-        """One page of the signal log, newest first, starting just after ``after``."""
+        """One page of the signal log, newest first, starting just after ``after``.
+
+        The page's signals carry no raw payload (``raw_payload`` is None): a page is read while
+        the log scrolls, and the payload is shown only in a signal's detail (:meth:`get_signals`).
+        """
         ...
 
     async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]: ...

@@ -21,6 +21,17 @@ from typing import Any
 
 from tnm_desktop.errors import UserError
 
+# How a trade refused for its age is explained in the signal log; the notifications tell these
+# refusals apart by it, so that a burst the terminal could not take in time is told once.
+STALE_REASON = "Not executed: the alert was"
+
+
+def stale_reason(age_s: int, limit_s: int) -> str:
+    """The signal log's reason for an alert refused because it waited too long."""
+    return (f"{STALE_REASON} {age_s} s old when its turn came (the limit is {limit_s} s), and a late order would "
+            "trade at a price you did not see. Alerts came faster than the terminal could take them, or while "
+            "the agent was not running.")
+
 
 @dataclass(frozen=True, slots=True)
 class Level:

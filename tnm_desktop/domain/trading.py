@@ -215,6 +215,11 @@ class Signal:
         )
 
 
+# What a page of the signal log reads of each row: all but the raw payload (the detail's).
+PAGE_COLUMNS = ("id", "strategy_id", "symbol", "action", "price", "status", "fill_price", "broker_order_id",
+                "error_message", "job_id", "received_at", "resolved_at")
+
+
 @dataclass(frozen=True, slots=True)
 class SignalCursor:
     """Keyset position in the signal log: newest first, id breaking ties."""

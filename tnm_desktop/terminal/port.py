@@ -363,8 +363,11 @@ class TerminalPort(Protocol):
         ...
 
     def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
-                       comment: str = "") -> OrderOutcome:
-        """Close a position, or ``volume`` lots of it, by an opposite deal."""
+                       comment: str = "", seen: Position | None = None) -> OrderOutcome:
+        """Close a position, or ``volume`` lots of it, by an opposite deal.
+
+        ``seen`` is the position as the caller has just read it (spares reading it again).
+        """
         ...
 
     def positions(self, symbol: str | None = None) -> tuple[Position, ...]:

@@ -13,13 +13,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tnm_desktop.errors import OperationalError
+from tnm_desktop.errors import OperationalError, TransientError
 from tnm_desktop.terminal import convert
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.port import FillingMode, FillStatus, OrderOutcome, Side, SymbolSpec
 
 log = logging.getLogger(__name__)
 
+NOT_LOGGED_IN = ("MetaTrader 5 is not logged in to a trading account. Log in to your account in the terminal "
+                 "(File \u2192 Login to Trade Account), then resume the agent.")
+OFFLINE = "MetaTrader 5 has no connection to the broker's trade server; nothing was sent."
 AUTO_TRADING_OFF = ("Auto-trading is disabled in MetaTrader 5. Press the \u201cAlgo Trading\u201d button in the "
                     "terminal's toolbar, then resume the agent.")
 _PRICE_MOVED = frozenset({mt5.TRADE_RETCODE_REQUOTE, mt5.TRADE_RETCODE_PRICE_CHANGED, mt5.TRADE_RETCODE_PRICE_OFF})
@@ -42,6 +45,9 @@ class OrderSender:
         self._get = get
         self._lost = lost
         self._price_retries = price_retries
+        # A hedging account (read from the account by the adapter): a market order that opens a
+        # position opens its own, whose id is the order's ticket. Otherwise the deal says which.
+        self.hedging = False
 
     def send(self, spec: SymbolSpec, side: Side, volume: float, *, sl: float | None, tp: float | None,
              deviation: int, magic: int, comment: str, position: int) -> OrderOutcome:
@@ -83,6 +89,9 @@ class OrderSender:
                 mode += 1
                 log.info("%s refuses filling mode %s; trying %s", spec.name, filling.value, modes[mode].value)
                 continue
+            if retcode == mt5.TRADE_RETCODE_CONNECTION and self._offline():
+                # The terminal has no link to the trade server: the request went nowhere.
+                raise TransientError(OFFLINE, code="terminal_offline")
             if retcode in _UNCLEAR:
                 return OrderOutcome(FillStatus.UNKNOWN, retcode, f"{message}: the broker may or may not have the "
                                     f"order; it must be looked up before anything is sent again.", volume,
@@ -98,16 +107,23 @@ class OrderSender:
         filled = float(result.volume) or volume
         partial = int(result.retcode) == mt5.TRADE_RETCODE_DONE_PARTIAL or filled < volume - 1e-9
         order = int(result.order)
-        if not position:
-            # In a hedging account the order's ticket is the position's; its deal says so for sure.
-            deals = self._api.history_deals_get(ticket=order)
+        if not position and self.hedging:
+            position = order
+        elif not position:
+            deals = self._api.history_deals_get(ticket=order)  # netting: the order may add to a position
             position = int(deals[0].position_id) if deals else order
         return OrderOutcome(FillStatus.PARTIAL if partial else FillStatus.FILLED, int(result.retcode),
                             str(result.comment), volume, order=order, deal=int(result.deal), position=position,
                             filled_volume=filled, price=float(result.price), attempts=attempts, filling=filling)
 
+    def _offline(self) -> bool:
+        info = self._api.terminal_info()
+        return info is not None and not info.connected
+
     def _unanswered(self, volume: float, attempts: int, filling: FillingMode) -> OrderOutcome:
         code, message = self._api.last_error()
+        if code == mt5.RES_E_AUTH_FAILED:  # not logged in: the terminal could not have sent it
+            raise OperationalError(NOT_LOGGED_IN, code="terminal_not_logged_in")
         if code == mt5.RES_E_INVALID_PARAMS:  # refused by the package itself: nothing left this machine
             return OrderOutcome(FillStatus.REJECTED, None, f"MetaTrader 5 refused the request: {message}", volume,
                                 attempts=attempts, filling=filling)

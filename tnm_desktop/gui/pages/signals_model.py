@@ -279,6 +279,19 @@ class SignalsModel(QAbstractTableModel):
             return store.id_at(i)
         return STATUSES[store.status[i]].value  # STATUS_ROLE
 
+    def row_look(self, row: int) -> tuple[QColor, QColor, list[str]] | None:
+        """How ``row`` is painted: its tint, its status word's colour and each column's text."""
+        head = len(self._head.received)
+        if row < head:
+            store, i = self._head, head - 1 - row
+        else:
+            store, i = self._tail, row - head
+            if i >= len(store.received):
+                return None
+        status = store.status[i]
+        text_colors, row_colors = self._colors()
+        return row_colors[status], text_colors[status], [self._display(store, i, c) for c in range(len(COLUMNS))]
+
     def _colors(self) -> tuple[list[QColor], list[QColor]]:
         # Status colours per theme, made once rather than per cell.
         dark = theme.is_dark()

@@ -18,6 +18,7 @@ from typing import Any
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import faults, feed, triggers, views
 from tnm_desktop.terminal.simulator.broker import Broker
+from tnm_desktop.terminal.simulator.lookup import HistoryLookup
 from tnm_desktop.terminal.simulator.model import DealRec, FaultRec, SimState
 from tnm_desktop.terminal.simulator.requests import RequestError
 
@@ -55,6 +56,7 @@ class Engine:
     def __init__(self, state: SimState, *, on_change: Callable[[SimState], None] | None = None,
                  wall: Callable[[], int] = wall_ms) -> None:
         self.state = state
+        self.lookup = HistoryLookup()
         self._on_change = on_change
         self._wall = wall
         self._lock = threading.RLock()

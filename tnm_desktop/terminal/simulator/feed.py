@@ -63,8 +63,10 @@ def _unit(key: np.uint64, knots: IntArray) -> FloatArray:
     return (x >> np.uint64(11)).astype(np.float64) / float(2**52) - 1.0
 
 
+@functools.lru_cache(maxsize=8192)
 def _unit_one(key: int, knot: int) -> float:
-    # _unit of one knot in Python integers: the same bits (every step is taken mod 2**64).
+    # _unit of one knot in Python integers: the same bits (every step is taken mod 2**64). Cached:
+    # a quote asks for 16 knots, and all but the shortest layers' stay the same for minutes.
     x = ((knot & _MASK) * 0x9E3779B97F4A7C15 & _MASK) ^ key
     x ^= x >> 30
     x = x * 0xBF58476D1CE4E5B9 & _MASK
@@ -124,9 +126,27 @@ def raw_bids(spec: SymbolSpec, seed: int, times_ms: npt.ArrayLike) -> FloatArray
     return spec.anchor * np.exp(noise(seed, spec.name, spec.daily_vol, times / 1000.0))
 
 
+def _bid_one(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], moment_ms: int) -> np.float64:
+    # bids() of one moment: the same float64 operations on numpy scalars (numpy's exp and round,
+    # not the math module's), so the same bits, at a fraction of the cost of one-element arrays.
+    raw = spec.anchor * np.exp(np.float64(_noise_one(seed, spec.name, spec.daily_vol, moment_ms / 1000.0)))
+    shift = 0.0
+    for start, value in shifts:  # in force from its moment on: the last one at or before this one
+        if start > moment_ms:
+            break
+        shift = value
+    bid: np.float64 = np.maximum(np.round(raw + np.float64(shift), spec.digits), spec.point)
+    return bid
+
+
+_FEW = 4  # up to this many moments, pricing them one by one is cheaper than numpy's array set-up
+
+
 def bids(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], times_ms: npt.ArrayLike) -> FloatArray:
     """Return the bid at each of ``times_ms`` (UTC milliseconds), rounded to the symbol's digits."""
     times = np.atleast_1d(np.asarray(times_ms, dtype=np.int64))
+    if times.size <= _FEW:
+        return np.array([_bid_one(spec, seed, shifts, int(t)) for t in times.flat], dtype=np.float64)
     value = raw_bids(spec, seed, times) + shift_at(shifts, times)
     return np.maximum(np.round(value, spec.digits), spec.point)
 

@@ -48,6 +48,10 @@ class _Tape:
 
     def prices(self, symbol: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         if symbol not in self._cache:
+            if len(self.times) == 1:  # a call right after the last one: the quote the call itself uses
+                bid_now, ask_now = self.broker.quote(symbol, int(self.times[0]))
+                self._cache[symbol] = (np.array([bid_now]), np.array([ask_now]))
+                return self._cache[symbol]
             spec = self.broker.spec(symbol)
             bid = feed.bids(spec, self.broker.state.seed, self.broker.state.shifts.get(symbol, []), self.times)
             self._cache[symbol] = (bid, feed.asks(spec, bid))
