@@ -20,10 +20,12 @@ import qasync
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from tnm_desktop import files
 from tnm_desktop.gui import theme
 from tnm_desktop.gui.bridge import MessageBridge, install_crash_hooks
 from tnm_desktop.gui.controller import AppController, StartUp
 from tnm_desktop.gui.mainwindow import current_window
+from tnm_desktop.gui.quit_signals import QuitOnSignals
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore, config_dir, log_dir
 from tnm_desktop.services import open_services
 
@@ -48,14 +50,16 @@ async def choose_startup(store: ProfileStore, *, demo: bool = False, workspace: 
 
 
 def _workspace_profile(store: ProfileStore, workspace: Path) -> ConnectionProfile:
-    # The profile of a folder given on the command line; saved, so "remember me" works next time.
+    # The profile of a folder given on the command line. It is saved (and so remembered, with
+    # "remember me") only once it has opened and been signed in to: a mistyped folder must not
+    # become the profile every later start opens.
     folder = str(Path(workspace).expanduser().absolute())
     profiles, _ = store.load()
     found = next((p for p in profiles if p.kind is ProfileKind.LOCAL and p.workspace_dir == folder), None)
     if found is not None:
         return found
-    return store.upsert(ConnectionProfile.new(Path(folder).name or "Workspace", ProfileKind.LOCAL,
-                                              workspace_dir=folder))
+    return ConnectionProfile.new(Path(folder).name or "Workspace", ProfileKind.LOCAL,
+                                 workspace_dir=folder).validated()
 
 
 async def _demo_startup(workspace: Path | None) -> StartUp:
@@ -93,11 +97,21 @@ _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
 def setup_logging() -> tuple[Path, logging.Handler]:
-    """Log to a rotating file in the user's log directory; return its path and the handler."""
+    """Log to a rotating file in the user's log directory; return its path and the handler.
+
+    A log folder that cannot be written to costs the log file, not the app: the log goes only to
+    the console then, after one line saying why.
+    """
     directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOG_FILE
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    handler: logging.Handler
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    except OSError as exc:
+        print(f"tnm-desktop: no log file: {files.problem(exc, 'the log folder', directory).message}",
+              file=sys.stderr)
+        handler = logging.NullHandler()  # the console's handler (the command line's) still logs
     handler.setFormatter(RedactingFormatter(_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -157,13 +171,19 @@ def run(demo: bool = False, workspace: Path | None = None) -> int:
             bridge, settings, store,
             choose=lambda s: choose_startup(s, demo=demo, workspace=workspace),
             open_services=open_services)
+        # SIGTERM, Ctrl+C and the like stop what the app started, as closing the window does.
+        quitter = QuitOnSignals(controller.quit)
+        quitter.install()
         controller.start()
         try:
             return await controller.wait_finished()
         finally:
-            await controller.shutdown()
-            settings.sync()
-            log.info("TNM Desktop stopped")
+            try:
+                await controller.shutdown()
+                settings.sync()
+                log.info("TNM Desktop stopped")
+            finally:
+                quitter.uninstall()
 
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from tnm_desktop import files
 from tnm_desktop.errors import OperationalError
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,10 @@ class LocalCluster:
             return False
         result = self._run([self.install.tool("pg_ctl"), "status", "-D", str(self.data_dir)],
                            check=False)
+        if result.returncode not in (0, 3):  # 3: not running; 4: the folder cannot be reached
+            raise OperationalError(f"Cannot tell whether the database in {self.root} runs: "
+                                   f"{(result.stderr or result.stdout).strip().splitlines()[-1]}",
+                                   code="db_dir_unreachable")
         return result.returncode == 0
 
     def conninfo(self, user: str = SUPERUSER, dbname: str = DATABASE) -> str:
@@ -282,10 +287,11 @@ class LocalCluster:
         self._chown(path)
 
     def _read_state(self) -> dict[str, int]:
-        try:
-            data: dict[str, int] = json.loads(self._state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        data = files.read_json_object(self._state_file, "the database's state file")
+        if data is None:
             return {}
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in data.values()):
+            raise files.damaged("the database's state file", self._state_file, "a value is not a number")
         return data
 
     def _write_state(self, state: dict[str, int]) -> None:

@@ -28,7 +28,10 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from tnm_desktop import lifeline
     from tnm_desktop.terminal.simulator.server import serve
+
+    lifeline.watch_owner()  # started by the app or the demo: stop (as on SIGTERM) when it is gone
 
     offset = None if args.server_offset is None else round(args.server_offset * 3600)
     return serve(args.state, port=args.port, manual_clock=args.manual_clock, seed=args.seed, server_offset_s=offset)

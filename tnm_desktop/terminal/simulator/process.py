@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tnm_desktop import lifeline
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 
@@ -76,7 +77,7 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
         command += ["--seed", str(seed)]
     if server_offset_hours is not None:
         command += ["--server-offset", str(server_offset_hours)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 — our own CLI
+    process = lifeline.popen(command, stdout=subprocess.PIPE, text=True)  # it ends with this process
     lines: queue.Queue[str] = queue.Queue()
 
     def read() -> None:
