@@ -166,10 +166,12 @@ class Agent:
             if self._state is not AgentState.STOPPED:
                 self._set_state(AgentState.STOPPED, "Stopped.")
                 self._log("info", "Stopped.")
+            # While the database is away (degraded), the last heartbeat is a formality: a second.
+            last_beat = self.settings.stop_timeout if self._failures == 0 else min(1.0, self.settings.stop_timeout)
             with contextlib.suppress(TnmError, TimeoutError):
                 await asyncio.wait_for(
                     self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION),
-                    self.settings.stop_timeout)
+                    last_beat)
 
     async def _start_and_work(self) -> None:
         await self._start()

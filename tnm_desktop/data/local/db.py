@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tnm_desktop.data.errors import translate
+from tnm_desktop.data.pool_log import quiet_pool_warnings
 from tnm_desktop.errors import TransientError, UserError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class UserDb:
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
         self._checking: asyncio.Task[None] | None = None
+        quiet_pool_warnings()
         self._claims: str | None = None
         self._opened = False
         # The claims each pooled connection was set up with.
