@@ -92,7 +92,7 @@ class SignalsView(QWidget):
         self.table.setObjectName("signals_table")
         self.table.setModel(self.model)
         # What fits beside the detail pane in a 1280 px window, the error taking the rest.
-        setup_table(self.table, widths={0: 135, 1: 105, 2: 65, 3: 55, 4: 65, 5: 75, 6: 75, 7: 75})
+        setup_table(self.table, widths={0: 135, 1: 120, 2: 65, 3: 55, 4: 65, 5: 75, 6: 75, 7: 75})
         remember_columns(self.table, ctx.settings, "signals/v2")  # v2: the error moved last
         self.detail = SignalDetail(ctx)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
