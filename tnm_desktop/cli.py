@@ -137,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TnmError as exc:
         print(f"tnm-desktop: {exc.message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file-system problem no part put in words: still one line, no traceback
+        from tnm_desktop.files import problem
+
+        print(f"tnm-desktop: {problem(exc, 'the path').message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -4,6 +4,10 @@ States: stopped → starting → running ⇄ paused, with degraded while a trans
 terminal unreachable) is being retried with jittered backoff, and stopped with a reason on an
 operational error (auto-trading disabled, terminal not logged in, key rejected).
 
+The backoff stays short (a few seconds at most) and the live updates coming back end it at once:
+after an outage the agent takes the queued jobs within seconds of the database's return. A stop
+is obeyed at once unless a job is under way, which is finished first.
+
 Start-up and crash recovery are one path: take back the jobs a previous run held and reconcile
 each with the terminal before claiming anything new. After that the loop sleeps until the live
 updates say a job arrived; only while notifications are down does it poll, slowly.
@@ -50,8 +54,9 @@ class AgentSettings:
     heartbeat_every: float = 15.0
     fallback_poll_every: float = 15.0
     sync_every: float = 60.0
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
+    backoff_base: float = 0.5
+    backoff_max: float = 3.0  # a database back after an outage is used within seconds
+    stop_timeout: float = 3.0  # the last heartbeat and the terminal's release, when stopping
 
 
 class JobRunner(Protocol):
@@ -92,6 +97,8 @@ class Agent:
         self._resume.set()
         self._stopping = asyncio.Event()
         self._sync_requested = asyncio.Event()
+        self._reconnected = asyncio.Event()  # the live updates came back: the database may be too
+        self._executing = 0  # jobs under way: a stop waits for them
         self._live = LiveState.CONNECTING
         self._subscription: Subscription | None = None
         self._last_error: str | None = None
@@ -138,8 +145,7 @@ class Agent:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._start()
-                    await self._work()
+                    await self._unless_stopped(self._start_and_work())
                 except TransientError as exc:
                     await self._degraded(exc)
                     continue
@@ -154,13 +160,40 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self._unsubscribe()
+            # Both may wait on what is gone (a database or terminal down): neither may hold up a stop.
             with contextlib.suppress(Exception):
-                await self.runner.close()
+                await asyncio.wait_for(self.runner.close(), self.settings.stop_timeout)
             if self._state is not AgentState.STOPPED:
                 self._set_state(AgentState.STOPPED, "Stopped.")
                 self._log("info", "Stopped.")
-            with contextlib.suppress(TnmError):
-                await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION)
+            # While the database is away (degraded), the last heartbeat is a formality: a second.
+            last_beat = self.settings.stop_timeout if self._failures == 0 else min(1.0, self.settings.stop_timeout)
+            with contextlib.suppress(TnmError, TimeoutError):
+                await asyncio.wait_for(
+                    self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION),
+                    last_beat)
+
+    async def _start_and_work(self) -> None:
+        await self._start()
+        await self._work()
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> None:
+        # Run ``work`` until it ends, or until a stop while no job is under way: waiting for a
+        # database or a terminal that is not there must not hold up a stop. A job under way is
+        # finished first (the loops look at the stop after each job).
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and self._executing == 0:
+                task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise  # we are cancelled ourselves
+        finally:
+            stopping.cancel()
 
     async def _start(self) -> None:
         await self.runner.start()
@@ -175,6 +208,8 @@ class Agent:
         if recovered:
             self._log("warning", f"Recovering {len(recovered)} job(s) held before a restart.")
         for claimed in recovered:
+            if self._stopping.is_set():
+                break  # the rest stay held and are recovered at the next start
             await self._execute(claimed, chain=False)  # every recovered job is settled before new work
         self._failures = 0
         self._last_error = None
@@ -218,6 +253,7 @@ class Agent:
         """
         job = claimed.job
         self._remember(job.id)
+        self._executing += 1
         started = time.monotonic()
         self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
         keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{job.id}")
@@ -247,6 +283,7 @@ class Agent:
             await self._report_failure(claimed, exc, retry=False)
             raise
         finally:
+            self._executing -= 1
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -342,7 +379,9 @@ class Agent:
 
     def _on_live_state(self, state: LiveState) -> None:
         self._live = state
-        if state is not LiveState.LIVE:
+        if state is LiveState.LIVE:
+            self._reconnected.set()  # ends a backoff at once: the database answers again
+        else:
             self._wake.set()  # re-enter the loop so it starts polling
 
     async def _unsubscribe(self) -> None:
@@ -359,14 +398,26 @@ class Agent:
 
     async def _degraded(self, exc: TransientError) -> None:
         self._failures += 1
+        repeated = exc.message == self._last_error
         self._last_error = exc.message
         delay = self._backoff_delay()
-        self._set_state(AgentState.DEGRADED, f"{exc.message} Retrying in {delay:.0f} s.")
-        self._log("warning", exc.message)
-        with contextlib.suppress(TnmError):
-            await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
+        self._set_state(AgentState.DEGRADED, f"{exc.message} Trying again every few seconds.")
+        if repeated:  # once per outage in the log, not once per attempt
+            log.debug("still failing: %s", exc.message)
+        else:
+            self._log("warning", exc.message)
+        self._reconnected.clear()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        with contextlib.suppress(TnmError, TimeoutError):
+            await asyncio.wait_for(self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION),
+                                   delay)
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._reconnected)]
+        try:
+            await asyncio.wait(waits, timeout=max(0.0, until - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def _set_state(self, state: AgentState, detail: str = "") -> None:
         if state is self._state and detail == self._detail:

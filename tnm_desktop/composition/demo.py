@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from tnm_desktop import keystore
+from tnm_desktop import keystore, lifeline
 from tnm_desktop.composition.receiver import start_receiver
 from tnm_desktop.composition.services import app_agents
 from tnm_desktop.demo.alerts import FIRST_ALERTS, post
@@ -72,7 +72,9 @@ class DemoRun:
 
     def start_agent_process(self) -> subprocess.Popen[bytes]:
         """Start the agent as a process of its own (``tnm-desktop agent --dir``)."""
-        self.agent = subprocess.Popen(  # noqa: S603 — our own command
+        # Its own session (a Ctrl+C reaches the demo, which stops it in order), yet it ends with
+        # the demo however the demo ends.
+        self.agent = lifeline.popen(
             [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root)],
             stdout=subprocess.DEVNULL, start_new_session=True)
         return self.agent
@@ -132,11 +134,11 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
         fast_db: Trade durability for speed (tests).
     """
     workspace = Workspace(root)
-    keystore.ensure_keyring(workspace.root)
-    conns = workspace.open(fast=fast_db)
+    conns = workspace.open(fast=fast_db)  # first: a folder that cannot be used is the one thing said
     simulator = None
     receiver = None
     try:
+        keystore.ensure_keyring(workspace.root)
         ids = seed(workspace, conns)
         simulator = ensure_simulator(workspace.simulator_state)
         port = receiver_port if receiver_port is not None else workspace.settings().receiver_port

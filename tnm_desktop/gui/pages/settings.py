@@ -76,7 +76,7 @@ class SettingsView(QWidget):
         self.broker_table = QTableView()
         self.broker_table.setObjectName("brokers_table")
         self.broker_table.setModel(self.brokers)
-        setup_table(self.broker_table, widths={0: 150, 1: 100, 2: 150, 3: 80, 4: 60, 5: 60, 7: 120, 8: 60},
+        setup_table(self.broker_table, widths={0: 180, 1: 130, 2: 130, 3: 80, 4: 55, 5: 55, 7: 150, 8: 55},
                     stretch=6)
         remember_columns(self.broker_table, ctx.settings, "brokers")
         self.broker_table.setMinimumHeight(160)

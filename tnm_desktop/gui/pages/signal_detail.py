@@ -191,12 +191,18 @@ class SignalDetail(QWidget):
                 widget.deleteLater()
         previous: datetime | None = None
         muted = theme.state_color("idle").name()
+        # The day once, in the box's title, and times in the rows: a narrower pane, a wider log.
+        first = next((when for _, when in stages(signal, job) if when is not None), None)
+        self.timeline_box.setTitle(f"Stages · {fmt.precise(first).split(' ')[0]}" if first else "Stages")
         for row, (name, when) in enumerate(stages(signal, job)):
             step = ""
             if when is not None and previous is not None:
                 step = "+" + fmt.duration_ms((when - previous).total_seconds() * 1000)
             name_label = QLabel(name)
-            when_label = QLabel(fmt.precise(when, empty="not reached"))
+            text = fmt.precise(when, empty="not reached")
+            if when is not None and first is not None and _day(when) == _day(first):
+                text = text.split(" ", 1)[1]
+            when_label = QLabel(text)
             when_label.setObjectName(f"stage_{row}")
             step_label = QLabel(step)
             if when is None:
@@ -231,3 +237,7 @@ class SignalDetail(QWidget):
                 cells.append(widget.text() if isinstance(widget, QLabel) else "")
             rows.append((cells[0], cells[1], cells[2]))
         return rows
+
+
+def _day(moment: datetime) -> object:
+    return moment.astimezone().date()

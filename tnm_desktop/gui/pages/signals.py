@@ -89,8 +89,9 @@ class SignalsView(QWidget):
 
         self.table = SignalsTable(self.model)
         self.table.setObjectName("signals_table")
-        setup_table(self.table, widths={0: 140, 1: 130, 2: 75, 3: 55, 4: 80, 5: 80, 6: 80, 7: 200, 8: 100})
-        remember_columns(self.table, ctx.settings, "signals")
+        # What fits beside the detail pane in a 1280 px window, the error taking the rest.
+        setup_table(self.table, widths={0: 135, 1: 120, 2: 65, 3: 55, 4: 65, 5: 75, 6: 75, 7: 75})
+        remember_columns(self.table, ctx.settings, "signals/v2")  # v2: the error moved last
         self.detail = SignalDetail(ctx)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)

@@ -37,8 +37,9 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 _SERVED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
                      Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole, ID_ROLE, STATUS_ROLE})
 
-COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Error", "Broker order")
-RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ERROR, ORDER = range(len(COLUMNS))
+# The error last: the one long text takes whatever width is left.
+COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Order", "Error")
+RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ORDER, ERROR = range(len(COLUMNS))
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 

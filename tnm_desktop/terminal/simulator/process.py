@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tnm_desktop import lifeline
 from tnm_desktop.errors import OperationalError, TnmError
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 from tnm_desktop.terminal.simulator.store import HOST
@@ -82,8 +83,8 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
         command += ["--seed", str(seed)]
     if server_offset_hours is not None:
         command += ["--server-offset", str(server_offset_hours)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603 — our CLI
-                               text=True, encoding="utf-8", errors="replace")
+    process = lifeline.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # it ends with this process
+                             text=True, encoding="utf-8", errors="replace")
     lines: queue.Queue[str] = queue.Queue()
     said: list[str] = []  # what the server said was wrong, in its own words
 
