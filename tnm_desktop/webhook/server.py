@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tnm_desktop.errors import OperationalError
-from tnm_desktop.webhook.app import RedactingAccessLogger, create_app
+from tnm_desktop.webhook.app import create_app
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.ingest import Ingestor
+from tnm_desktop.webhook.logs import ACCESS_LOGGER, RedactingAccessLogger, ServerErrorLog
 
 log = logging.getLogger("tnm_desktop.webhook")
 
@@ -53,7 +54,11 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
     await ingestor.open()
     runner = web.AppRunner(create_app(config, ingestor), handle_signals=False,
                            access_log_class=RedactingAccessLogger,
-                           access_log=logging.getLogger("tnm_desktop.webhook.access"),
+                           access_log=logging.getLogger(ACCESS_LOGGER),
+                           # aiohttp's own reports quote raw request lines: one safe line instead.
+                           logger=ServerErrorLog(),
+                           # Also closes a connection that never sends a request (aiohttp >= 3.14.5).
+                           keepalive_timeout=config.idle_timeout,
                            # Requests in flight get this long to finish on stop.
                            shutdown_timeout=5.0,
                            # Drain the rest of an oversized body briefly, then drop the connection.
