@@ -1,4 +1,4 @@
-"""The aiohttp application: ``POST /tv/<secret>`` and ``GET /healthz``.
+"""The aiohttp application: ``POST /tv/<secret>`` and ``GET /healthz`` (also ``/tv/healthz``).
 
 HTTP status of an answer (the body is always ``{"signal_id", "status", "reason"}``):
 
@@ -171,4 +171,6 @@ def create_app(config: ReceiverConfig, ingestor: Ingestor, limiter: RateLimiter 
     app[LIMITER_KEY] = limiter or RateLimiter(config.rate_per_second, config.burst)
     app.router.add_post("/tv/{secret}", receive_alert)
     app.router.add_get("/healthz", health)
+    # Where the Edge Function's platform serves only /tv/…, its health check is here: the same.
+    app.router.add_get("/tv/healthz", health)
     return app

@@ -29,7 +29,7 @@ ACCESS_LOGGER = "tnm_desktop.webhook.access"
 SERVER_LOGGER = "tnm_desktop.webhook.http"
 
 # Paths that carry no secret, shown as they are.
-_PLAIN_PATHS = frozenset({"/", "/healthz", "/tv", "/tv/"})
+_PLAIN_PATHS = frozenset({"/", "/healthz", "/tv", "/tv/", "/tv/healthz"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "UNKNOWN"})
 
 
