@@ -11,18 +11,19 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tnm_desktop import keystore
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.errors import OperationalError
-from tnm_desktop.profiles import DEFAULT_WEBHOOK_BASE, ConnectionProfile, ProfileKind, config_dir
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind, config_dir
+from tnm_desktop.webhook.urls import LOCAL_DEFAULT, edge_function_base, is_automatic, is_loopback
 from tnm_desktop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from tnm_desktop.webhook.server import WebhookReceiver
+    from tnm_desktop.webhook.local import LocalReceiver
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class Services:
         workspace: The local workspace, when the profile is one.
         keyring: Which keyring holds the secrets (shown in Settings).
         closers: Blocking calls that stop what was started beside the data port (the demo's
-            receiver and simulator), run in a worker thread on close, last started first.
-        receiver_url: Where this process's webhook receiver listens (a local workspace's).
+            simulator), run in a worker thread on close, last started first.
+        receiver: This workspace's own webhook receiver on its pinned port (local workspaces).
     """
 
     profile: ConnectionProfile
@@ -46,20 +47,31 @@ class Services:
     workspace: Workspace | None = None
     keyring: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
-    receiver_url: str | None = None
+    receiver: LocalReceiver | None = None
 
     @property
     def webhook_base_url(self) -> str:
-        """The base of the webhook URLs shown to the trader: the profile's, or, while it is left
-        at the default, where this workspace's receiver really listens (its port may be taken)."""
-        if self.receiver_url and self.profile.webhook_base_url in ("", DEFAULT_WEBHOOK_BASE):
-            return self.receiver_url
-        return self.profile.webhook_base_url
+        """The base of the webhook URLs shown to the trader.
+
+        The profile's when it names one that is not this computer (a tunnel, a proxy, a server);
+        else this workspace's receiver on its pinned port; else, for a Supabase project, its
+        Edge Function (``<project>/functions/v1``).
+        """
+        base = self.profile.webhook_base_url.strip().rstrip("/")
+        if self.receiver is not None and (is_automatic(base) or is_loopback(base)):
+            return self.receiver.base_url
+        if not is_automatic(base):
+            return base
+        if self.profile.kind is ProfileKind.SUPABASE:
+            return edge_function_base(self.profile.supabase_url)
+        return LOCAL_DEFAULT
 
     async def close(self) -> None:
         """Close the data port and stop what this process started (the workspace database)."""
         with contextlib.suppress(Exception):
             await self.data.close()
+        if self.receiver is not None:
+            await asyncio.to_thread(self.receiver.stop)
         while self.closers:
             closer = self.closers.pop()
             try:
@@ -85,30 +97,16 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
         data: DataPort = LocalAdapter(conns.app, conns.auth, profile.session_key)
         services = Services(profile, data, workspace, keyring)
         # The workspace's own webhook receiver, so its strategies' URLs answer while the app runs.
+        from tnm_desktop.webhook.local import LocalReceiver  # aiohttp: loaded when a receiver is wanted
+
+        services.receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest)
         try:
-            receiver = await asyncio.to_thread(start_receiver, conns.ingest, workspace.settings().receiver_port)
-        except OperationalError as exc:
+            await asyncio.to_thread(services.receiver.start)
+        except OperationalError as exc:  # shown on the Strategies page, with the offer to change it
             log.warning("the webhook receiver did not start: %s", exc.message)
-        else:
-            services.receiver_url = receiver.base_url
-            services.closers.append(receiver.stop)
         return services
     supabase = importlib.import_module("tnm_desktop.data.supabase")  # its client is heavy: load on demand
     keyring = await asyncio.to_thread(keystore.ensure_keyring, config_dir())
     data = supabase.SupabaseAdapter(profile.supabase_url, profile.anon_key, profile.session_key)
     return Services(profile, data, None, keyring)
 
-
-def start_receiver(database_url: str, port: int) -> WebhookReceiver:
-    """Start a webhook receiver on ``port``, or on any free port when that one is taken. Blocks."""
-    from tnm_desktop.webhook.config import ReceiverConfig  # aiohttp: loaded when a receiver is wanted
-    from tnm_desktop.webhook.server import WebhookReceiver
-
-    config = ReceiverConfig(database_url=database_url, port=port, burst=50, rate_per_second=20)
-    receiver = WebhookReceiver(config)
-    try:
-        receiver.start()
-    except OperationalError:
-        receiver = WebhookReceiver(replace(config, port=0))
-        receiver.start()
-    return receiver

@@ -35,11 +35,10 @@ async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> 
     root = workspace or default_demo_dir()
     run = await asyncio.to_thread(start_demo, root, agent_process=False, fast_db=fast_db)
     profile = ConnectionProfile(id=DEMO_PROFILE_ID, name="Demo workspace", kind=ProfileKind.LOCAL,
-                                workspace_dir=str(run.workspace.root), webhook_base_url=run.receiver_url,
-                                last_email=DEMO_EMAIL)
+                                workspace_dir=str(run.workspace.root), last_email=DEMO_EMAIL)
     data = LocalAdapter(run.conns.app, run.conns.auth, profile.session_key)
     keyring = await asyncio.to_thread(keystore.ensure_keyring, run.workspace.root)
-    services = Services(profile, data, run.workspace, keyring=keyring, closers=[run.stop])
+    services = Services(profile, data, run.workspace, keyring=keyring, closers=[run.stop], receiver=run.receiver)
     try:
         await data.sign_in(DEMO_EMAIL, DEMO_PASSWORD, remember=False)
     except BaseException:

@@ -26,9 +26,8 @@ from tnm_desktop import keystore
 from tnm_desktop.demo.seed import DemoIds, seed
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.localdb import LocalCluster
-from tnm_desktop.services import start_receiver
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
-from tnm_desktop.webhook.server import WebhookReceiver
+from tnm_desktop.webhook.local import LocalReceiver
 from tnm_desktop.workspace import Connections, Workspace
 
 log = logging.getLogger(__name__)
@@ -54,15 +53,15 @@ class DemoRun:
     workspace: Workspace
     conns: Connections
     ids: DemoIds
-    receiver: WebhookReceiver
+    receiver: LocalReceiver
     simulator: SimulatorProcess | None
     agent: subprocess.Popen[bytes] | None = None
     _stopped: bool = field(default=False, repr=False)
 
     @property
     def receiver_url(self) -> str:
-        """The receiver's base URL."""
-        return self.receiver.base_url or ""
+        """The receiver's base URL (on its pinned port, listening or not)."""
+        return self.receiver.base_url
 
     def webhooks(self) -> dict[str, str]:
         """Each demo strategy's webhook URL."""
@@ -104,8 +103,8 @@ class DemoRun:
 
     def send_first_alerts(self) -> list[tuple[int, str]]:
         """Post :data:`FIRST_ALERTS` once per workspace; return (status, body) of each."""
-        if self.workspace.settings().demo_alerts_sent:
-            return []
+        if self.workspace.settings().demo_alerts_sent or not self.receiver.running:
+            return []  # sent already, or the receiver's port is taken: the next start sends them
         answers = [post(self.webhooks()[name], body) for name, body in FIRST_ALERTS]
         self.workspace.update_settings(demo_alerts_sent=True)
         return answers
@@ -144,11 +143,15 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
 
     Args:
         root: The demo workspace's folder.
-        agent_process: Start the agent as a process of its own (headless demo); otherwise the
-            caller embeds it (the app).
-        receiver_port: Where the receiver listens (default: the workspace's setting, or any free port
-            when that one is taken).
+        agent_process: Start the agent as a process of its own (headless demo: then a receiver that
+            cannot listen is an error); otherwise the caller embeds it (the app, which shows why the
+            receiver is not running and offers another port).
+        receiver_port: Where the receiver listens instead of the workspace's pinned port (0: any
+            free one).
         fast_db: Trade durability for speed (tests).
+
+    Raises:
+        OperationalError: Headless, and the receiver's port is taken.
     """
     workspace = Workspace(root)
     keystore.ensure_keyring(workspace.root)
@@ -158,8 +161,13 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
     try:
         ids = seed(workspace, conns)
         simulator = ensure_simulator(workspace.simulator_state)
-        port = receiver_port if receiver_port is not None else workspace.settings().receiver_port
-        receiver = start_receiver(conns.ingest, port)
+        receiver = LocalReceiver(workspace, conns.ingest, port=receiver_port)
+        try:
+            receiver.start()
+        except OperationalError as exc:
+            if agent_process:
+                raise OperationalError(f"{exc.message} Choose another port with --port.", code=exc.code) from exc
+            log.warning("the demo's webhook receiver did not start: %s", exc.message)
         run = DemoRun(workspace, conns, ids, receiver, simulator)
         if agent_process:
             run.start_agent_process()

@@ -51,7 +51,6 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
     """
     ingestor = Ingestor(config.database_url, pool_size=config.pool_size, pool_timeout=config.pool_timeout,
                         statement_timeout_ms=config.statement_timeout_ms)
-    await ingestor.open()
     runner = web.AppRunner(create_app(config, ingestor), handle_signals=False,
                            access_log_class=RedactingAccessLogger,
                            access_log=logging.getLogger(ACCESS_LOGGER),
@@ -74,6 +73,8 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
             raise OperationalError(f"The webhook receiver cannot listen: {config.host} port {config.port} {why}.",
                                    code="receiver_port") from exc
         raise
+    # Connecting starts once the port is ours: a receiver that cannot listen says only that.
+    await ingestor.open()
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in str(host) else str(host)
     running = RunningReceiver(f"http://{shown}:{port}", runner, ingestor)
