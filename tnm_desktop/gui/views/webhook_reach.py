@@ -73,7 +73,6 @@ class ReachBanner(Banner):
     def __init__(self, ctx: ViewContext, parent: QWidget | None = None, *,
                  store: ProfileStore | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("banner")
         self._ctx = ctx
         self._store = store
         self.kind = ""  # what is shown: "", "port", "unreachable"
