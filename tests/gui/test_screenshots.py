@@ -220,6 +220,7 @@ async def test_strategies_page_where_alerts_go(request: pytest.FixtureRequest, q
         assert strategies.reach.isHidden()  # type: ignore[attr-defined]
         assert "Edge Function “tv” receives these alerts" in strategies.webhook.route.text()  # type: ignore[attr-defined]
     elif where == "port-taken":
+        assert receiver is not None
         assert url == f"http://127.0.0.1:{receiver.port}/tv/" + "•" * 16  # never another port
         assert strategies.reach.label.text().startswith(f"Port {receiver.port} is in use by another program.")  # type: ignore[attr-defined]
     else:

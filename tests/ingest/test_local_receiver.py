@@ -34,6 +34,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def state(receiver: LocalReceiver) -> tuple[bool, str | None]:
+    """Whether it listens, and why not (read through a call: each reading is a new one)."""
+    return receiver.running, receiver.error
+
+
 def health(base_url: str) -> str:
     with urllib.request.urlopen(f"{base_url}/healthz", timeout=5) as answer:  # noqa: S310 — loopback
         return str(json.loads(answer.read())["database"])
@@ -45,11 +50,11 @@ def test_it_listens_on_the_pinned_port(desk: Desk, tmp_path: Path) -> None:
     workspace.update_settings(receiver_port=port)
     receiver = LocalReceiver(workspace, desk.ingest_url)
     try:
-        assert receiver.start() == f"http://127.0.0.1:{port}" and receiver.running
-        assert health(receiver.base_url) == "ok" and receiver.error is None
+        assert receiver.start() == f"http://127.0.0.1:{port}" and state(receiver) == (True, None)
+        assert health(receiver.base_url) == "ok"
     finally:
         receiver.stop()
-    assert not receiver.running and receiver.base_url == f"http://127.0.0.1:{port}"
+    assert state(receiver) == (False, None) and receiver.base_url == f"http://127.0.0.1:{port}"
 
 
 def test_a_taken_port_is_said_and_the_url_stays_on_it(desk: Desk, tmp_path: Path, busy_port: int) -> None:
@@ -58,7 +63,7 @@ def test_a_taken_port_is_said_and_the_url_stays_on_it(desk: Desk, tmp_path: Path
     receiver = LocalReceiver(workspace, desk.ingest_url)
     with pytest.raises(OperationalError, match=f"^Port {busy_port} is in use by another program.$"):
         receiver.start()
-    assert not receiver.running and receiver.error == f"Port {busy_port} is in use by another program."
+    assert state(receiver) == (False, f"Port {busy_port} is in use by another program.")
     assert receiver.base_url == f"http://127.0.0.1:{busy_port}"  # never another port
     assert not port_available(busy_port)
 
@@ -66,7 +71,7 @@ def test_a_taken_port_is_said_and_the_url_stays_on_it(desk: Desk, tmp_path: Path
     other = free_port()
     assert receiver.move_to(other) == f"http://127.0.0.1:{other}"
     try:
-        assert receiver.running and receiver.error is None and health(receiver.base_url) == "ok"
+        assert state(receiver) == (True, None) and health(receiver.base_url) == "ok"
         assert workspace.settings().receiver_port == other
         assert LocalReceiver(workspace, desk.ingest_url).base_url == f"http://127.0.0.1:{other}"  # next start
     finally:
@@ -84,8 +89,8 @@ def test_moving_to_a_taken_port_changes_nothing(desk: Desk, tmp_path: Path, busy
             receiver.move_to(busy_port)
         with pytest.raises(UserError, match="from 1 to 65535"):
             receiver.move_to(70000)
-        assert receiver.running and receiver.base_url == f"http://127.0.0.1:{port}" and health(receiver.base_url)
-        assert workspace.settings().receiver_port == port and receiver.error is None
+        assert state(receiver) == (True, None) and receiver.base_url == f"http://127.0.0.1:{port}"
+        assert health(receiver.base_url) == "ok" and workspace.settings().receiver_port == port
     finally:
         receiver.stop()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -48,7 +48,7 @@ class Case:
     status: int = 200
     state: str = "discarded"
     reason: str | None = None
-    answer: dict[str, object] | None = None
+    answer: Mapping[str, object] | None = None
     method: str = "POST"
     path: str = "/tv/{secret}"
     jobs: int = 0

@@ -109,8 +109,9 @@ def test_server_errors_become_one_line_per_interval_without_their_message(caplog
     now[0] = 10.5
     log.exception("Error handling request from %s", "not an address", exc_info=bad("POST /tv/secret3"))
     failure: KeyError | None = None
+    empty: dict[str, int] = {}
     try:
-        {}["the-secret"]
+        empty["the-secret"]
     except KeyError as exc:
         failure = exc
         log.exception("Error handling request from %s", "::1", exc_info=exc)

@@ -16,7 +16,7 @@ PROJECT = "https://abcd1234.supabase.co"
 
 def services(kind: ProfileKind, base: str, receiver: LocalReceiver | None = None) -> Services:
     profile = ConnectionProfile.new("p", kind, supabase_url=PROJECT, workspace_dir="/x", webhook_base_url=base)
-    return Services(profile, data=None, receiver=receiver)  # type: ignore[arg-type] — no data needed
+    return Services(profile, data=None, receiver=receiver)  # type: ignore[arg-type]  # no data needed
 
 
 @pytest.fixture
