@@ -1,7 +1,7 @@
 """What every benchmark needs: a private database, a seeded trader, percentiles and the machine.
 
 Every benchmark starts its own PostgreSQL cluster in a temporary directory (through the same
-``tnm_desktop.localdb`` the app uses, so it runs the shipped migrations and settings) and removes
+``tnm_desktop.pgcluster`` the app uses, so it runs the shipped migrations and settings) and removes
 it afterwards. As root, PostgreSQL runs as an unprivileged user, so the directory is made
 enterable for it.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 import bcrypt
 import keyring
 import psycopg
-from tnm_desktop import localdb
+from tnm_desktop import pgcluster
 from tnm_desktop.agent.pairing import BCRYPT_ROUNDS
 from tnm_desktop.keystore import FileKeyring
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
 
 # ------------------------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def private_database(prefix: str = "tnm-bench-", *, fast: bool = False) -> Itera
     keyring.set_keyring(FileKeyring(root / "keyring.json"))
     cluster: LocalCluster | None = None
     try:
-        cluster, _ = localdb.up(root / "db", fast=fast)
+        cluster, _ = pgcluster.up(root / "db", fast=fast)
         yield BenchDb(root, cluster)
     finally:
         if cluster is not None:
@@ -261,7 +261,7 @@ def machine(cluster: LocalCluster | None = None) -> dict[str, str]:
                 os_name = line.split("=", 1)[1].strip('"') + f" (kernel {platform.release()})"
     pg = "unknown"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        install = cluster.install if cluster is not None else localdb.find_postgres()
+        install = cluster.install if cluster is not None else pgcluster.find_postgres()
         pg = subprocess.run([install.tool("postgres"), "--version"], capture_output=True, text=True,
                             check=True, timeout=10).stdout.strip()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"

@@ -16,7 +16,7 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 
 from tests.pg import Db, build_template, create_test_database, drop_test_database
 

@@ -17,7 +17,7 @@ import bcrypt
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 
 TEMPLATE = "tnm_template"
 _counter = itertools.count()
@@ -150,7 +150,7 @@ class Db:
 
 def build_template(cluster: LocalCluster) -> None:
     """Create the template database with the compat layer and every migration."""
-    from tnm_desktop.localdb import ensure_database, migrate
+    from tnm_desktop.pgcluster import ensure_database, migrate
 
     ensure_database(cluster, TEMPLATE)
     with psycopg.connect(cluster.conninfo(dbname=TEMPLATE), autocommit=True) as conn:

@@ -19,9 +19,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _db_up(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+    from tnm_desktop import pgcluster
 
-    cluster, ran = localdb.up(args.dir, port=args.port)
+    cluster, ran = pgcluster.up(args.dir, port=args.port)
     for migration in ran:
         print(f"applied {migration.version}_{migration.name}")
     print(cluster.conninfo())
@@ -29,17 +29,17 @@ def _db_up(args: argparse.Namespace) -> int:
 
 
 def _db_down(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+    from tnm_desktop import pgcluster
 
-    was_running = localdb.down(args.dir)
+    was_running = pgcluster.down(args.dir)
     print("stopped" if was_running else "not running")
     return 0
 
 
 def _db_status(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+    from tnm_desktop import pgcluster
 
-    state = localdb.status(args.dir)
+    state = pgcluster.status(args.dir)
     print(f"initialized={'yes' if state.initialized else 'no'}")
     print(f"running={'yes' if state.running else 'no'}")
     if state.url:
@@ -52,7 +52,7 @@ def _db_status(args: argparse.Namespace) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    from tnm_desktop.gui.app import run
+    from tnm_desktop.gui.shell.app import run
 
     return run(demo=getattr(args, "demo", False), workspace=getattr(args, "workspace", None))
 
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Parts that bring their own subcommands: each module has ``register(subparsers)`` and must be
 # cheap to import (heavy imports go inside its handlers).
 COMMAND_MODULES: list[str] = ["tnm_desktop.webhook.cli", "tnm_desktop.terminal.simulator.cli",
-                              "tnm_desktop.agent.cli", "tnm_desktop.demo.cli"]
+                              "tnm_desktop.composition.headless_agent", "tnm_desktop.demo.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

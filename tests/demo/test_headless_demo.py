@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tnm_desktop.demo.run import post
+from tnm_desktop.composition.demo import post
 
 from tests.conftest import reachable_tmpdir
 

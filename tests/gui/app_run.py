@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
-from tnm_desktop.gui import app as gui_app
-from tnm_desktop.localdb import LocalCluster, free_port
+from tnm_desktop.gui.shell import app as gui_app
+from tnm_desktop.pgcluster import LocalCluster, free_port
 from tnm_desktop.workspace import Workspace
 
 from tests.conftest import reachable_tmpdir

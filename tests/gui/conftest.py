@@ -27,9 +27,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.port import DataPort, LiveState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.context import ViewContext
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind
 from tnm_desktop.services import Services
 

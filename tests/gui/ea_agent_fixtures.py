@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 from tnm_desktop.agent.events import AgentEvent, AgentListener, StateChanged
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import AccountSnapshot, AgentCredentials, AgentState, ClaimedJob, SyncReport
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.context import ViewContext
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.widgets import theme
 
 from tests.gui.conftest import local_adapter
 from tests.pg import Agent, Db

@@ -10,9 +10,9 @@ from PySide6.QtGui import QColor
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SyncHealth
-from tnm_desktop.gui.sync_chart import OUTCOME_COLOURS
-from tnm_desktop.gui.views.accounts import AccountsView
-from tnm_desktop.gui.views.accounts_models import FailureTableModel, HealthTableModel
+from tnm_desktop.gui.pages.accounts import AccountsView
+from tnm_desktop.gui.pages.accounts_models import FailureTableModel, HealthTableModel
+from tnm_desktop.gui.widgets.sync_chart import OUTCOME_COLOURS
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import FakeAgent, agent_port, record_sync, save_screenshot, settle

@@ -11,8 +11,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SyncLog
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.sync_chart import OUTCOME_COLOURS, SyncChart, format_duration, nice_ceiling, y_ticks
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.sync_chart import OUTCOME_COLOURS, SyncChart, format_duration, nice_ceiling, y_ticks
 
 from tests.gui.ea_agent_fixtures import app_theme
 

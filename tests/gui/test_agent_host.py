@@ -14,9 +14,9 @@ from shiboken6 import Shiboken
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
 from tnm_desktop.domain import AgentState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.session import GuiSession
-from tnm_desktop.gui.views.agent import AgentView
+from tnm_desktop.gui.pages.agent import AgentView
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
 from tnm_desktop.terminal.simulator.process import simulator_alive
 

@@ -12,11 +12,11 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
-from tnm_desktop.agent.compose import TargetKind, TerminalTarget
 from tnm_desktop.agent.events import HeartbeatSent, JobFinished, JobStarted, LogLine, StateChanged, TerminalSeen
+from tnm_desktop.composition.agent import TargetKind, TerminalTarget
 from tnm_desktop.domain import AgentState, Job, JobRequest, JobStatus, JobType
-from tnm_desktop.gui.job_table import JobTableModel
-from tnm_desktop.gui.views.agent import AgentView
+from tnm_desktop.gui.pages.agent import AgentView
+from tnm_desktop.gui.widgets.job_table import JobTableModel
 
 from tests.conftest import MemoryKeyring
 from tests.gui.conftest import MakeContext

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from PySide6.QtCore import QSettings
-from tnm_desktop.gui.app import choose_startup, redact
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.controller import AppController
+from tnm_desktop.gui.shell.app import choose_startup, redact
+from tnm_desktop.gui.shell.controller import AppController
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
 

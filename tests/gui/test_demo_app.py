@@ -16,11 +16,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from PySide6.QtWidgets import QWidget
-from tnm_desktop.demo.run import post
+from tnm_desktop.composition.demo import post
 from tnm_desktop.domain import AgentState
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.views.signals_model import FILL, ID_ROLE, ORDER, STATUS_ROLE, SignalsModel
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.gui.pages.signals_model import FILL, ID_ROLE, ORDER, STATUS_ROLE, SignalsModel
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.terminal.simulator.process import simulator_alive
 
 from tests.gui.app_run import drive

@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import JobType, NewVersion, VersionOrigin
 from tnm_desktop.ea.port import Diagnostic, Severity
 from tnm_desktop.ea.templates import get_template, render_template
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.job_table import JobTableModel
-from tnm_desktop.gui.views.ea_studio import EaStudioView
-from tnm_desktop.gui.views.ea_studio_models import DiagnosticModel, VersionTableModel
+from tnm_desktop.gui.pages.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio_models import DiagnosticModel, VersionTableModel
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.job_table import JobTableModel
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import agent_port, app_theme, claim, save_screenshot, settle

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.views.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio import EaStudioView
+from tnm_desktop.gui.widgets import theme
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import app_theme, save_screenshot, settle

@@ -11,9 +11,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
 
 from tests.data.helpers import insert_signal

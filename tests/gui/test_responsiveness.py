@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.app import choose_startup
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.controller import AppController
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.pages import import_views
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.shell.app import choose_startup
+from tnm_desktop.gui.shell.controller import AppController
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.navigation import import_views
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.views.broker_dialog import BrokerDialog
-from tnm_desktop.gui.views.brokers_model import SymbolMapModel
-from tnm_desktop.gui.views.settings import SettingsView
+from tnm_desktop.gui.pages.broker_dialog import BrokerDialog
+from tnm_desktop.gui.pages.brokers_model import SymbolMapModel
+from tnm_desktop.gui.pages.settings import SettingsView
+from tnm_desktop.gui.widgets import theme
 from tnm_desktop.profiles import ProfileStore
 
 from tests.gui.conftest import MakeContext

@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import Strategy, StrategyStats
-from tnm_desktop.gui.app import CrashReporter
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.profiles_dialog import ProfilesDialog
-from tnm_desktop.gui.signin import SignInWindow
-from tnm_desktop.gui.tasks import TaskRunner
-from tnm_desktop.gui.views.strategies_model import StrategiesModel
+from tnm_desktop.gui.pages.strategies_model import StrategiesModel
+from tnm_desktop.gui.shell.app import CrashReporter
+from tnm_desktop.gui.shell.profiles_dialog import ProfilesDialog
+from tnm_desktop.gui.shell.signin import SignInWindow
+from tnm_desktop.gui.widgets.bridge import MessageBridge
+from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 
 from tests.gui.conftest import close_at_test_end

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from PySide6.QtCore import QPoint
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SignalStatus
-from tnm_desktop.gui.views.signals import SignalsView
-from tnm_desktop.gui.views.signals_model import ERROR, ORDER, RECEIVED, STATUS, SignalsModel
+from tnm_desktop.gui.pages.signals import SignalsView
+from tnm_desktop.gui.pages.signals_model import ERROR, ORDER, RECEIVED, STATUS, SignalsModel
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import MakeContext

@@ -8,9 +8,9 @@ from aiohttp import web
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.views.strategies import StrategiesView
-from tnm_desktop.gui.views.strategies_model import TODAY
-from tnm_desktop.gui.views.strategy_dialog import StrategyDialog
+from tnm_desktop.gui.pages.strategies import StrategiesView
+from tnm_desktop.gui.pages.strategies_model import TODAY
+from tnm_desktop.gui.pages.strategy_dialog import StrategyDialog
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import WEBHOOK_BASE, MakeContext

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.views.settings import SettingsView
-from tnm_desktop.gui.views.strategies import StrategiesView
-from tnm_desktop.gui.views.webhook_reach import PortDialog, ReachDialog, describe_route, unreachable_hint
+from tnm_desktop.gui.pages.settings import SettingsView
+from tnm_desktop.gui.pages.strategies import StrategiesView
+from tnm_desktop.gui.pages.webhook_reach import PortDialog, ReachDialog, describe_route, unreachable_hint
 from tnm_desktop.profiles import ProfileKind, ProfileStore
 from tnm_desktop.webhook.local import LocalReceiver
 from tnm_desktop.workspace import Workspace

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.webhook.config import secret_tag
 
 from tests.ingest.conftest import Desk, make_desk

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from tnm_desktop.localdb import migrate
 from tnm_desktop.paths import sql_dir
+from tnm_desktop.pgcluster import migrate
 
 from tests.pg import Db
 from tests.world import build_world

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tnm_desktop.demo.run import DemoRun
+    from tnm_desktop.composition.demo import DemoRun
     from tnm_desktop.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> 
     each outcome — filled, duplicate, refused, malformed — within the first minute.
     """
     from tnm_desktop import keystore
+    from tnm_desktop.composition.demo import default_demo_dir, start_demo
     from tnm_desktop.data.local.adapter import LocalAdapter
-    from tnm_desktop.demo.run import default_demo_dir, start_demo
     from tnm_desktop.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
     from tnm_desktop.profiles import ConnectionProfile, ProfileKind
     from tnm_desktop.services import Services

@@ -21,11 +21,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tnm_desktop.demo.run import default_demo_dir, start_demo
+    from tnm_desktop.composition.demo import default_demo_dir, start_demo
 
     root = args.dir or default_demo_dir()
     if not args.headless:
-        from tnm_desktop.gui.app import run
+        from tnm_desktop.gui.shell.app import run
 
         return run(demo=True, workspace=root)
     _check_port(root, args.port)

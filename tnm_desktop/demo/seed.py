@@ -14,8 +14,8 @@ import bcrypt
 import psycopg
 
 from tnm_desktop import keystore
-from tnm_desktop.agent.compose import SIMULATOR_PATH
 from tnm_desktop.agent.pairing import hash_key, new_key, prefix_of, secret_name
+from tnm_desktop.composition.agent import SIMULATOR_PATH
 from tnm_desktop.ea.templates import get_template, render_template
 from tnm_desktop.workspace import Connections, Workspace
 
