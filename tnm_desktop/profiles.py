@@ -23,7 +23,8 @@ from tnm_desktop import files
 from tnm_desktop.errors import UserError
 
 APP = "tnm-desktop"
-DEFAULT_WEBHOOK_BASE = "http://127.0.0.1:8787"
+# Empty: the app chooses (this workspace's receiver, or the Supabase project's Edge Function).
+DEFAULT_WEBHOOK_BASE = ""
 
 
 class ProfileKind(StrEnum):
@@ -101,7 +102,7 @@ class ConnectionProfile:
         if not name:
             raise UserError("Give the profile a name.", code="invalid")
         base = self.webhook_base_url.strip().rstrip("/")
-        if not base.startswith(("http://", "https://")):
+        if base and not base.startswith(("http://", "https://")):
             raise UserError("The webhook base URL must start with http:// or https://.", code="invalid")
         if self.kind is ProfileKind.SUPABASE:
             url = self.supabase_url.strip().rstrip("/")
