@@ -84,7 +84,7 @@ def describe(left: list[object]) -> str:
 def test_sigterm_to_the_windowed_demo_stops_everything_it_started(root: Path) -> None:
     app = start_gui_demo(root)
     commands = " | ".join(p.command for p in processes_under(root))
-    assert "bin/postgres" in commands and "simulator serve" in commands and "localdb.guard" in commands, commands
+    assert "bin/postgres" in commands and "simulator serve" in commands and "pgcluster.guard" in commands, commands
     app.send_signal(signal.SIGTERM)
     assert app.wait(10) == 0  # quit as closing the window does
     assert not (left := wait_until_none_under(root, within=10)), describe(left)  # type: ignore[arg-type]
@@ -95,7 +95,7 @@ def test_sigterm_to_the_windowed_demo_stops_everything_it_started(root: Path) ->
 def test_sigkill_of_the_windowed_demo_leaves_nothing_running(root: Path) -> None:
     app = start_gui_demo(root)
     commands = " | ".join(p.command for p in processes_under(root))
-    assert "bin/postgres" in commands and "simulator serve" in commands and "localdb.guard" in commands, commands
+    assert "bin/postgres" in commands and "simulator serve" in commands and "pgcluster.guard" in commands, commands
     app.kill()
     app.wait(10)
     assert not (left := wait_until_none_under(root, within=30)), describe(left)  # type: ignore[arg-type]
