@@ -3,7 +3,7 @@
 Layout::
 
     <dir>/db/                  the PostgreSQL cluster (see tnm_desktop.pgcluster)
-    <dir>/simulator/state.json the MT5 simulator's account, positions and history
+    <dir>/simulator/state.json the MT5 simulator's account, positions and history (SQLite)
     <dir>/workspace.json       settings of this workspace (no secrets)
     <dir>/keyring.json         only on machines without an OS keyring (owner-only)
 

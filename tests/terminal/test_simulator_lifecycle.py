@@ -10,7 +10,8 @@ import pytest
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import feed
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
-from tnm_desktop.terminal.simulator.model import new_state, state_from_json, state_to_json
+from tnm_desktop.terminal.simulator.checked import state_from_json
+from tnm_desktop.terminal.simulator.model import new_state, state_to_json
 
 from tests.terminal.simhelp import EPOCH_MS, OFFSET_S, frozen_simulator, market
 
