@@ -47,6 +47,8 @@ def build_world(db: Db, user: User) -> World:
     ids["tv_strategies"] = one(
         "insert into tv_strategies (user_id, broker_connection_id, name) values (%s, %s, 'Trend') "
         "returning id", user.id, ids["broker_connections"])
+    # The strategy's own connection is one of its connections (a trigger writes that row).
+    ids["strategy_connections"] = ids["tv_strategies"]
     ids["tv_signals"] = one(
         "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload) "
         "values (%s, %s, 'EURUSD', 'buy', '{}') returning id", ids["tv_strategies"], user.id)

@@ -64,7 +64,7 @@ async def test_an_accepted_alert_answers_200_with_the_signal(desk: Desk, client:
     ("hello", 400, "the alert is neither JSON nor PineConnector syntax (LicenseID,buy,EURUSD,risk=1)"),
     ("[]", 400, 'the alert must be a JSON object, like {"action": "buy", "symbol": "EURUSD"}'),
     ('{"action": "buy", "symbol": "EURUSD", "risk": "x"}', 422, 'risk must be a number (got "x")'),
-    ("60123456789,buylimit,EURUSD,risk=1", 422, "unsupported PineConnector command buylimit"),
+    ("60123456789,buylimit,EURUSD,risk=1", 422, "buylimit needs price=<where the order waits>"),
     (BIG, 413, f"the alert is too large ({len(BIG)} bytes; the limit is 10000)"),
 ], ids=["text", "array", "bad-number", "pending-order", "over-10000-bytes"])
 async def test_bad_input_gets_a_4xx_with_the_reason_and_is_logged(
