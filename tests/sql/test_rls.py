@@ -53,6 +53,9 @@ TABLES: dict[str, Spec] = {
         insert="insert into strategy_connections (strategy_id, broker_connection_id, user_id) "
                "values ('{tv_strategies}', '{broker_connections}', '{user}')"),
     "sync_logs": Spec(),
+    # Written only by the agent's position_rule_step; the events keyed by their rule.
+    "position_rules": Spec(),
+    "position_rule_events": Spec(key="rule_id"),
     # Written only by the agent (record_broker_symbols); keyed by its connection, one symbol per world.
     "broker_symbols": Spec(key="broker_connection_id"),
 }
