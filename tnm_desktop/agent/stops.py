@@ -83,6 +83,7 @@ class StopManager:
     _quiet_until: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     _specs: dict[str, tuple[SymbolSpec, float]] = field(default_factory=dict, init=False, repr=False)
     _soon_until: float = field(default=0.0, init=False, repr=False)
+    ticks: int = field(default=0, init=False)  # looks at the market so far (tests wait on it)
 
     async def _t(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         result: T = await self.call(fn, *args, **kwargs)
@@ -133,6 +134,7 @@ class StopManager:
             except UserError as exc:
                 log.warning("position rule %s: %s", rule.id, exc.message)
                 self._quiet_until[rule.id] = time.monotonic() + self.refused_pause
+        self.ticks += 1
 
     def _look(self, symbols: list[str]) -> _Snapshot:
         # On the terminal's thread: one trip for everything this tick needs.
