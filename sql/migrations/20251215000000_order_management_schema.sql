@@ -320,9 +320,9 @@ begin
     v_message := case when v_first.status = 'completed' then v_first.result ->> 'note' else v_first.error_message end;
   else
     select string_agg(format('%s: %s', coalesce(j.payload ->> 'connection_name', 'leg ' || (j.payload ->> 'leg')),
-                             case j.status when 'completed' then coalesce(nullif(j.result ->> 'note', ''), 'done')
-                                           when 'cancelled' then 'cancelled'
-                                           else coalesce(j.error_message, 'failed') end),
+                             rtrim(case j.status when 'completed' then coalesce(nullif(j.result ->> 'note', ''), 'done')
+                                                 when 'cancelled' then 'cancelled'
+                                                 else coalesce(j.error_message, 'failed') end, '.')),
                       '; ' order by coalesce((j.payload ->> 'leg')::int, 1))
       into v_message
       from public.jobs j where j.signal_id = v_signal;

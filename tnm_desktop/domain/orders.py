@@ -268,3 +268,34 @@ class Cancel:
             raise _bad("cancel instruction", raw)
         job = raw.get("job_id")
         return Cancel(str(raw.get("side") or "all"), str(job) if job else None)
+
+
+_COMMANDS = {
+    "buy": "Market buy", "sell": "Market sell", "buylimit": "Buy limit", "selllimit": "Sell limit",
+    "buystop": "Buy stop", "sellstop": "Sell stop", "buystoplimit": "Buy stop-limit",
+    "sellstoplimit": "Sell stop-limit",
+    "closelongsell": "Close longs, then sell", "closeshortbuy": "Close shorts, then buy",
+    "closelongbuy": "Close longs, then buy", "closeshortsell": "Close shorts, then sell",
+    "close": "Close", "cancel": "Cancel pending orders", "modify": "New stops",
+}
+
+
+def order_kind(payload: dict[str, Any], *, managed: bool = True) -> str:
+    """What a job's order is, in a trader's words: "Buy limit", "Close longs, then sell", "New stops"…
+
+    With ``managed``, what the agent manages on it is named too ("… with breakeven, trailing stop").
+    """
+    command = str(payload.get("command") or payload.get("action") or "")
+    if not command and "ticket" in payload:
+        command = "modify"
+    text = _COMMANDS.get(command, command.capitalize() or "Order")
+    extras = []
+    manage = payload.get("manage") if managed else None
+    if isinstance(manage, dict):
+        if manage.get("breakeven"):
+            extras.append("breakeven")
+        if manage.get("trailing"):
+            extras.append("trailing stop")
+        if manage.get("targets"):
+            extras.append(f"{len(manage['targets'])} targets")
+    return text + (f" with {', '.join(extras)}" if extras else "")
