@@ -74,7 +74,7 @@ class StopManager:
     call: Callable[..., Any]
     contract: Callable[[SymbolSpec], Contract]
     every: float = 0.2
-    refresh_every: float = 5.0
+    refresh_every: float = 30.0
     min_interval: float = 1.0
     refused_pause: float = 10.0
     checkpoint: Callable[[str], None] = lambda _step: None
