@@ -187,7 +187,9 @@ class StopManager:
             else:
                 change = Change("target", change.price, volume=size_fixed(contract, volume).volume,
                                 target=change.target)
-        rule = await self._step(rule, "begin", change.to_json(seq, rule_token(rule.id, seq), position.tp))
+        begun = change.to_json(seq, rule_token(rule.id, seq), position.tp) | {"position_volume": position.volume}
+        rule = await self._step(rule, "begin", begun)
+        self._keep(rule)  # until it is finished, the next tick settles it (by looking) rather than redoing it
         self.checkpoint("rule_begun")
         self._quiet_until[rule.id] = time.monotonic() + self.min_interval
         await self._send(rule, position)
@@ -233,9 +235,13 @@ class StopManager:
         if pending["kind"] == "target":
             matches = await self._t(self.terminal.find_by_token, str(pending["token"]))
             closed = [d for d in matches.deals if d.entry is not DealEntry.IN and str(pending["token"]) in d.comment]
+            before = float(pending.get("position_volume") or 0.0)
             if closed:
                 self._keep(await self._step(rule, "finish", {"seq": seq, "volume": sum(d.volume for d in closed),
                                                              "note": f"closed at {closed[0].price:g}"}))
+            elif position is not None and before and position.volume < before - 1e-9:
+                # The history has not shown the deal yet, but the position is smaller: it was closed.
+                self._keep(await self._step(rule, "finish", {"seq": seq, "volume": round(before - position.volume, 8)}))
             elif position is not None:
                 await self._send(rule, position)
             else:
