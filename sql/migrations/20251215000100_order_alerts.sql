@@ -407,6 +407,7 @@ begin
       raise exception using errcode = 'TNI01', message = 'the targets with a share already close the whole volume';
     end if;
     -- Targets without a share split what the others leave, evenly (the last takes the rounding).
+    if v_unshared > 0 then
     v_targets := (select jsonb_agg(t || jsonb_build_object('close_pct', coalesce(
                      (t ->> 'close_pct')::numeric,
                      case when n = (select max(m) from jsonb_array_elements(v_targets) with ordinality u(x, m)
@@ -414,6 +415,7 @@ begin
                           then (100 - v_shares) - trunc((100 - v_shares) / v_unshared, 2) * (v_unshared - 1)
                           else trunc((100 - v_shares) / v_unshared, 2) end)) order by n)
                     from jsonb_array_elements(v_targets) with ordinality e(t, n));
+    end if;
     v_shares := (select sum((t ->> 'close_pct')::numeric) from jsonb_array_elements(v_targets) t);
   elsif v_be_after_tp1 then
     raise exception using errcode = 'TNI01', message = 'be_after_tp1 needs tp1';

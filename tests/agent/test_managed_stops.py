@@ -159,3 +159,27 @@ async def test_targets_close_their_share_then_the_stop_goes_to_breakeven_and_the
     closing = [(d.volume, d.price, d.reason) for d in rig.sim.history_deals_get(position=ticket)
                if d.entry == mt5.DEAL_ENTRY_OUT]
     assert closing == [(0.05, 1.08615, mt5.DEAL_REASON_EXPERT), (0.05, 1.08720, mt5.DEAL_REASON_TP)]
+
+
+@pytest.mark.parametrize("fault", ["lose_reply", "timeout"])
+async def test_an_unclear_answer_to_a_partial_close_or_a_stop_change_is_looked_up_not_repeated(
+        rig: TradeRig, fault: str) -> None:
+    stops_runner = runner(rig)
+    await rig.start(stops_runner)
+    _, (job_id,) = rig.alert({"action": "buy", "symbol": "EURUSD", "lots": 0.2, "sl_pips": 30, "tp1_pips": 10,
+                              "tp1_close": 50, "tp2_pips": 30, "tp2_close": 25, "betrigger": 12})
+    ticket = int((await rig.final(job_id))["result"]["position"])
+    # The partial close at the first target executes, but its answer is lost (or times out, filled).
+    rig.sim.control.inject_fault(fault, filled=True)
+    rig.sim.control.hold_price("EURUSD.m", 1.08615)
+    await eventually(lambda: [k for k, _ in events(rig)] == ["target"], within=10, what="the target recorded")
+    (position,) = rig.sim.positions_get(ticket=ticket)
+    assert position.volume == 0.1  # closed once: 0.2 → 0.1, not twice
+    # The breakeven change's answer goes the same way: the stop is read back, not set again blindly.
+    rig.sim.control.inject_fault(fault, filled=True)
+    rig.sim.control.hold_price("EURUSD.m", 1.08640)
+    await eventually(lambda: [k for k, _ in events(rig)] == ["target", "breakeven"], within=10,
+                     what="breakeven recorded")
+    assert stop_of(rig, ticket) == 1.08512
+    closing = [d for d in rig.sim.history_deals_get(position=ticket) if d.entry == mt5.DEAL_ENTRY_OUT]
+    assert [d.volume for d in closing] == [0.1]

@@ -56,6 +56,11 @@ ORDERS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
      {"manage": {"breakeven": None, "trailing": None, "be_after_tp1": False,
                  "targets": [{"tp": {"pips": 10}, "close_pct": 33.33}, {"tp": {"pips": 20}, "close_pct": 33.33},
                              {"tp": {"pips": 30}, "close_pct": 33.34}]}}),
+    ("6012,buy,EURUSD,risk=1,tp1=10,tp1pct=50,tp2=30,tp2pct=25",
+     {"action": "buy", "symbol": "EURUSD", "risk": 1, "tp1_pips": 10, "tp1_close": 50, "tp2_pips": 30, "tp2_close": 25},
+     {"tp": None,  # a quarter stays open after the last target: no take profit at the broker
+      "manage": {"breakeven": None, "trailing": None, "be_after_tp1": False,
+                 "targets": [{"tp": {"pips": 10}, "close_pct": 50}, {"tp": {"pips": 30}, "close_pct": 25}]}}),
     ("6012,buy,EURUSD,risk=1,spread=15,accfilter=5000",
      {"action": "buy", "symbol": "EURUSD", "risk": 1, "spread": 15, "accfilter": 5000},
      {"filters": {"max_spread_points": 15, "account": {"basis": "balance", "above": 5000}}}),
