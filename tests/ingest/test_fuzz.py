@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tnm_desktop.domain.trade import TradeInstruction
+from tnm_desktop.domain.trade import ModifyInstruction, TradeInstruction
 
 from tests.ingest.conftest import Desk
 
@@ -160,7 +160,10 @@ def test_no_body_gets_a_5xx_and_every_known_secret_is_logged_exactly_once(desk: 
     logged = {next(k for k, v in known.items() if v == r["secret"]): r["n"] for r in rows}
     assert logged == {k: n for k, n in sent.items() if k != "unknown"}, (logged, sent)
     assert desk.count("tv_signals", "id = any(%s::uuid[])", (sorted(signal_ids),)) == len(signal_ids)
-    jobs = desk.db.admin.execute("select payload from jobs").fetchall()
+    jobs = desk.db.admin.execute("select job_type, payload from jobs").fetchall()
     assert len(jobs) == accepted > 0
-    for job in jobs:
-        TradeInstruction.from_payload(job["payload"])  # type: ignore[arg-type]
+    for job in jobs:  # the agent's parsers take every job ingestion wrote
+        if job["job_type"] == "modify_position":
+            ModifyInstruction.from_payload(job["payload"])  # type: ignore[arg-type]
+        else:
+            TradeInstruction.from_payload(job["payload"])  # type: ignore[arg-type]
