@@ -3,6 +3,7 @@ holds afterwards, and what the signal log says."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -137,3 +138,17 @@ async def test_the_agent_refuses_an_entry_that_reaches_it_outside_the_window(rig
     done = await rig.final(reverse)
     assert done["status"] == "completed" and "nothing was opened" in done["result"]["note"]
     assert rig.sim.positions_get() == ()
+
+
+async def test_a_position_change_from_the_app_names_the_ticket_and_prices(rig: TradeRig) -> None:
+    await _executed(rig, "6012,buy,EURUSD,vol_lots=0.1")
+    (position,) = rig.sim.positions_get()
+    job = rig.db.admin.execute(
+        "insert into jobs (user_id, job_type, payload) values (%s, 'modify_position', %s) returning id::text",
+        (rig.user.id, json.dumps({"ticket": position.ticket, "sl": 1.0831, "tp": 1.0899}))).fetchone()
+    assert job is not None
+    done = await rig.final(job["id"])
+    assert done["status"] == "completed", done["error_message"]
+    (changed,) = rig.sim.positions_get()
+    assert (changed.sl, changed.tp) == (1.0831, 1.0899)
+    assert done["result"]["note"] == "New stops on 1 position(s)."

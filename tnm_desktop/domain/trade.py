@@ -210,7 +210,9 @@ class ModifyInstruction:
         symbol = payload.get("broker_symbol") or payload.get("symbol")
         if side not in ("long", "short", "all") or (ticket is None and not symbol):
             raise UserError(f"Invalid position change: {payload!r}", code="invalid_payload")
-        sl, tp = Level.parse(payload.get("sl")), Level.parse(payload.get("tp"))
+        # A plain number is a price (the app's Positions page writes them so).
+        sl, tp = (Level.parse({"price": raw} if isinstance(raw, int | float) else raw)
+                  for raw in (payload.get("sl"), payload.get("tp")))
         if sl is None and tp is None:
             raise UserError("The change names no new stop loss or take profit.", code="invalid_payload")
         return ModifyInstruction(str(symbol) if symbol else None, str(side),
