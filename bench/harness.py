@@ -148,16 +148,19 @@ class AgentHarness:
         simulator_state: The running simulator's state file (None: an in-process simulator).
         workdir: For the EA toolchain.
         settings: The agent's timings.
+        runner_options: Options of the job runner (e.g. the position manager's ``stops`` timings).
     """
 
     def __init__(self, db: BenchDb, trader: Trader, simulator_state: Path | None, workdir: Path, *,
-                 settings: AgentSettings = QUIET, clock: CallClock | None = None) -> None:
+                 settings: AgentSettings = QUIET, clock: CallClock | None = None,
+                 runner_options: dict[str, Any] | None = None) -> None:
         self._db = db
         self._trader = trader
         self._simulator_state = simulator_state
         self._workdir = workdir
         self._settings = settings
         self.clock = clock
+        self._runner_options = runner_options or {}
         self.notified: dict[str, float] = {}
         self.woken: dict[str, float] = {}
         self.states: list[StateChanged] = []
@@ -207,7 +210,8 @@ class AgentHarness:
         data.notified = self.notified
         creds = AgentCredentials(trader.agent_id, trader.key)
         try:
-            runner = await runner_factory(self._workdir, self._simulator_state)(data, creds, self._emit)
+            runner = await runner_factory(self._workdir, self._simulator_state, **self._runner_options)(
+                data, creds, self._emit)
             if self.clock is not None:
                 assert isinstance(runner, TerminalRunner)  # the app's runner: its terminal calls are timed
                 data.time_calls(self.clock)

@@ -424,7 +424,7 @@ def receiver_process(database_url: str, log_path: Path, *args: str) -> Iterator[
 def verify(result: FuzzRun, admin_url: str, known: dict[str, str], log_text: str) -> list[str]:
     """What must hold after a run: every answer allowed, every request to a known secret logged once
     (no more, no less) and its jobs readable by the agent, and no secret in the log."""
-    from tnm_desktop.domain.trade import TradeInstruction
+    from tnm_desktop.domain.trade import ModifyInstruction, TradeInstruction
 
     problems = list(result.problems)
     by_secret = {secret: name for name, secret in known.items()}
@@ -436,12 +436,15 @@ def verify(result: FuzzRun, admin_url: str, known: dict[str, str], log_text: str
             problems.append(f"signals logged per strategy {dict(logged)} != requests answered {dict(result.sent)}")
         if {str(signal_id) for _, signal_id in rows} != result.signal_ids:
             problems.append("the signals logged are not the ones the answers named")
-        payloads = [row[0] for row in conn.execute("select payload from jobs").fetchall()]
+        payloads = conn.execute("select job_type, payload from jobs").fetchall()
     if len(payloads) != result.accepted:
         problems.append(f"{len(payloads)} jobs for {result.accepted} accepted alerts")
-    for payload in payloads:
+    for job_type, payload in payloads:  # each read by the agent's parser for its type
         try:
-            TradeInstruction.from_payload(payload)
+            if job_type == "modify_position":
+                ModifyInstruction.from_payload(payload)
+            else:
+                TradeInstruction.from_payload(payload)
         except Exception as exc:  # the agent could not read it: report, keep checking
             problems.append(f"a job the agent cannot read ({exc}): {payload!r}"[:300])
     if leaked := leaked_secrets(log_text, known.values()):

@@ -65,7 +65,7 @@ CASES = [
     Case("array", "[]", 400, reason='the alert must be a JSON object, like {"action": "buy", "symbol": "EURUSD"}'),
     Case("bad-number", '{"action": "buy", "symbol": "EURUSD", "risk": "x"}', 422, reason='risk must be a number (got "x")'),
     Case("pineconnector-pending-order", "60123456789,buylimit,EURUSD,risk=1", 422,
-         reason="unsupported PineConnector command buylimit"),
+         reason="buylimit needs price=<where the order waits>"),
     Case("pineconnector-trailing-stop", "60123456789,buy,EURUSD,risk=1,trailtrig=10", 422,
          reason="unsupported PineConnector parameter trailtrig"),
     Case("over-10000-bytes", BIG, 413, reason=f"the alert is too large ({len(BIG)} bytes; the limit is 10000)"),

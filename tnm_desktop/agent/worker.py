@@ -74,6 +74,10 @@ class JobRunner(Protocol):
         """Sync the account (scheduled or manual)."""
         ...
 
+    async def manage(self) -> None:
+        """Manage what positions need between jobs (breakeven, trailing stops) until cancelled."""
+        ...
+
     async def close(self) -> None:
         """Release the terminal."""
         ...
@@ -104,6 +108,7 @@ class Agent:
         self._last_error: str | None = None
         self._failures = 0
         self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
+        self._managing: asyncio.Task[None] | None = None
 
     # Commands (call on the agent's loop) --------------------------------------------------------
 
@@ -154,11 +159,13 @@ class Agent:
             self._set_state(AgentState.STOPPED, exc.message)
             self._log("error", exc.message)
         finally:
-            for task in (heartbeat, syncing):
+            tasks = [heartbeat, syncing, *([self._managing] if self._managing is not None else [])]
+            for task in tasks:
                 task.cancel()
-            for task in (heartbeat, syncing):
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self._managing = None
             await self._unsubscribe()
             # Both may wait on what is gone (a database or terminal down): neither may hold up a stop.
             with contextlib.suppress(Exception):
@@ -211,6 +218,9 @@ class Agent:
             if self._stopping.is_set():
                 break  # the rest stay held and are recovered at the next start
             await self._execute(claimed, chain=False)  # every recovered job is settled before new work
+        if self._managing is None:
+            # Stops are managed while the agent runs, paused or not: pausing stops new work only.
+            self._managing = asyncio.create_task(self.runner.manage(), name="agent-stops")
         self._failures = 0
         self._last_error = None
         self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)

@@ -41,6 +41,8 @@ from tnm_desktop.domain import (
     TradingAccount,
     UserSettings,
 )
+from tnm_desktop.domain.routing import StrategyConnection
+from tnm_desktop.domain.rules import PositionRule, RuleEvent
 
 
 class Table(StrEnum):
@@ -202,6 +204,15 @@ class AgentPort(Protocol):
         """Replace the broker's symbol catalog of a connection this agent serves; return its size."""
         ...
 
+    async def position_rules(self, creds: AgentCredentials) -> list[PositionRule]:
+        """The breakeven, trailing and target rules this agent manages (waiting or active)."""
+        ...
+
+    async def position_rule_step(self, creds: AgentCredentials, rule_id: str, step: str,
+                                 data: dict[str, Any]) -> PositionRule:
+        """Record one step of a rule: "activate", "begin" (a change about to be sent), "finish", "end"."""
+        ...
+
 
 class DataPort(AuthPort, AgentPort, Protocol):
     """Everything the desktop app asks of its backend (the agent's part is :class:`AgentPort`)."""
@@ -254,6 +265,14 @@ class DataPort(AuthPort, AgentPort, Protocol):
 
     async def delete_strategy(self, strategy_id: str) -> None: ...
     async def strategy_stats(self) -> list[StrategyStats]: ...
+    async def strategy_connections(self, strategy_id: str) -> list[StrategyConnection]:
+        """The broker connections a strategy trades on, its own first."""
+        ...
+
+    async def set_strategy_connections(self, strategy_id: str,
+                                       connections: Sequence[StrategyConnection]) -> list[StrategyConnection]:
+        """Replace them (the first becomes the strategy's own connection); UserError when none."""
+        ...
 
     # Signals ----------------------------------------------------------------------------------
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
@@ -267,6 +286,13 @@ class DataPort(AuthPort, AgentPort, Protocol):
 
     async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]: ...
     async def get_signals(self, signal_ids: Sequence[str]) -> list[Signal]: ...
+    async def signal_legs(self, signal_id: str) -> list[Job]:
+        """The jobs of one signal, one per broker connection, in leg order."""
+        ...
+
+    async def rule_events(self, signal_id: str) -> list[RuleEvent]:
+        """What breakeven, trailing and targets did to the positions a signal opened, oldest first."""
+        ...
 
     # Jobs -------------------------------------------------------------------------------------
     async def enqueue_job(self, request: JobRequest) -> Job: ...

@@ -24,10 +24,13 @@ from tnm_desktop.terminal.lookup import find_by_token
 from tnm_desktop.terminal.port import (
     AccountSnapshot,
     Candle,
+    ChangeOutcome,
     ConnectSettings,
     Deal,
     MarketOrder,
     OrderOutcome,
+    OrderRecord,
+    PendingOrder,
     Position,
     Quote,
     Side,
@@ -292,6 +295,47 @@ class Mt5Terminal:
             side = Side.SELL if long else Side.BUY
             return self._sent(spec.name, self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation,
                                                            magic=magic, comment=comment, position=ticket))
+
+    def send_pending_order(self, order: PendingOrder) -> OrderOutcome:
+        """Place a pending order; ``PLACED`` when the broker took it."""
+        with self._lock:
+            self._ready_to_trade()
+            spec = self.symbol(order.symbol)
+            if order.kind not in spec.pending_kinds:
+                raise UserError(f"The broker does not accept {order.kind.value.replace('_', '-')} orders on "
+                                f"{spec.name}.", code="order_kind_not_offered")
+            expiration = (None if order.expires_at is None
+                          else convert.server_seconds(order.expires_at, self.server_time_offset()))
+            return self._sender.send_pending(spec, order, expiration)
+
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> ChangeOutcome:
+        """Set an open position's SL and TP (``None``: none)."""
+        with self._lock:
+            self._ready_to_trade()
+            found = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
+            if not found:
+                raise UserError(f"Position #{ticket} is not open; it may have been closed already.",
+                                code="position_not_open")
+            return self._sender.change({"action": mt5.TRADE_ACTION_SLTP, "symbol": str(found[0].symbol),
+                                        "position": ticket, "sl": sl or 0.0, "tp": tp or 0.0})
+
+    def remove_order(self, ticket: int) -> ChangeOutcome:
+        """Delete a pending order."""
+        with self._lock:
+            self._ready_to_trade()
+            found = self._get("read the pending orders", lambda: self._api.orders_get(ticket=ticket))
+            if not found:
+                raise UserError(f"Order #{ticket} is not pending; it may have triggered, expired or been deleted.",
+                                code="order_not_pending")
+            return self._sender.change({"action": mt5.TRADE_ACTION_REMOVE, "order": ticket})
+
+    def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
+        with self._lock:
+            records = self._get("read the pending orders", lambda: self._api.orders_get(symbol=symbol) if symbol
+                                else self._api.orders_get())
+            offset = self.server_time_offset()
+            return tuple(convert.order(r, offset) for r in records)
 
     # -- positions, history, bars ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Strategy
-from tnm_desktop.domain.alerts import alert_message, sample_alert
+from tnm_desktop.domain.alerts import alert_message, pine_example, pine_settings, sample_alert
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.webhook_reach import describe_route, unreachable_hint, where_alerts_go
@@ -103,6 +103,12 @@ class WebhookPanel(QWidget):
         self.route = QLabel()
         self.route.setObjectName("webhook_route")
         self.route.setWordWrap(True)
+        # The strategy's reading of PineConnector's numbers (its EA settings live on the strategy here).
+        self.pine = QLabel()
+        self.pine.setObjectName("pine_settings")
+        self.pine.setWordWrap(True)
+        self.pine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pine.setMinimumHeight(self.pine.fontMetrics().lineSpacing() * 3)  # the splitter sizes it up front
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Webhook URL"), 0, 0)
@@ -117,6 +123,7 @@ class WebhookPanel(QWidget):
         grid.addWidget(QLabel("Alert message"), 1, 0)
         grid.addWidget(self.message_text, 1, 1)
         grid.addWidget(self.copy_message, 1, 2)
+        grid.addWidget(self.pine, 2, 1, 1, 2)
         grid.setColumnStretch(1, 1)
         actions = QHBoxLayout()
         actions.addWidget(self.rotate)
@@ -150,6 +157,7 @@ class WebhookPanel(QWidget):
             self.url.setText("")
             self.url.setPlaceholderText("Select a strategy to see its webhook URL")
             self.message_text.setPlainText("")
+            self.pine.setText("")
             return
         base = self._ctx.services.webhook_base_url
         self.url.setText(strategy.webhook_url(base) if self.reveal.isChecked() else masked_url(strategy, base))
@@ -157,6 +165,7 @@ class WebhookPanel(QWidget):
         self.route.setText(route)
         self.route.setVisible(bool(route))
         self.message_text.setPlainText(alert_message(strategy))
+        self.pine.setText(f"{pine_settings(strategy)}\nFor example: {pine_example(strategy)}")
 
     def real_url(self) -> str:
         """The URL with its secret (only for the clipboard and the test request)."""

@@ -48,7 +48,7 @@ create table deal (seq integer primary key, data text not null);
 
 # The scalars and small lists kept together in the part "books".
 _BOOKS = ("seed", "balance", "credit", "next_order", "next_deal", "next_request", "last_scan_ms", "selected",
-          "closed_markets", "clock", "terminal", "faults")
+          "closed_markets", "clock", "terminal", "faults", "holds")
 
 
 def _dumps(data: object) -> str:

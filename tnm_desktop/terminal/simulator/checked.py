@@ -136,9 +136,26 @@ def shifts(data: object, where: str) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
+def holds(data: object, where: str) -> dict[str, list[tuple[int, float | None]]]:
+    """Return the held prices: per symbol, ``[moment, bid or null]`` pairs."""
+    if not isinstance(data, dict):
+        raise BadState(f"{where} should be a record, not {_what(data)}")
+    out: dict[str, list[tuple[int, float | None]]] = {}
+    for symbol, items in data.items():
+        pairs: list[tuple[int, float | None]] = []
+        for i, item in enumerate(listed(items, f"{where}.{symbol}")):
+            at = f"{where}.{symbol}[{i}]"
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise BadState(f"{at} should be a moment and a price")
+            pairs.append((typing.cast(int, scalar(item[0], (int,), at)),
+                          typing.cast("float | None", scalar(item[1], (float, type(None)), at))))
+        out[symbol] = pairs
+    return out
+
+
 # Parts of the state that are one record each or a list of them (the rest is scalars).
-NESTED = ("account", "symbols", "selected", "clock", "terminal", "closed_markets", "shifts", "positions", "orders",
-          "history_orders", "deals", "faults")
+NESTED = ("account", "symbols", "selected", "clock", "terminal", "closed_markets", "shifts", "holds", "positions",
+          "orders", "history_orders", "deals", "faults")
 
 
 def books(data: dict[str, Any], where: str = "") -> SimState:
@@ -154,6 +171,7 @@ def books(data: dict[str, Any], where: str = "") -> SimState:
     state.terminal = record(TerminalRec, data.get("terminal", {}), _at(where, "terminal"))
     state.closed_markets = names(data.get("closed_markets", []), _at(where, "closed_markets"))
     state.shifts = shifts(data.get("shifts", {}), _at(where, "shifts"))
+    state.holds = holds(data.get("holds", {}), _at(where, "holds"))
     state.faults = records(FaultRec, data.get("faults", []), _at(where, "faults"))
     state.positions = records(PositionRec, data.get("positions", []), _at(where, "positions"))
     state.orders = records(OrderRec, data.get("orders", []), _at(where, "orders"))

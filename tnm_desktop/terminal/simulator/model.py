@@ -146,6 +146,8 @@ class SimState:
     credit: float = 0.0
     closed_markets: list[str] = field(default_factory=list)
     shifts: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    # Held prices per symbol: (moment, bid) holds the bid there, (moment, None) lets it wander again.
+    holds: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
     positions: list[PositionRec] = field(default_factory=list)
     orders: list[OrderRec] = field(default_factory=list)
     history_orders: list[OrderRec] = field(default_factory=list)
@@ -215,6 +217,7 @@ def state_to_json(state: SimState) -> dict[str, Any]:
         account=flat(state.account), symbols=[flat(s) for s in state.symbols], selected=list(state.selected),
         clock=flat(state.clock), terminal=flat(state.terminal), closed_markets=list(state.closed_markets),
         shifts={k: [tuple(x) for x in v] for k, v in state.shifts.items()},
+        holds={k: [tuple(x) for x in v] for k, v in state.holds.items()},
         positions=[flat(r) for r in state.positions], orders=[flat(r) for r in state.orders],
         history_orders=[flat(r) for r in state.history_orders], deals=[flat(r) for r in state.deals],
         faults=[flat(r) for r in state.faults], version=STATE_VERSION)
