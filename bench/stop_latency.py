@@ -20,6 +20,7 @@ import argparse
 import time
 
 import psycopg
+from tests.must import must
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 
 from bench.common import (
@@ -64,7 +65,7 @@ def run(every: float, moves: int, fast_db: bool) -> tuple[Summary, Summary]:
                              (trader.secret, "6012,buy,EURUSD,vol_lots=0.1,trailtrig=1,traildist=5"))
                 _wait(lambda: conn.execute("select count(*) from position_rules where state = 'active'"
                                            ).fetchone() == (1,), "the rule")
-                (position,) = sim.positions_get(symbol=SYMBOL)
+                (position,) = must(sim.positions_get(symbol=SYMBOL))
                 broker, recorded = [], []
                 for move in range(moves):
                     time.sleep(1.1)  # the manager changes one position at most once a second
@@ -72,9 +73,9 @@ def run(every: float, moves: int, fast_db: bool) -> tuple[Summary, Summary]:
                     tick = time.time()
                     sim.control.hold_price(SYMBOL, bid)
                     wanted = round(bid - 0.0005, 5)
-                    _wait(lambda wanted=wanted: sim.positions_get(ticket=position.ticket)[0].sl == wanted,
+                    _wait(lambda wanted=wanted: must(sim.positions_get(ticket=position.ticket))[0].sl == wanted,
                           f"move {move}")
-                    moved = (sim.positions_get(ticket=position.ticket)[0].time_update_msc - offset_ms) / 1000
+                    moved = (must(sim.positions_get(ticket=position.ticket))[0].time_update_msc - offset_ms) / 1000
                     _wait(lambda move=move: conn.execute("select count(*) from position_rule_events"
                                                          ).fetchone() == (move + 1,), f"record {move}")
                     at = conn.execute("select extract(epoch from max(at)) from position_rule_events").fetchone()

@@ -24,6 +24,7 @@ from tnm_desktop.agent.worker import AgentSettings
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import FAST, TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 
 STEPS = ["before_intent", "before_send", "after_send", "after_result", None]
@@ -72,7 +73,7 @@ async def run_with_crash(rig: TradeRig, job_id: str, step: str | None, expire: b
 
 def placed_orders(rig: TradeRig, job_id: str) -> list[Any]:
     token = token_for(job_id)
-    return [o for o in rig.sim.history_orders_get(0, 2**31) + rig.sim.orders_get() if o.comment.startswith(token)]
+    return [o for o in must(rig.sim.history_orders_get(0, 2**31)) + must(rig.sim.orders_get()) if o.comment.startswith(token)]
 
 
 @pytest.mark.slow
@@ -116,7 +117,7 @@ async def test_random_crashes_around_pending_orders_cancels_and_new_stops(db: Db
             seen[f"modify {step}"] += 1
             job = rig.job(modify)
             assert job["status"] in ("completed", "failed"), job
-            (held,) = rig.sim.positions_get(ticket=position)
+            (held,) = must(rig.sim.positions_get(ticket=position))
             if job["status"] == "completed":
                 assert held.sl == stop, f"round {round_}: the stop is {held.sl}, not {stop} ({step})"
             else:  # only a job that died before its intent was stored, on its last attempt

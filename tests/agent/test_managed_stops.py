@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
 
@@ -62,6 +64,10 @@ def stop_of(rig: TradeRig, ticket: int) -> float | None:
     return float(found[0].sl) if found else None
 
 
+def _stop_is(rig: TradeRig, ticket: int, stop: float | None) -> bool:
+    return stop_of(rig, ticket) == stop
+
+
 async def look_twice(stops_runner: TerminalRunner) -> None:
     """Wait until the manager has looked at the market twice: once wholly after the last price change."""
     seen = stops_runner.stops.ticks
@@ -76,7 +82,7 @@ async def walk(rig: TradeRig, stops_runner: TerminalRunner, ticket: int, steps: 
             await look_twice(stops_runner)
             assert stop_of(rig, ticket) == before, f"at {bid} the stop moved from {before}"
         else:
-            await eventually(lambda stop=stop: stop_of(rig, ticket) == stop, within=10, what=f"stop {stop} at {bid}")
+            await eventually(partial(_stop_is, rig, ticket, stop), within=10, what=f"stop {stop} at {bid}")
 
 
 async def open_managed(rig: TradeRig) -> int:
@@ -98,7 +104,7 @@ async def test_breakeven_then_trailing_move_the_stop_exactly_as_specified(rig: T
     await eventually(lambda: rig.db.admin.execute("select state from position_rules").fetchone() == {"state": "done"},
                      within=10, what="the rule ended")
     assert events(rig) == [*EXPECTED, ("ended", None)]
-    closing = [d for d in rig.sim.history_deals_get(position=ticket) if d.entry == mt5.DEAL_ENTRY_OUT]
+    closing = [d for d in must(rig.sim.history_deals_get(position=ticket)) if d.entry == mt5.DEAL_ENTRY_OUT]
     assert [(d.price, d.reason) for d in closing] == [(1.08740, mt5.DEAL_REASON_SL)]
 
 
@@ -120,6 +126,7 @@ async def test_an_agent_that_dies_mid_change_carries_on_after_a_restart_without_
     rig.sim.control.hold_price("EURUSD.m", 1.08780)
     await eventually(lambda: rig.agent is not None and rig.agent._managing is not None and rig.agent._managing.done(),
                      within=10, what="the manager died")
+    assert rig.agent is not None and rig.agent._managing is not None
     with contextlib.suppress(Crash):
         rig.agent._managing.result()
     pending = rig.db.admin.execute("select pending ->> 'sl' as sl, changes from position_rules").fetchone()
@@ -146,17 +153,17 @@ async def test_targets_close_their_share_then_the_stop_goes_to_breakeven_and_the
                               "tp1_pips": 10, "tp1_close": 50, "tp2_pips": 20, "be_after_tp1": True})
     job = await rig.final(job_id)
     ticket = int(job["result"]["position"])
-    (position,) = rig.sim.positions_get(ticket=ticket)
+    (position,) = must(rig.sim.positions_get(ticket=ticket))
     assert position.tp == 1.08712  # the last target is the broker's take profit
     rig.sim.control.hold_price("EURUSD.m", 1.08615)
     await eventually(lambda: stop_of(rig, ticket) == 1.08512, within=10, what="breakeven after the first target")
-    (position,) = rig.sim.positions_get(ticket=ticket)
+    (position,) = must(rig.sim.positions_get(ticket=ticket))
     assert position.volume == 0.05
     rig.sim.control.hold_price("EURUSD.m", 1.08720)
     await eventually(lambda: rig.sim.positions_get(ticket=ticket) == (), within=10, what="closed at the take profit")
     await eventually(lambda: [k for k, _ in events(rig)] == ["target", "breakeven", "ended"], within=10,
                      what="the rule ended")
-    closing = [(d.volume, d.price, d.reason) for d in rig.sim.history_deals_get(position=ticket)
+    closing = [(d.volume, d.price, d.reason) for d in must(rig.sim.history_deals_get(position=ticket))
                if d.entry == mt5.DEAL_ENTRY_OUT]
     assert closing == [(0.05, 1.08615, mt5.DEAL_REASON_EXPERT), (0.05, 1.08720, mt5.DEAL_REASON_TP)]
 
@@ -173,7 +180,7 @@ async def test_an_unclear_answer_to_a_partial_close_or_a_stop_change_is_looked_u
     rig.sim.control.inject_fault(fault, filled=True)
     rig.sim.control.hold_price("EURUSD.m", 1.08615)
     await eventually(lambda: [k for k, _ in events(rig)] == ["target"], within=10, what="the target recorded")
-    (position,) = rig.sim.positions_get(ticket=ticket)
+    (position,) = must(rig.sim.positions_get(ticket=ticket))
     assert position.volume == 0.1  # closed once: 0.2 → 0.1, not twice
     # The breakeven change's answer goes the same way: the stop is read back, not set again blindly.
     rig.sim.control.inject_fault(fault, filled=True)
@@ -181,5 +188,5 @@ async def test_an_unclear_answer_to_a_partial_close_or_a_stop_change_is_looked_u
     await eventually(lambda: [k for k, _ in events(rig)] == ["target", "breakeven"], within=10,
                      what="breakeven recorded")
     assert stop_of(rig, ticket) == 1.08512
-    closing = [d for d in rig.sim.history_deals_get(position=ticket) if d.entry == mt5.DEAL_ENTRY_OUT]
+    closing = [d for d in must(rig.sim.history_deals_get(position=ticket)) if d.entry == mt5.DEAL_ENTRY_OUT]
     assert [d.volume for d in closing] == [0.1]

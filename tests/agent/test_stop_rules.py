@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from tnm_desktop.domain.orders import Breakeven, Level, Manage, Target, Trailing
 from tnm_desktop.domain.rules import Change, Market, PositionRule, next_change
 
-EURUSD = {"pip": 0.0001, "point": 0.00001, "digits": 5}
+EURUSD: dict[str, Any] = {"pip": 0.0001, "point": 0.00001, "digits": 5}
 
 
 def rule(side: str, entry: float, manage: Manage, volume: float = 0.1) -> PositionRule:

@@ -12,6 +12,7 @@ from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 
 from tests.agent.rig import TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 
 
@@ -62,7 +63,7 @@ async def test_a_failure_on_one_account_does_not_undo_the_other(rigs: tuple[Trad
     done, failed = await main.final(first), await prop.final(second)
     assert (done["status"], failed["status"]) == ("completed", "failed")
     assert failed["error_message"] == "No money (retcode 10019)"
-    (position,) = main.sim.positions_get()
+    (position,) = must(main.sim.positions_get())
     assert (position.type, position.volume) == (mt5.POSITION_TYPE_SELL, 0.2)  # still open: nothing was undone
     assert prop.sim.positions_get() == ()
     signal = main.signal(signal_id)

@@ -55,8 +55,8 @@ async def test_a_strategy_trades_on_several_connections(backend: Backend) -> Non
 async def test_a_signals_legs_and_what_its_rules_did(backend: Backend) -> None:
     user = backend.db.create_user()
     port = await backend.signed_in(user)
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("Desk", "DESK", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk", "DESK", hashed)
     creds = AgentCredentials(agent.id, key)
     strategy = await strategy_for(port)
     second = await port.create_broker_connection(BrokerConnectionDraft(name="Second", agent_id=agent.id))

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 from tnm_desktop.agent.tokens import magic_for
-from tnm_desktop.composition.demo import post
+from tnm_desktop.demo.alerts import post
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 
 from tests.conftest import reachable_tmpdir
 from tests.demo.test_headless_demo import Demo
+from tests.must import must
 
 BID = 1.08500  # EURUSD.m is held here at the start of each case; the ask is 1.08512
 
@@ -40,7 +41,7 @@ class Desk:
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.demo.db() as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def strategy(self, name: str) -> tuple[str, str]:
         """A new strategy on the demo's connection; return (id, webhook URL)."""
@@ -140,7 +141,7 @@ def _check(desk: Desk, case: str, strategy_id: str, url: str, body: str) -> None
         (order,) = desk.mine(strategy_id, "orders")
         desk.executed(url, body)
         assert desk.mine(strategy_id, "orders") == []
-        assert sim.history_orders_get(ticket=order.ticket)[0].state == mt5.ORDER_STATE_CANCELED
+        assert must(sim.history_orders_get(ticket=order.ticket))[0].state == mt5.ORDER_STATE_CANCELED
     elif case == "newsltplong":
         desk.executed(url, "6012,buy,EURUSD,vol_lots=0.1,sl=40")
         sim.control.hold_price("EURUSD.m", 1.08600)
@@ -161,7 +162,7 @@ def _check(desk: Desk, case: str, strategy_id: str, url: str, body: str) -> None
         until(lambda: [p.volume for p in desk.mine(strategy_id)] == [0.1], "half closed at the first target")
         sim.control.hold_price("EURUSD.m", 1.08720)  # through the second: the broker's take profit
         until(lambda: desk.mine(strategy_id) == [], "closed at the take profit")
-        closing = [(d.volume, d.reason) for d in sim.history_deals_get(position=position.ticket)
+        closing = [(d.volume, d.reason) for d in must(sim.history_deals_get(position=position.ticket))
                    if d.entry == mt5.DEAL_ENTRY_OUT]
         assert closing == [(0.1, mt5.DEAL_REASON_EXPERT), (0.1, mt5.DEAL_REASON_TP)]
     elif case == "spread":

@@ -198,6 +198,17 @@ class Mt5Terminal:
             self._learn_margin_mode(info)
             return convert.account(info)
 
+    def _ready_to_trade(self) -> None:
+        # Before a pending order or a change (rare, unlike market orders, whose own answer says the
+        # same): a clear reason before anything is sent.
+        info = self._get("read the terminal's state", self._api.terminal_info)
+        if not info.connected:
+            raise TransientError("MetaTrader 5 has no connection to the broker's trade server; nothing was sent.",
+                                 code="terminal_offline")
+        if not info.trade_allowed:
+            raise OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
+        self.account()
+
     def _learn_margin_mode(self, info: Any) -> None:
         self._sender.hedging = info is not None and int(info.margin_mode) == mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
 
