@@ -66,8 +66,10 @@ CASES = [
     Case("bad-number", '{"action": "buy", "symbol": "EURUSD", "risk": "x"}', 422, reason='risk must be a number (got "x")'),
     Case("pineconnector-pending-order", "60123456789,buylimit,EURUSD,risk=1", 422,
          reason="buylimit needs price=<where the order waits>"),
-    Case("pineconnector-trailing-stop", "60123456789,buy,EURUSD,risk=1,trailtrig=10", 422,
-         reason="unsupported PineConnector parameter trailtrig"),
+    Case("pineconnector-atr-trailing", "60123456789,buy,EURUSD,risk=1,atrtimeframe=60", 422,
+         reason="unsupported PineConnector parameter atrtimeframe"),
+    Case("pineconnector-trailing-without-distance", "60123456789,buy,EURUSD,risk=1,trailtrig=10", 422,
+         reason="a trailing stop needs trailtrig and traildist"),
     Case("over-10000-bytes", BIG, 413, reason=f"the alert is too large ({len(BIG)} bytes; the limit is 10000)"),
     # Bytes are decoded as UTF-8 with replacement characters, a byte-order mark kept, NUL replaced.
     Case("byte-order-mark", b"\xef\xbb\xbf" + ALERT.encode(), 422, stored="\ufeff" + ALERT,
