@@ -41,16 +41,18 @@ async def run_with_crash(rig: TradeRig, job_id: str, step: str | None, expire: b
             raise Crash(name)
 
     first = rig.runner(checkpoint=checkpoint)
-    original: Callable[..., Awaitable[Any]] | None = None
     if step == "after_result":
-        original = rig.adapter.complete_job
+        # Dies just after the result is stored: wrap both ways a result is stored (the agent completes
+        # and claims the next job in one call while it keeps working).
+        for name in ("complete_job", "complete_and_claim"):
+            original = getattr(rig.adapter, name)
 
-        async def complete_then_die(*args: Any, **kwargs: Any) -> Any:
-            assert original is not None
-            await original(*args, **kwargs)
-            raise Crash("after_result")
+            async def complete_then_die(*args: Any, original: Callable[..., Awaitable[Any]] = original,
+                                        **kwargs: Any) -> Any:
+                await original(*args, **kwargs)
+                raise Crash("after_result")
 
-        rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign]
+            setattr(rig.adapter, name, complete_then_die)
     await rig.start(first, settings)
     assert rig.task is not None
     with contextlib.suppress(Crash, asyncio.TimeoutError):
@@ -58,10 +60,12 @@ async def run_with_crash(rig: TradeRig, job_id: str, step: str | None, expire: b
             await rig.final(job_id, within=10)
         else:
             await asyncio.wait_for(asyncio.shield(rig.task), 10)
-    if original is not None:
-        del rig.adapter.complete_job
+    if step == "after_result":
+        del rig.adapter.complete_job, rig.adapter.complete_and_claim  # back to the class's methods
     if step is None:
         await rig.stop()
+    else:
+        assert rig.task.done(), f"the agent did not die at {step}"
     rig.agent, rig.task = None, None
     if expire:
         rig.db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second' "
