@@ -115,8 +115,8 @@ async def test_a_live_account_with_algo_trading_off_needs_a_confirmation_and_say
     # The simulator's books before it starts: a real-money account, the Algo Trading button off.
     state = new_state(now_ms=1_750_000_000_000, account=AccountSpec(trade_mode=mt5.ACCOUNT_TRADE_MODE_REAL))
     state.terminal.trade_allowed = False
-    (sim_dir / "simulator").mkdir()
-    StateFile(sim_dir / "simulator" / "state.json").save(state)
+    books, _ = StateFile(sim_dir / "simulator" / "state.json").open(lambda: state)
+    books.close()
     dialog = await open_dialog(await ctx_for(user), qtbot, request, sim_dir)
     dialog.test_button.click()
     await eventually(lambda: dialog.found is not None, within=120, what="the connection test")
