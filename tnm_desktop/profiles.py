@@ -26,7 +26,6 @@ APP = "tnm-desktop"
 # Empty: the app chooses (this workspace's receiver, or the Supabase project's Edge Function).
 DEFAULT_WEBHOOK_BASE = ""
 DEMO_PROFILE_ID = "demo"  # the demo workspace's profile (never in the profiles file)
-LOG_FILE = "tnm-desktop.log"  # the app's log, in log_dir()
 
 
 class ProfileKind(StrEnum):
@@ -47,8 +46,9 @@ def data_dir() -> Path:
 
 
 def log_dir() -> Path:
-    """The user's log directory (``TNM_LOG_DIR`` overrides it)."""
-    return Path(os.environ.get("TNM_LOG_DIR") or platformdirs.user_log_dir(APP, appauthor=False))
+    """Where the app's log files go (``TNM_LOG_DIR`` overrides it): ``logs`` in the data folder,
+    the one folder a trader is pointed at (Help → About), on every system."""
+    return Path(os.environ.get("TNM_LOG_DIR") or data_dir() / "logs")
 
 
 def key_role(key: str) -> str | None:

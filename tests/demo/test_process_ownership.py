@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tnm_desktop import runlog
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.pgcluster import LocalCluster
 
@@ -88,7 +89,8 @@ def test_sigterm_to_the_windowed_demo_stops_everything_it_started(root: Path) ->
     app.send_signal(signal.SIGTERM)
     assert app.wait(10) == 0  # quit as closing the window does
     assert not (left := wait_until_none_under(root, within=10)), describe(left)  # type: ignore[arg-type]
-    log = (root / "log" / "tnm-desktop.log").read_text(encoding="utf-8")
+    ((log_file,),) = runlog.run_files(root / "log").values()  # the run's own log file
+    log = log_file.read_text(encoding="utf-8")
     assert "quitting" in log and "TNM Desktop stopped" in log
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QWidget
+from tnm_desktop import runlog
 from tnm_desktop.gui.shell.mainwindow import MainWindow
 from tnm_desktop.gui.shell.signin import SignInWindow
 from tnm_desktop.pgcluster import LocalCluster
@@ -64,5 +65,8 @@ def test_a_new_workspace_sign_up_then_a_silent_restore_and_the_database_stops(ma
     assert drive(restored, workspace=folder) == 0
     assert "message" not in seen
     assert not LocalCluster(db_dir).is_running()
-    log_text = (machine / "log" / "tnm-desktop.log").read_text()
-    assert "TNM Desktop stopped" in log_text and PASSWORD not in log_text
+    runs = runlog.run_files(machine / "log")  # one log file per run of the app
+    assert len(runs) == 2, runs
+    for (log_file, *_rotated) in runs.values():
+        log_text = log_file.read_text(encoding="utf-8")
+        assert "TNM Desktop stopped" in log_text and PASSWORD not in log_text

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tnm_desktop import __version__
+from tnm_desktop import __version__, runlog
 from tnm_desktop.errors import TnmError
 from tnm_desktop.gui.widgets.tasks import TaskRunner
-from tnm_desktop.profiles import LOG_FILE, config_dir, data_dir, log_dir
+from tnm_desktop.profiles import config_dir, data_dir, log_dir
 from tnm_desktop.services import Services
 
 # What the app is built with: the distributions it installs, and the licenses they declare.
@@ -86,17 +86,18 @@ class AboutDialog(QDialog):
         self.fields = QFormLayout()
         self.values: dict[str, QLabel] = {}
         workspace = services.workspace.root if services is not None and services.workspace is not None else None
+        log_file = runlog.current()
         for label, value in (("Workspace", str(workspace) if workspace else "—"),
                              ("Data folder", str(data_dir())), ("Settings folder", str(config_dir())),
-                             ("Log file", str(log_dir() / LOG_FILE)),
+                             ("Log file", str(log_file) if log_file else f"None: {log_dir()} could not be written to"),
                              ("PostgreSQL", "…" if services is not None else "—")):
             shown = QLabel(value)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             shown.setWordWrap(True)
             self.values[label] = shown
             self.fields.addRow(label, shown)
-        hint = QLabel("Asking for help? Attach the log file: it never contains your passwords, keys or webhook "
-                      "secrets.")
+        hint = QLabel("Asking for help? Attach the log file: each run of the app writes one (the folder keeps "
+                      "the last ten runs), and it never contains your passwords, keys or webhook secrets.")
         hint.setWordWrap(True)
         licenses = QTextBrowser()
         licenses.setHtml(licenses_html())

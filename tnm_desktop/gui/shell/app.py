@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tnm_desktop import files
+from tnm_desktop import files, runlog
 from tnm_desktop.gui.shell.controller import AppController, ChooseStartUp, DemoEntry, OpenServices
 from tnm_desktop.gui.shell.mainwindow import current_window
 from tnm_desktop.gui.shell.quit_signals import QuitOnSignals
 from tnm_desktop.gui.widgets import theme
 from tnm_desktop.gui.widgets.bridge import MessageBridge, install_crash_hooks
-from tnm_desktop.profiles import LOG_FILE, ProfileStore, config_dir, log_dir
+from tnm_desktop.profiles import ProfileStore, config_dir, log_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +61,20 @@ _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
 def setup_logging() -> tuple[Path, logging.Handler]:
-    """Log to a rotating file in the user's log directory; return its path and the handler.
+    """Log this run to a file of its own in the log folder (:mod:`tnm_desktop.runlog`); return
+    its path and the handler.
 
     A log folder that cannot be written to costs the log file, not the app: the log goes only to
     the console then, after one line saying why.
     """
-    directory = log_dir()
-    path = directory / LOG_FILE
+    directory, started = log_dir(), datetime.now().astimezone()  # local time: the trader reads it
+    path = directory / runlog.file_name(started, os.getpid())
     handler: logging.Handler
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        path = runlog.start(directory, started, os.getpid())
+        handler = RotatingFileHandler(path, maxBytes=runlog.MAX_BYTES, backupCount=runlog.BACKUPS,
+                                      encoding="utf-8")
+        runlog.use(path)
     except OSError as exc:
         print(f"tnm-desktop: no log file: {files.problem(exc, 'the log folder', directory).message}",
               file=sys.stderr)
@@ -159,3 +164,4 @@ def run(choose: ChooseStartUp, open_services: OpenServices,
         sys.excepthook, threading.excepthook = hooks
         logging.getLogger().removeHandler(log_handler)
         log_handler.close()
+        runlog.use(None)
