@@ -5,10 +5,13 @@ local workspace says why it asks for an e-mail and a password."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+from tnm_desktop import runlog
+from tnm_desktop.gui.pages.connect_mt5 import ConnectMt5Dialog
 from tnm_desktop.gui.shell.about import AboutDialog
 from tnm_desktop.gui.shell.guide import GettingStarted
 from tnm_desktop.gui.shell.mainwindow import MainWindow
@@ -26,6 +29,21 @@ def _shot(widget: QWidget, name: str, fallback: Path) -> None:
     image = widget.grab().toImage()
     assert not image.isNull() and image.width() > 100
     assert image.save(str(folder / name))
+
+
+def _help_menu(main: MainWindow) -> QMenu:
+    menu = next(a.menu() for a in main.menuBar().actions() if a.text() == "&Help")
+    assert isinstance(menu, QMenu)
+    return menu
+
+
+def _connect_dialog(main: MainWindow, press: Callable[[], None]) -> str:
+    """Press a way to “Connect my MetaTrader 5”; the title of the dialog it opened (then closed)."""
+    press()
+    (dialog,) = [d for d in main.findChildren(ConnectMt5Dialog) if d.isVisible()]
+    title = dialog.windowTitle()
+    dialog.close()
+    return title
 
 
 @pytest.mark.usefixtures("qapp")
@@ -47,13 +65,26 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
                 seen["banner"] = (main.demo_banner.isVisible(), main.demo_banner.label.text(),
                                   main.demo_banner.button.text())
                 seen["guide_steps"] = sorted(guide.buttons)
-                help_menu = next(a.menu() for a in main.menuBar().actions() if a.text() == "&Help")
-                assert isinstance(help_menu, QMenu)
-                seen["help"] = [a.text() for a in help_menu.actions()]
+                help_actions = {a.text(): a for a in _help_menu(main).actions()}
+                seen["help"] = list(help_actions)
                 _shot(guide, "first-run-guide.png", tmp_path)
+                # Every way on does what it says: the guide's steps, the banner's button, Help.
+                pages: dict[str, bool] = {}
+                for page in ("strategies", "signals"):
+                    guide.buttons[page].click()
+                    pages[page] = main.stack.currentWidget() is main.views[page]
+                seen["guide_pages"] = pages
+                seen["connect_from"] = {
+                    "guide": _connect_dialog(main, guide.buttons["connect"].click),
+                    "banner": _connect_dialog(main, main.demo_banner.button.click),
+                    "help": _connect_dialog(main, help_actions["&Connect my MetaTrader 5…"].trigger),
+                }
                 guide.close()
-                _shot(main, "first-run-demo.png", tmp_path)
-                seen["about"] = main.open_about()
+                help_actions["&Getting started…"].trigger()
+                seen["guide_again"] = main.guide is guide and guide.isVisible()
+                guide.close()
+                help_actions["&About TNM Desktop"].trigger()
+                seen["about"] = main.about
                 return False
             about = seen["about"]
             assert isinstance(about, AboutDialog)
@@ -80,6 +111,7 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
         if main is None or main.building or main in windows_seen:
             return False
         seen["back_in"] = main.windowTitle()
+        seen["guide_shown_again"] = main.guide is not None  # Getting started opens by itself once
         main.close()
         return True
 
@@ -92,21 +124,27 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
                               "Connect my MetaTrader 5…")
     assert seen["guide_steps"] == ["connect", "signals", "strategies"]
     assert seen["help"] == ["&Getting started…", "&Connect my MetaTrader 5…", "&About TNM Desktop"]
+    assert seen["guide_pages"] == {"strategies": True, "signals": True}
+    assert seen["connect_from"] == {"guide": "Connect my MetaTrader 5", "banner": "Connect my MetaTrader 5",
+                                    "help": "Connect my MetaTrader 5"}
+    assert seen["guide_again"] is True
     values = seen["about_values"]
     assert isinstance(values, dict)
     data = machine / "data"
     assert values["Workspace"] == str(data / "demo")
     assert values["Data folder"] == str(data)
-    assert values["Log file"] == str(machine / "log" / "tnm-desktop.log")
+    ((log_file,),) = runlog.run_files(machine / "log").values()  # this run's log, the only one
+    assert values["Log file"] == str(log_file)
     assert values["PostgreSQL"].startswith("PostgreSQL 18 (embedded, installed with the app)") or \
         values["PostgreSQL"].startswith("PostgreSQL 15 (this computer's)")  # the second test pass's kind
-    assert (machine / "log" / "tnm-desktop.log").is_file()
+    assert "TNM Desktop stopped" in log_file.read_text(encoding="utf-8")
     after = seen["after_sign_out"]
     assert isinstance(after, tuple)
     name, email, password, explained, demo_offered = after
     assert (name, email, password, demo_offered) == ("Demo workspace", "demo@tnm.local", "demo-trader", True)
     assert "password demo-trader" in explained
     assert str(seen["back_in"]).startswith("TNM Desktop — demo@tnm.local")
+    assert seen["guide_shown_again"] is False
     # The demo never went into the profiles file: it is offered, not saved.
     assert ProfileStore().load() == ([], None)
 
