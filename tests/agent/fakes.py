@@ -45,11 +45,14 @@ class RecordingRunner:
 
 
 class CountingPort:
-    """Wraps a real data port and records when each call was made."""
+    """Wraps a real data port and records when each call was made and which have returned; a
+    gate set for a call's name holds that call, once made, until the test opens it."""
 
     def __init__(self, inner: DataPort) -> None:
         self._inner = inner
         self.calls: list[tuple[float, str]] = []
+        self.returned: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -58,7 +61,12 @@ class CountingPort:
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((time.monotonic(), name))
-            return await attr(*args, **kwargs)
+            gate = self.gates.get(name)
+            if gate is not None:
+                await gate.wait()
+            result = await attr(*args, **kwargs)
+            self.returned.append(name)
+            return result
 
         return counted
 

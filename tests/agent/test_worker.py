@@ -226,6 +226,24 @@ async def test_pause_claims_nothing_until_resumed(rig: Rig) -> None:
     assert any(isinstance(e, HeartbeatSent) for e in rig.events)
 
 
+async def test_a_claim_on_its_way_when_paused_runs_only_once_resumed(rig: Rig) -> None:
+    # The claim is asked for before Pause and answered after it, with the job that came meanwhile:
+    # Pause still means nothing new is executed.
+    gate = rig.port.gates["claim_job"] = asyncio.Event()
+    start(rig)
+    await eventually(lambda: any(name == "claim_job" for _, name in rig.port.calls), what="a claim asked for")
+    rig.agent.pause()
+    job = rig.enqueue()
+    gate.set()
+    await eventually(lambda: "claim_job" in rig.port.returned, what="the claim answered")
+    # What the agent does with the answer it does at once, in the same step of its task.
+    assert [j["id"] for j in rig.jobs("running")] == [job] and rig.runner.ran == []  # held, not run
+    assert rig.agent.state is AgentState.PAUSED
+    rig.agent.resume()
+    await eventually(lambda: len(rig.jobs("completed")) == 1)
+    assert [job_id for job_id, _ in rig.runner.ran] == [job]
+
+
 async def test_a_busy_agent_makes_one_call_a_job(rig: Rig) -> None:
     start(rig)
     await eventually(lambda: rig.agent.state is AgentState.RUNNING)

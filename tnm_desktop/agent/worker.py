@@ -238,6 +238,11 @@ class Agent:
             self._wake.clear()
             claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds) if self._claiming() else None
             while claimed is not None:
+                if not self._resume.is_set() and not self._stopping.is_set():
+                    # Paused while the claim was on its way: the job runs only once resumed.
+                    claimed = await self._hold_until_resumed(claimed)
+                    if claimed is None:
+                        break
                 # A completed job brings the next one with it (one trip, one commit); after a
                 # failure, or when nothing was asked for, the next one is claimed on its own.
                 claimed, asked = await self._execute(claimed, chain=True)
@@ -249,6 +254,19 @@ class Agent:
 
     def _claiming(self) -> bool:
         return not self._stopping.is_set() and self._resume.is_set()
+
+    async def _hold_until_resumed(self, claimed: ClaimedJob) -> ClaimedJob | None:
+        """Keep a job claimed after a pause, unrun, until resumed; None if the agent stops first
+        (the job stays held, and the next start recovers it before anything new)."""
+        self._remember(claimed.job.id)
+        keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{claimed.job.id}")
+        try:
+            await self._resume.wait()  # stop() sets it too
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        return None if self._stopping.is_set() else claimed
 
     async def _sleep_until_work(self) -> None:
         # While notifications flow, wait for one; while they are down, poll slowly.
