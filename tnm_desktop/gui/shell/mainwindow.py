@@ -6,6 +6,7 @@ from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
@@ -67,7 +68,6 @@ class MainWindow(QMainWindow):
                                           "idle", "Connect my MetaTrader 5…")
         self.guide: GettingStarted | None = None
         self.about: AboutDialog | None = None
-        self.connect_dialog: ConnectMt5Dialog | None = None
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(170)
@@ -221,8 +221,7 @@ class MainWindow(QMainWindow):
 
     def open_connect_mt5(self) -> ConnectMt5Dialog:
         """Open “Connect my MetaTrader 5”."""
-        self.connect_dialog = open_connect_mt5(self.session.ctx, self)
-        return self.connect_dialog
+        return open_connect_mt5(self.session.ctx, self)  # deleted when closed: not kept here
 
     def open_about(self) -> AboutDialog:
         """Open Help → About."""
@@ -302,6 +301,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._unbuilt = []  # the session closes next: build nothing more
+        # Its own windows go with it: left open, they would act on a session that is closing.
+        for window in self.findChildren(QDialog):  # only the living: a closed Connect dialog is deleted
+            if isinstance(window, GettingStarted | AboutDialog | ConnectMt5Dialog) and window.isVisible():
+                window.close()
         self._settings.setValue("main/geometry", self.saveGeometry())
         self._settings.setValue("main/state", self.saveState())
         if self.tray is not None:
