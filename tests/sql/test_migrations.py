@@ -69,6 +69,6 @@ def test_seed_000_rollback_keeps_trading_account_data_and_reapplies(db: Db) -> N
                                 (account,)).fetchone()
     assert restored == {"sync_failure_count": 0, "name": "Main"}
     # What later migrations hung on sync_logs is back too: the live-update trigger fires.
-    triggers = db.admin.execute("select count(*) as n from pg_trigger where tgrelid = 'public.sync_logs'::regclass "
-                                "and not tgisinternal").fetchone()
-    assert triggers == {"n": 1}
+    triggers = db.admin.execute("select array_agg(tgname::text order by tgname) as names from pg_trigger "
+                                "where tgrelid = 'public.sync_logs'::regclass and not tgisinternal").fetchone()
+    assert triggers == {"names": ["sync_logs_failing_notify", "sync_logs_notify"]}
