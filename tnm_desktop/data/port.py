@@ -40,6 +40,15 @@ from tnm_desktop.domain import (
     TradingAccount,
     UserSettings,
 )
+from tnm_desktop.domain.history import ClosedTrade, DailyPnl, EquityPoint, HistoryFilter, TradeStats
+from tnm_desktop.domain.notifications import (
+    Channel,
+    ClaimedDelivery,
+    Notification,
+    NotificationEvent,
+    NotificationSettings,
+)
+from tnm_desktop.domain.positions import PositionsReport, PositionsSnapshot
 
 
 class Table(StrEnum):
@@ -50,6 +59,8 @@ class Table(StrEnum):
     SYNC_LOGS = "sync_logs"
     ACCOUNTS = "trading_accounts"
     AGENTS = "mt5_agents"
+    POSITIONS = "position_snapshots"
+    NOTIFICATIONS = "notifications"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +74,7 @@ class Change:
     table: Table
     op: str  # "insert" | "update" | "delete"
     id: str
-    row: Signal | Job | SyncLog | TradingAccount | Agent | None
+    row: Signal | Job | SyncLog | TradingAccount | Agent | PositionsSnapshot | Notification | None
 
 
 class LiveState(StrEnum):
@@ -150,8 +161,16 @@ class AgentPort(Protocol):
         ...
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive and in which state."""
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive and in which state, and how often it says so (its health threshold)."""
+        ...
+
+    async def record_positions(self, creds: AgentCredentials, report: PositionsReport) -> str:
+        """Store the account's open positions and pending orders as just read; return the snapshot id."""
+        ...
+
+    async def record_notification(self, event: NotificationEvent) -> bool:
+        """Record an event for the trader (once per ``event_key``); True when this call recorded it."""
         ...
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
@@ -262,6 +281,44 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def sync_history(self, account_id: str, *, since: datetime | None = None,
                            limit: int = 500) -> list[SyncLog]:
         """An account's sync attempts, oldest first."""
+        ...
+
+    # Positions and history --------------------------------------------------------------------
+    async def list_position_snapshots(self) -> list[PositionsSnapshot]:
+        """Each account's latest positions snapshot."""
+        ...
+
+    async def closed_trades(self, filters: HistoryFilter) -> list[ClosedTrade]:
+        """Closed trades, newest first."""
+        ...
+
+    async def trade_stats(self, filters: HistoryFilter) -> TradeStats: ...
+
+    async def daily_pnl(self, filters: HistoryFilter, time_zone: str = "UTC") -> list[DailyPnl]:
+        """P&L per day (the day a trade closed, in ``time_zone``, an IANA name), oldest first."""
+        ...
+
+    async def equity_curve(self, account_id: str, *, since: datetime | None = None, until: datetime | None = None,
+                           points: int = 500) -> list[EquityPoint]: ...
+
+    # Agent health and notifications -----------------------------------------------------------
+    async def sweep_stale_agents(self) -> list[str]:
+        """Mark the user's silent agents offline (recording "agent down" once); return their ids."""
+        ...
+
+    async def get_notification_settings(self) -> NotificationSettings: ...
+    async def update_notification_settings(self, settings: NotificationSettings) -> NotificationSettings: ...
+
+    async def claim_notifications(self, channels: Collection[Channel], claimed_by: str) -> list[ClaimedDelivery]:
+        """Take the deliveries no one has claimed on ``channels`` (each goes to one claimer only)."""
+        ...
+
+    async def finish_notification(self, notification_id: str, channel: Channel, error: str | None = None) -> None:
+        """Report a claimed delivery sent (``error`` None) or failed."""
+        ...
+
+    async def list_notifications(self, limit: int = 50) -> list[Notification]:
+        """The latest recorded events, newest first."""
         ...
 
     # Live updates -----------------------------------------------------------------------------

@@ -104,6 +104,10 @@ class Agent:
     pairing_key_prefix: str
     revoked_at: datetime | None
     created_at: datetime
+    # Health (see domain.health): how often it beats, when it counts as down, the outage's start.
+    heartbeat_every_s: int = 15
+    stale_after_s: int = 30
+    down_since: datetime | None = None
 
     @property
     def paired(self) -> bool:
@@ -127,6 +131,9 @@ class Agent:
             pairing_key_prefix=str(row.get("pairing_key_prefix") or ""),
             revoked_at=c.opt_moment(row.get("revoked_at")),
             created_at=c.moment(row["created_at"]),
+            heartbeat_every_s=int(row.get("heartbeat_every_s") or 15),
+            stale_after_s=int(row.get("stale_after_s") or 30),
+            down_since=c.opt_moment(row.get("down_since")),
         )
 
 

@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from tnm_desktop.data.local.auth import LocalAuth
 from tnm_desktop.data.local.db import UserDb
+from tnm_desktop.data.local.desk import DeskQueries
 from tnm_desktop.data.local.queries import LocalQueries
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import (
@@ -28,11 +29,12 @@ from tnm_desktop.errors import UserError
 
 AdapterFactory = Callable[[], Awaitable[DataPort]]
 
-_AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server, status, "
-                  "last_heartbeat_at, last_error, agent_version, pairing_key_prefix, revoked_at, created_at")
+AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server, status, "
+                 "last_heartbeat_at, last_error, agent_version, pairing_key_prefix, revoked_at, created_at, "
+                 "heartbeat_every_s, stale_after_s, down_since")
 
 
-class LocalAdapter(LocalQueries):
+class LocalAdapter(DeskQueries, LocalQueries):
     """The data port for a local workspace.
 
     Args:
@@ -144,26 +146,26 @@ class LocalAdapter(LocalQueries):
 
     async def list_agents(self) -> list[Agent]:
         """The user's agents, oldest first."""
-        rows = await self._db.rows(f"select {_AGENT_COLUMNS} from mt5_agents order by created_at")
+        rows = await self._db.rows(f"select {AGENT_COLUMNS} from mt5_agents order by created_at")
         return [Agent.from_row(r) for r in rows]
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         """One agent."""
-        row = await self._db.row(f"select {_AGENT_COLUMNS} from mt5_agents where id = %s", (agent_id,))
+        row = await self._db.row(f"select {AGENT_COLUMNS} from mt5_agents where id = %s", (agent_id,))
         return Agent.from_row(row) if row else None
 
     async def create_agent(self, name: str, machine_name: str, key_hash: str, key_prefix: str) -> Agent:
         """Register an agent with the bcrypt hash and prefix of its pairing key."""
         return Agent.from_row(await self._db.one(
             f"insert into mt5_agents (user_id, name, machine_name, pairing_key_hash, pairing_key_prefix) "
-            f"values (%s, %s, %s, %s, %s) returning {_AGENT_COLUMNS}",
+            f"values (%s, %s, %s, %s, %s) returning {AGENT_COLUMNS}",
             (self._user_id(), name.strip(), machine_name, key_hash, key_prefix)))
 
     async def set_agent_key(self, agent_id: str, key_hash: str, key_prefix: str) -> Agent:
         """Re-pair: replace the key (the old one stops working at once)."""
         return Agent.from_row(await self._db.one(
             f"update mt5_agents set pairing_key_hash = %s, pairing_key_prefix = %s, revoked_at = null "
-            f"where id = %s returning {_AGENT_COLUMNS}", (key_hash, key_prefix, agent_id),
+            f"where id = %s returning {AGENT_COLUMNS}", (key_hash, key_prefix, agent_id),
             missing="Agent not found."))
 
     async def update_agent(self, agent_id: str, *, name: str | None = None,
@@ -173,13 +175,13 @@ class LocalAdapter(LocalQueries):
         return Agent.from_row(await self._db.one(
             f"update mt5_agents set name = coalesce(%s, name), terminal_path = coalesce(%s, terminal_path), "
             f"mt5_login = coalesce(%s, mt5_login), mt5_server = coalesce(%s, mt5_server) "
-            f"where id = %s returning {_AGENT_COLUMNS}",
+            f"where id = %s returning {AGENT_COLUMNS}",
             (name, terminal_path, mt5_login, mt5_server, agent_id), missing="Agent not found."))
 
     async def revoke_agent(self, agent_id: str) -> Agent:
         """Revoke the agent's key: it can no longer claim or report anything."""
         return Agent.from_row(await self._db.one(
-            f"update mt5_agents set revoked_at = now() where id = %s returning {_AGENT_COLUMNS}",
+            f"update mt5_agents set revoked_at = now() where id = %s returning {AGENT_COLUMNS}",
             (agent_id,), missing="Agent not found."))
 
     async def delete_agent(self, agent_id: str) -> None:

@@ -53,6 +53,12 @@ class LocalQueries:
     def _user_id(self) -> str:
         raise NotImplementedError
 
+    async def _snapshots_by_id(self, ids: Sequence[str]) -> list[Any]:
+        raise NotImplementedError
+
+    async def _notifications_by_id(self, ids: Sequence[str]) -> list[Any]:
+        raise NotImplementedError
+
     # Signals ----------------------------------------------------------------------------------
 
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
@@ -226,10 +232,11 @@ class LocalQueries:
             "select * from recover_agent_jobs(%s, %s, %s)", (creds.agent_id, creds.key, lease_seconds))]
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive."""
-        row = await self._db.one("select agent_heartbeat(%s, %s, %s, %s, %s) as at",
-                                 (creds.agent_id, creds.key, status, last_error, agent_version))
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive, and how often it says so."""
+        every = max(round(every_seconds), 1) if every_seconds is not None else None
+        row = await self._db.one("select agent_heartbeat(%s, %s, %s, %s, %s, %s) as at",
+                                 (creds.agent_id, creds.key, status, last_error, agent_version, every))
         return c.moment(row["at"])
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
@@ -275,10 +282,14 @@ class LocalQueries:
         if table is Table.ACCOUNTS:
             return [TradingAccount.from_row(r) for r in await self._db.rows(
                 "select * from trading_accounts where id = any(%s::uuid[])", (list(ids),))]
+        if table is Table.POSITIONS:
+            return await self._snapshots_by_id(ids)
+        if table is Table.NOTIFICATIONS:
+            return await self._notifications_by_id(ids)
         return [Agent.from_row(r) for r in await self._db.rows(
             "select id, name, machine_name, terminal_path, mt5_login, mt5_server, status, last_heartbeat_at, "
-            "last_error, agent_version, pairing_key_prefix, revoked_at, created_at from mt5_agents "
-            "where id = any(%s::uuid[])", (list(ids),))]
+            "last_error, agent_version, pairing_key_prefix, revoked_at, created_at, heartbeat_every_s, "
+            "stale_after_s, down_since from mt5_agents where id = any(%s::uuid[])", (list(ids),))]
 
     async def _changes_since(self, since: datetime) -> Sequence[tuple[str, str, str]]:
         rows = await self._db.rows("select * from changes_since(%s)", (since,))

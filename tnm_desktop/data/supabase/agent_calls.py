@@ -66,10 +66,11 @@ class AgentCalls(QueriesBase):
         return [ClaimedJob.from_row(row) for row in rows]
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive and in which state."""
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive and in which state, and how often it says so."""
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_status": status,
-                "p_last_error": last_error, "p_agent_version": agent_version}
+                                "p_last_error": last_error, "p_agent_version": agent_version,
+                                "p_every_seconds": max(round(every_seconds), 1) if every_seconds is not None else None}
         return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat", args)))
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:

@@ -22,7 +22,8 @@ from tnm_desktop.errors import UserError
 
 # Never the pairing key hash: the app has no use for it.
 AGENT_COLUMNS = ("id,name,machine_name,terminal_path,mt5_login,mt5_server,status,last_heartbeat_at,"
-                 "last_error,agent_version,pairing_key_prefix,revoked_at,created_at")
+                 "last_error,agent_version,pairing_key_prefix,revoked_at,created_at,heartbeat_every_s,"
+                 "stale_after_s,down_since")
 
 
 class QueriesBase:
