@@ -21,6 +21,7 @@ class RecordingRunner:
         self.fail_with: dict[str, TnmError] = {}  # job type -> error to raise once
         self.started = 0
         self.delay = 0.0
+        self.done: list[str] = []  # job ids whose outcome was reported
 
     async def start(self) -> None:
         self.started += 1
@@ -36,6 +37,9 @@ class RecordingRunner:
 
     async def sync(self, sync_type: str) -> None:
         self.syncs.append(sync_type)
+
+    async def job_done(self, claimed: ClaimedJob) -> None:
+        self.done.append(claimed.job.id)
 
     async def close(self) -> None:
         pass

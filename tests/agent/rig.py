@@ -90,12 +90,13 @@ class TradeRig:
               sl: dict[str, float] | None = None, tp: dict[str, float] | None = None,
               close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
               max_attempts: int = 3, created_at: datetime | None = None,
-              allowed_pairs: list[str] | None = None) -> tuple[str, str]:
+              allowed_pairs: list[str] | None = None, alert_price: float | None = None) -> tuple[str, str]:
         """A trade job and its signal, as ingestion writes them; return (job id, signal id)."""
         payload = {"signal_id": None, "strategy_id": self.strategy_id, "broker_connection_id": self.broker_id,
                    "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
                    "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
-                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs}
+                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs,
+                   "alert_price": alert_price}
         job = self.db.admin.execute(
             "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts, created_at) "
             "values (%s, 'trade', %s, %s, %s, coalesce(%s, now())) returning id::text as id",
@@ -107,6 +108,21 @@ class TradeRig:
             (self.strategy_id, self.user.id, symbol, action, json.dumps({"action": action}), job["id"])).fetchone()
         assert signal is not None
         return str(job["id"]), str(signal["id"])
+
+    def enqueue(self, job_type: str, payload: dict[str, Any], *, max_attempts: int = 3) -> str:
+        """A job for this rig's agent, as the app enqueues it; return its id."""
+        row = self.db.admin.execute(
+            "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts) values (%s, %s, %s, %s, %s) "
+            "returning id::text as id", (self.user.id, job_type, json.dumps(payload), self.paired.id, max_attempts)
+        ).fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The account's positions snapshot as stored."""
+        row: dict[str, Any] | None = self.db.admin.execute(
+            "select * from position_snapshots where user_id = %s", (self.user.id,)).fetchone()
+        return row
 
     def job(self, job_id: str) -> dict[str, Any]:
         row = self.db.admin.execute("select * from jobs where id = %s", (job_id,)).fetchone()

@@ -136,3 +136,41 @@ def test_candles(rig: Rig) -> None:
         timedelta(hours=2)  # a day opens at midnight server time
     with pytest.raises(UserError):
         rig.terminal.candles("NOPE.m", Timeframe.M1, 5)
+
+
+def test_modify_a_positions_stops_and_remove_them(rig: Rig) -> None:
+    from tnm_desktop.terminal import mt5api as mt5
+
+    opened = rig.terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:modify"))
+    quote = rig.terminal.quote("EURUSD.m")
+    sl, tp = round(quote.bid - 0.0040, 5), round(quote.bid + 0.0060, 5)
+    done = rig.terminal.modify_position(opened.position, sl, tp)
+    assert (done.status, done.retcode, done.position) == (FillStatus.FILLED, mt5.TRADE_RETCODE_DONE, opened.position)
+    position = rig.terminal.position(opened.position)
+    assert position is not None and (position.sl, position.tp) == (sl, tp)
+    again = rig.terminal.modify_position(opened.position, sl, tp)  # already so: done, nothing changes
+    assert (again.status, again.retcode) == (FillStatus.FILLED, mt5.TRADE_RETCODE_NO_CHANGES)
+    wrong = rig.terminal.modify_position(opened.position, round(quote.bid + 0.0010, 5), None)  # a stop above a buy
+    assert (wrong.status, wrong.retcode) == (FillStatus.REJECTED, mt5.TRADE_RETCODE_INVALID_STOPS)
+    cleared = rig.terminal.modify_position(opened.position, None, None)
+    position = rig.terminal.position(opened.position)
+    assert cleared.executed and position is not None and (position.sl, position.tp) == (None, None)
+    rig.terminal.close_position(opened.position)
+    with pytest.raises(UserError, match="is not open"):
+        rig.terminal.modify_position(opened.position, sl, tp)
+
+
+def test_pending_orders_are_listed(rig: Rig) -> None:
+    from tnm_desktop.terminal import mt5api as mt5
+
+    quote = rig.terminal.quote("XAUUSD.m")
+    api = rig.terminal._api  # a pending order, placed as an EA would: the port does not place them (yet)
+    placed = api.order_send({"action": mt5.TRADE_ACTION_PENDING, "symbol": "XAUUSD.m", "volume": 0.02,
+                             "type": mt5.ORDER_TYPE_BUY_LIMIT, "price": round(quote.ask - 20, 2), "magic": 5,
+                             "comment": "tnm:limit", "type_time": mt5.ORDER_TIME_GTC,
+                             "type_filling": mt5.ORDER_FILLING_RETURN})
+    assert placed is not None and placed.retcode == mt5.TRADE_RETCODE_PLACED
+    (order,) = rig.terminal.pending_orders()
+    assert (order.ticket, order.symbol, order.order_type, order.volume_current, order.price_open, order.magic) == (
+        placed.order, "XAUUSD.m", mt5.ORDER_TYPE_BUY_LIMIT, 0.02, round(quote.ask - 20, 2), 5)
+    assert rig.terminal.pending_orders("EURUSD.m") == ()

@@ -114,6 +114,6 @@ def runner_factory(workdir: Path, simulator_state: Path | None = None, **options
         tools = ToolchainConfig(workdir=workdir, terminal_path=Path(agent.terminal_path) if real else None)
         toolchain = await asyncio.to_thread(make_toolchain, tools)
         return TerminalRunner(data, creds, terminal, toolchain=toolchain, connect=config.settings, emit=emit,
-                              **options)
+                              ea_state=workdir, **options)
 
     return make

@@ -8,32 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
+from tnm_desktop.agent.ea_jobs import EaJobs
 from tnm_desktop.agent.events import AgentEvent, TerminalSeen
+from tnm_desktop.agent.modify import StopsEditor, check_login
+from tnm_desktop.agent.positions import PositionsReporter
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.domain.trade import Close
-from tnm_desktop.ea.port import EaInput, EaToolchain, RunRequest, TestRequest
+from tnm_desktop.ea.port import EaToolchain
 from tnm_desktop.errors import OperationalError, UserError
 from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
 
 T = TypeVar("T")
 MAX_CANDLES = 5000
-
-
-def _project_name(payload: dict[str, Any]) -> str:
-    raw = str(payload.get("project") or payload.get("project_name") or "")
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", raw).strip("_")
-    return name or "TNM_EA_" + str(payload.get("version_id", "x")).replace("-", "")[:8]
+# Jobs that change what is open in the terminal: each is followed by a positions snapshot.
+TRADING_JOBS = frozenset({JobType.TRADE, JobType.CLOSE_POSITION, JobType.MODIFY_POSITION})
 
 
 class TerminalRunner:
@@ -46,21 +44,28 @@ class TerminalRunner:
         toolchain: The EA toolchain (None: EA jobs are refused with a clear message).
         connect: How to log in to the terminal.
         emit: Agent events.
+        ea_state: Where the EA versions built and deployed here are remembered (None: in memory).
         executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits).
     """
 
     def __init__(self, data: DataPort, creds: AgentCredentials, terminal: TerminalPort, *,
                  toolchain: EaToolchain | None = None, connect: ConnectSettings | None = None,
-                 emit: Callable[[AgentEvent], None] = lambda _e: None, **executor_options: Any) -> None:
+                 emit: Callable[[AgentEvent], None] = lambda _e: None, ea_state: Path | None = None,
+                 **executor_options: Any) -> None:
         self.data = data
         self.creds = creds
         self.terminal = terminal
         self.toolchain = toolchain
         self._connect = connect
         self._emit = emit
+        self.login: int | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt5")
         self.trades = TradeExecutor(data, creds, terminal, self.call, **executor_options)
+        self.stops = StopsEditor(data, creds, terminal, self.call,
+                                 checkpoint=executor_options.get("checkpoint", lambda _step: None))
         self.syncer = AccountSync(data, creds, terminal, self.call, emit)
+        self.positions = PositionsReporter(data, creds, terminal, self.call)
+        self.ea = EaJobs(data, toolchain, ea_state)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking terminal function on the terminal's thread."""
@@ -78,6 +83,7 @@ class TerminalRunner:
             raise OperationalError("Auto-trading is disabled in MetaTrader 5: switch on the Algo Trading button.",
                                    code="autotrading_disabled")
         self.syncer.fallback_account = (status.login, status.server or "")
+        self.login = status.login
         await self._publish_symbols()
 
     async def _publish_symbols(self) -> None:
@@ -98,8 +104,18 @@ class TerminalRunner:
             self._pool.shutdown(wait=False)
 
     async def sync(self, sync_type: str) -> None:
-        """Sync the account."""
-        await self.syncer.sync(sync_type)
+        """Sync the account, then write the positions snapshot."""
+        await self._sync(sync_type)
+
+    async def _sync(self, sync_type: str) -> str | None:
+        log_id = await self.syncer.sync(sync_type)
+        await self.positions.report()
+        return log_id
+
+    async def job_done(self, claimed: ClaimedJob) -> None:
+        """After a job that traded (whatever its outcome): show the terminal as it is now."""
+        if claimed.job.job_type in TRADING_JOBS:
+            await self.positions.report()
 
     async def run(self, claimed: ClaimedJob) -> dict[str, Any]:
         """Do one job; return its result."""
@@ -108,7 +124,10 @@ class TerminalRunner:
         kind = job.job_type
         if kind is JobType.TRADE:
             return await self.trades.trade(claimed)
+        if kind is JobType.MODIFY_POSITION:
+            return await self.stops.modify(claimed, self.login)
         if kind is JobType.CLOSE_POSITION:
+            check_login(payload, self.login)
             ticket = payload.get("ticket")
             close = Close.parse({k: payload[k] for k in ("side", "fraction", "volume") if payload.get(k) is not None})
             return await self.trades.close(claimed, payload.get("symbol"), close,
@@ -122,8 +141,8 @@ class TerminalRunner:
         if kind is JobType.GET_CANDLES:
             return await self._candles(payload)
         if kind is JobType.SYNC_ACCOUNT:
-            return {"sync_log_id": await self.syncer.sync("manual")}
-        return await self._ea_job(kind, payload)
+            return {"sync_log_id": await self._sync("manual")}
+        return await self.ea.run(kind, payload)
 
     async def _candles(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -136,36 +155,3 @@ class TerminalRunner:
             raise UserError("Which symbol's candles?", code="invalid_payload")
         candles = await self.call(self.terminal.candles, symbol, timeframe, count)
         return {"symbol": symbol, "timeframe": timeframe.value, "candles": [to_json(asdict(c)) for c in candles]}
-
-    async def _ea_job(self, kind: JobType, payload: dict[str, Any]) -> dict[str, Any]:
-        toolchain = self.toolchain
-        if toolchain is None:
-            raise OperationalError("No EA toolchain is configured on this agent.", code="no_toolchain")
-        project = _project_name(payload)
-        inputs = tuple(EaInput(str(k), v) for k, v in dict(payload.get("inputs") or {}).items())
-        if kind is JobType.COMPILE:
-            version_id = payload.get("version_id")
-            if not version_id:
-                raise UserError("The compile job names no version.", code="invalid_payload")
-            version = await self.data.get_ea_version(str(version_id))
-            result = await asyncio.to_thread(toolchain.compile, project, version.source_code or "")
-            return result.to_json()
-        if kind is JobType.DEPLOY:
-            return (await asyncio.to_thread(toolchain.deploy, project)).to_json()
-        if kind is JobType.STOP:
-            return (await asyncio.to_thread(toolchain.stop, project)).to_json()
-        symbol = str(payload.get("symbol") or "EURUSD")
-        timeframe = str(payload.get("timeframe") or "H1")
-        if kind is JobType.RUN:
-            request = RunRequest(project, symbol, timeframe, inputs)
-            return (await asyncio.to_thread(toolchain.run, request)).to_json()
-        if kind is JobType.TEST:
-            today = datetime.now(UTC).date()
-            test = TestRequest(project, symbol, timeframe,
-                               date.fromisoformat(payload["date_from"]) if payload.get("date_from")
-                               else today - timedelta(days=90),
-                               date.fromisoformat(payload["date_to"]) if payload.get("date_to") else today,
-                               float(payload.get("deposit", 10_000)), inputs)
-            report = await asyncio.to_thread(toolchain.test, test)
-            return to_json(asdict(report))  # type: ignore[no-any-return]
-        raise UserError(f"This agent cannot run {kind.value} jobs.", code="unsupported_job")

@@ -146,6 +146,9 @@ class TradeExecutor:
         self.checkpoint("after_send")
         result = await self._settle(outcome, token, sized.note)
         result["sent_at"] = sent_at.isoformat()
+        known = self._contracts.get(order.symbol)
+        if known is not None:
+            result |= fill_report(order, instruction.alert_price, result.get("price"), contract_of(known[0]).pip)
         return result
 
     async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
@@ -309,6 +312,20 @@ class TradeExecutor:
             raw = min(close.volume or 0, position.volume)
         volume = size_fixed(contract_of(spec), raw).volume if raw >= spec.volume_min else 0
         return None if volume >= position.volume else volume
+
+
+def fill_report(order: MarketOrder, alert_price: float | None, fill: float | None, pip: float) -> dict[str, Any]:
+    """What was sent and how the fill compares with the alert's price, for the signal's detail.
+
+    ``slippage_pips`` is positive when the fill was worse for the trader than the alert's price
+    (a buy filled higher, a sell lower), negative when it was better.
+    """
+    report: dict[str, Any] = {"broker_symbol": order.symbol, "side": order.side.value, "sent_volume": order.volume,
+                              "sent_sl": order.sl, "sent_tp": order.tp, "pip": pip}
+    if alert_price and fill and pip > 0:
+        worse = fill - alert_price if order.side is Side.BUY else alert_price - fill
+        report |= {"alert_price": alert_price, "slippage_pips": round(worse / pip, 2)}
+    return report
 
 
 def _stop_price(contract: Contract, side: Side, entry: float, level: Level | None, *, loss: bool) -> float | None:

@@ -69,6 +69,10 @@ class JobRunner(Protocol):
         """Sync the account (scheduled or manual)."""
         ...
 
+    async def job_done(self, claimed: ClaimedJob) -> None:
+        """Called after a job's outcome was reported (the positions snapshot follows a trade)."""
+        ...
+
     async def close(self) -> None:
         """Release the terminal."""
         ...
@@ -95,6 +99,7 @@ class Agent:
         self._live = LiveState.CONNECTING
         self._subscription: Subscription | None = None
         self._last_error: str | None = None
+        self._stop_reason: str | None = None  # an operational error that stopped it
         self._failures = 0
         self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
 
@@ -145,6 +150,7 @@ class Agent:
                     continue
                 break
         except OperationalError as exc:
+            self._stop_reason = exc.message
             self._set_state(AgentState.STOPPED, exc.message)
             self._log("error", exc.message)
         finally:
@@ -160,7 +166,8 @@ class Agent:
                 self._set_state(AgentState.STOPPED, "Stopped.")
                 self._log("info", "Stopped.")
             with contextlib.suppress(TnmError):
-                await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION)
+                await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._stop_reason, VERSION,
+                                          self.settings.heartbeat_every)
 
     async def _start(self) -> None:
         await self.runner.start()
@@ -234,6 +241,11 @@ class Agent:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+            if outcome in ("completed", "failed"):
+                try:
+                    await self.runner.job_done(claimed)
+                except Exception:  # what follows a job must not decide its outcome
+                    log.exception("after job %s", job.id)
             duration = int((time.monotonic() - started) * 1000)
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
@@ -264,12 +276,20 @@ class Agent:
     # Heartbeat, sync, live state ---------------------------------------------------------------
 
     async def _beat(self) -> None:
-        at = await self.data.heartbeat(self.creds, self._state.value, self._last_error, VERSION)
+        at = await self.data.heartbeat(self.creds, self._state.value, self._last_error, VERSION,
+                                       self.settings.heartbeat_every)
         self._emit(HeartbeatSent(at))
 
     async def _heartbeat_loop(self) -> None:
+        # On a fixed cadence, so slow beats do not drift later; a failed beat is tried again soon.
+        # The agent counts as down after two periods without one (domain.health): one lost beat
+        # must not be enough.
+        loop = asyncio.get_running_loop()
+        every = self.settings.heartbeat_every
+        due = loop.time() + every
         while True:
-            await asyncio.sleep(self.settings.heartbeat_every)
+            await asyncio.sleep(max(due - loop.time(), 0.0))
+            due = max(due + every, loop.time())
             if self._state in (AgentState.STARTING, AgentState.STOPPED):
                 continue
             try:
@@ -280,6 +300,7 @@ class Agent:
                 self._wake.set()
             except TnmError as exc:
                 log.info("heartbeat failed: %s", exc)
+                due = min(due, loop.time() + min(2.0, every / 4))
 
     async def _sync_loop(self) -> None:
         # The first sync comes as soon as the agent runs: the trader should not look at
@@ -347,7 +368,8 @@ class Agent:
         self._set_state(AgentState.DEGRADED, f"{exc.message} Retrying in {delay:.0f} s.")
         self._log("warning", exc.message)
         with contextlib.suppress(TnmError):
-            await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION)
+            await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION,
+                                      self.settings.heartbeat_every)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
 

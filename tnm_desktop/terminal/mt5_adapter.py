@@ -25,8 +25,10 @@ from tnm_desktop.terminal.port import (
     Candle,
     ConnectSettings,
     Deal,
+    FillStatus,
     MarketOrder,
     OrderOutcome,
+    OrderRecord,
     Position,
     Quote,
     Side,
@@ -265,7 +267,43 @@ class Mt5Terminal:
             return self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic,
                                      comment=comment, position=ticket)
 
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> OrderOutcome:
+        """Set a position's stop loss and take profit (``None``: none) with a ``TRADE_ACTION_SLTP`` request."""
+        with self._lock:
+            self._ready_to_trade()
+            found = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
+            if not found:
+                raise UserError(f"Position #{ticket} is not open; it may have been closed already.",
+                                code="position_not_open")
+            record = found[0]
+            result = self._api.order_send({"action": mt5.TRADE_ACTION_SLTP, "position": ticket,
+                                           "symbol": str(record.symbol), "sl": float(sl or 0.0),
+                                           "tp": float(tp or 0.0), "magic": int(record.magic)})
+            if result is None:
+                code, message = self._api.last_error()
+                if code in mt5.IPC_ERRORS:
+                    self._lost()
+                return OrderOutcome(FillStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}).", 0.0,
+                                    position=ticket)
+            retcode = int(result.retcode)
+            message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
+            if retcode in (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_NO_CHANGES):
+                status = FillStatus.FILLED
+            elif retcode in (mt5.TRADE_RETCODE_TIMEOUT, mt5.TRADE_RETCODE_CONNECTION):
+                status = FillStatus.UNKNOWN
+            else:
+                status = FillStatus.REJECTED
+            return OrderOutcome(status, retcode, message, 0.0, position=ticket)
+
     # -- positions, history, bars ------------------------------------------------------------
+
+    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
+        with self._lock:
+            records = self._get("read the pending orders", lambda: self._api.orders_get(symbol=symbol) if symbol
+                                else self._api.orders_get())
+            offset = self.server_time_offset()
+            return tuple(convert.order(r, offset) for r in records)
 
     def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
         """Return the open positions (of one symbol)."""

@@ -375,6 +375,15 @@ class TerminalPort(Protocol):
         """Return one open position, or ``None`` if it is not open."""
         ...
 
+    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
+        ...
+
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> OrderOutcome:
+        """Set a position's stop loss and take profit (``None``: none). ``FILLED`` means they are set
+        (also when they already were); a broker's refusal is ``REJECTED``; no answer is ``UNKNOWN``."""
+        ...
+
     def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:
         """Find every order, position and deal whose opening carried ``token`` in its comment."""
         ...
