@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -23,6 +24,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where.add_argument("--dir", type=Path, help="a local workspace directory")
     where.add_argument("--profile", help="a Supabase connection profile (name or id) with a remembered session")
     parser.add_argument("--agent-id", help="which paired agent to run (default: the workspace's / the only one)")
+    parser.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds between heartbeats (default 15); the agent counts as down after two missed")
+    parser.add_argument("--no-notify", action="store_true",
+                        help="send no Telegram or e-mail notifications from this process")
     parser.set_defaults(handler=_run)
 
 
@@ -33,11 +38,17 @@ def _run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     from tnm_desktop.agent.events import AgentEvent, StateChanged
     from tnm_desktop.agent.thread import AgentThread
+    from tnm_desktop.agent.worker import AgentSettings
+    from tnm_desktop.errors import UserError
 
+    if not 1 <= args.heartbeat <= 3600:
+        raise UserError("--heartbeat must be between 1 and 3600 seconds.", code="invalid")
     setup = await (_local(args) if args.dir else _supabase(args))
-    thread = AgentThread(setup.data_factory, setup.creds, setup.runner_factory)
+    thread = AgentThread(setup.data_factory, setup.creds, setup.runner_factory,
+                         AgentSettings(heartbeat_every=args.heartbeat))
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
+    notifier = None if args.no_notify else loop.create_task(_notify(setup), name="agent-notifications")
 
     def on_event(event: AgentEvent) -> None:
         if isinstance(event, StateChanged):
@@ -51,8 +62,28 @@ async def _main(args: argparse.Namespace) -> int:
     thread.start()
     await done.wait()
     await asyncio.to_thread(thread.join, 30)
+    if notifier is not None:
+        notifier.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await notifier
     await setup.close()
     return 0
+
+
+async def _notify(setup: _Setup) -> None:
+    # This process sends the notifications it claims (another process sends the rest: the outbox
+    # gives each to one sender). Runs beside the agent, on this loop, with its own connection.
+    from tnm_desktop.notify.dispatcher import Dispatcher, default_claimer
+
+    data = await setup.data_factory()
+    session = data.session
+    if session is None:
+        await data.close()
+        return
+    try:
+        await Dispatcher(data, session.user_id, default_claimer("the headless agent")).run()
+    finally:
+        await data.close()
 
 
 class _Setup:

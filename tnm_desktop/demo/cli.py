@@ -15,6 +15,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                         help="no window: print key=value lines and run until SIGTERM")
     parser.add_argument("--dir", type=Path, help="the demo workspace folder (default: in your data folder)")
     parser.add_argument("--port", type=int, help="the receiver's port (default 8787, or a free one)")
+    parser.add_argument("--heartbeat", type=float, metavar="SECONDS",
+                        help="the headless agent's heartbeat period (default 15); it counts as down after two")
     parser.set_defaults(handler=_run)
 
 
@@ -29,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    demo = start_demo(root, agent_process=True, receiver_port=args.port)
+    demo = start_demo(root, agent_process=True, receiver_port=args.port, heartbeat=args.heartbeat)
     try:
         for line in demo.lines():
             print(line, flush=True)

@@ -57,6 +57,7 @@ class DemoRun:
     receiver: WebhookReceiver
     simulator: SimulatorProcess | None
     agent: subprocess.Popen[bytes] | None = None
+    heartbeat: float | None = None  # the agent process's heartbeat period (None: its default)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -80,8 +81,9 @@ class DemoRun:
 
     def start_agent_process(self) -> subprocess.Popen[bytes]:
         """Start the agent as a process of its own (``tnm-desktop agent --dir``)."""
+        beat = ["--heartbeat", f"{self.heartbeat:g}"] if self.heartbeat else []
         self.agent = subprocess.Popen(  # noqa: S603 — our own command
-            [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root)],
+            [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root), *beat],
             stdout=subprocess.DEVNULL, start_new_session=True)
         return self.agent
 
@@ -139,7 +141,7 @@ def post(url: str, body: str, timeout: float = 5.0) -> tuple[int, str]:
 
 
 def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = None,
-               fast_db: bool = False) -> DemoRun:
+               fast_db: bool = False, heartbeat: float | None = None) -> DemoRun:
     """Open (creating and seeding the first time) a demo workspace and start its parts.
 
     Args:
@@ -149,6 +151,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
         receiver_port: Where the receiver listens (default: the workspace's setting, or any free port
             when that one is taken).
         fast_db: Trade durability for speed (tests).
+        heartbeat: The agent process's heartbeat period in seconds (None: its default).
     """
     workspace = Workspace(root)
     keystore.ensure_keyring(workspace.root)
@@ -160,7 +163,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
         simulator = ensure_simulator(workspace.simulator_state)
         port = receiver_port if receiver_port is not None else workspace.settings().receiver_port
         receiver = start_receiver(conns.ingest, port)
-        run = DemoRun(workspace, conns, ids, receiver, simulator)
+        run = DemoRun(workspace, conns, ids, receiver, simulator, heartbeat=heartbeat)
         if agent_process:
             run.start_agent_process()
             run.wait_for_agent()
