@@ -101,7 +101,7 @@ begin
     perform tnm_private.record_notification(
       v_user, 'agent_down:' || p_agent_id || ':' || floor(extract(epoch from now()))::bigint, 'agent_down',
       'Agent stopped',
-      v_before.name || ' stopped' || coalesce(': ' || nullif(p_last_error, ''), '.')
+      v_before.name || ' stopped' || coalesce(': ' || rtrim(nullif(p_last_error, ''), '.') || '.', '.')
         || ' Nothing is traded until it is started again.');
   elsif not v_down and v_before.down_since is not null then
     perform tnm_private.record_notification(

@@ -83,7 +83,8 @@ def test_a_stop_is_one_down_and_the_next_start_one_back(db: Db) -> None:
         beat(conn, agent, "running")
     kinds = [(n["kind"], n["title"]) for n in notes(db, user.id)]
     assert kinds == [("agent_down", "Agent stopped"), ("agent_back", "Agent back")]
-    assert "Auto-trading is disabled" in str(notes(db, user.id, "agent_down")[0]["body"])
+    assert notes(db, user.id, "agent_down")[0]["body"] == ("desk pc stopped: Auto-trading is disabled in MetaTrader 5. "
+                                                          "Nothing is traded until it is started again.")
 
 
 def test_a_stopped_agent_is_not_swept_as_silent(db: Db) -> None:

@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
         self._build_menu()
 
-        self.notifier = Notifier(ctx.live, ctx.agent, self)
+        self.notifier = Notifier(ctx.live, self)
         self.notifier.notify.connect(self._on_notifier_notify)
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
