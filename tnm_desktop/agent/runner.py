@@ -7,6 +7,7 @@ dedicated thread, in order; the agent's event loop only awaits them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.domain.trade import Close
 from tnm_desktop.ea.port import EaToolchain
-from tnm_desktop.errors import OperationalError, UserError
+from tnm_desktop.errors import OperationalError, TnmError, UserError
 from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
 
 T = TypeVar("T")
@@ -113,8 +114,17 @@ class TerminalRunner:
         return log_id
 
     async def job_done(self, claimed: ClaimedJob) -> None:
-        """After a job that traded (whatever its outcome): show the terminal as it is now."""
-        if claimed.job.job_type in TRADING_JOBS:
+        """After a job that traded (whatever its outcome): show the terminal as it is now.
+
+        A close or a stop change the trader asked for in the app also syncs the deals, so the
+        history shows the close at once; alerts (which come in bursts) leave that to the next sync.
+        """
+        kind = claimed.job.job_type
+        if kind in (JobType.CLOSE_POSITION, JobType.MODIFY_POSITION):
+            with contextlib.suppress(TnmError):
+                await self._sync("realtime")
+                return
+        if kind in TRADING_JOBS:
             await self.positions.report()
 
     async def run(self, claimed: ClaimedJob) -> dict[str, Any]:

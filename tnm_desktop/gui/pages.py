@@ -1,7 +1,7 @@
 """The pages of the main window, in the order the navigation shows them.
 
 To add a page, append a :class:`Page` to :data:`PAGES`; ``order`` places it (Strategies 10,
-Signals 20, EA Studio 30, Accounts & Sync 40, Agent 50, Settings 90). The view is imported when
+Signals 20, Positions & History 25, EA Studio 30, Accounts & Sync 40, Agent 50, Settings 90). The view is imported when
 the window is built, so a page's module may be heavy; its class is ``View(ctx, parent=None)``.
 """
 
@@ -42,6 +42,7 @@ class Page:
 PAGES: list[Page] = [
     Page("strategies", "Strategies", "tnm_desktop.gui.views.strategies:StrategiesView", 10),
     Page("signals", "Signals", "tnm_desktop.gui.views.signals:SignalsView", 20),
+    Page("positions", "Positions & History", "tnm_desktop.gui.views.positions:PositionsView", 25),
     Page("ea_studio", "EA Studio", "tnm_desktop.gui.views.ea_studio:EaStudioView", 30),
     Page("accounts", "Accounts & Sync", "tnm_desktop.gui.views.accounts:AccountsView", 40),
     Page("agent", "Agent", "tnm_desktop.gui.views.agent:AgentView", 50),
