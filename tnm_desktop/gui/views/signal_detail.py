@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Job, Signal
+from tnm_desktop.domain.history import HistoryFilter
 from tnm_desktop.gui import fmt, theme
 from tnm_desktop.gui.context import ViewContext
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, monospace_font
@@ -44,11 +45,42 @@ def stages(signal: Signal, job: Job | None) -> list[tuple[str, datetime | None]]
     ]
 
 
+def execution_rows(job: Job | None, position: str = "") -> list[tuple[str, str]]:
+    """What was sent and how it filled: broker symbol, lots, SL/TP sent, fill, slippage, position."""
+    if job is None or job.job_type.value != "trade":
+        return []
+    intent = job.intent or {}
+    result: dict[str, Any] = job.result if isinstance(job.result, dict) else {}
+    symbol = result.get("broker_symbol") or intent.get("symbol") or job.payload.get("broker_symbol")
+    lots = result.get("volume")
+    sent = result.get("sent_volume") or intent.get("volume")
+    sl = result.get("sent_sl", intent.get("sl"))
+    tp = result.get("sent_tp", intent.get("tp"))
+    rows = [("Broker symbol", str(symbol or "—"))]
+    if sent is not None or lots is not None:
+        lots_text = f"{float(lots):g} filled" if lots is not None else "not filled"
+        rows.append(("Lots", f"{float(sent):g} sent, {lots_text}" if sent is not None else lots_text))
+    if intent or "sent_sl" in result:
+        rows.append(("Stop loss / take profit sent", f"{fmt.price(sl) or 'none'} / {fmt.price(tp) or 'none'}"))
+    if result.get("price") is not None:
+        rows.append(("Fill", fmt.price(float(result["price"]))))
+    slip = result.get("slippage_pips")
+    if slip is not None:
+        worse = "worse" if float(slip) > 0 else "better" if float(slip) < 0 else "exactly"
+        where = f" than the alert's {fmt.price(float(result['alert_price']))}" if result.get("alert_price") else ""
+        rows.append(("Slippage", "none: filled at the alert's price" if worse == "exactly"
+                     else f"{abs(float(slip)):.1f} pips {worse}{where}"))
+    if result.get("position"):
+        rows.append(("Position", f"#{result['position']}" + (f" — {position}" if position else "")))
+    return rows
+
+
 @dataclass(frozen=True)
 class _Loaded:
     signal: Signal | None
     job: Job | None
     agents: dict[str, str]
+    position: str = ""  # what became of the position the signal opened
 
 
 def _selectable(label: QLabel) -> QLabel:
@@ -88,6 +120,8 @@ class SignalDetail(QWidget):
             self.fields[name] = _selectable(QLabel())
             job_form.addRow(name.replace("Job ", "").capitalize() if name.startswith("Job ") else name,
                             self.fields[name])
+        self.execution_box = QGroupBox("Execution")
+        self.execution = QFormLayout(self.execution_box)
         self.timeline_box = QGroupBox("Stages")
         self.timeline = QGridLayout(self.timeline_box)
         self.timeline.setColumnStretch(1, 1)
@@ -104,6 +138,7 @@ class SignalDetail(QWidget):
         column.addWidget(self.title)
         column.addLayout(facts)
         column.addWidget(job_box)
+        column.addWidget(self.execution_box)
         column.addWidget(self.timeline_box)
         column.addWidget(payload_box, 1)
         self.placeholder = QLabel("Select a signal to see its payload, job and stage times.")
@@ -148,7 +183,24 @@ class SignalDetail(QWidget):
             job = jobs[0] if jobs else None
             if job is not None and job.agent_id is not None:
                 agents = {a.id: a.name for a in await data.list_agents()}
-        return _Loaded(signal, job, agents)
+        position = await self._position_state(signal, job) if signal is not None else ""
+        return _Loaded(signal, job, agents, position)
+
+    async def _position_state(self, signal: Signal, job: Job | None) -> str:
+        ticket = job.result.get("position") if job is not None and isinstance(job.result, dict) else None
+        if not ticket or job is None or job.job_type.value != "trade" or job.payload.get("action") == "close":
+            return ""
+        data = self._ctx.services.data
+        for snapshot in await data.list_position_snapshots():
+            for position in snapshot.positions:
+                if position.ticket == int(ticket):
+                    return (f"open, {position.volume:g} lots, floating {position.profit:+,.2f} {snapshot.currency}")
+        closed = await data.closed_trades(HistoryFilter(strategy_id=signal.strategy_id, since=signal.received_at,
+                                                        limit=500))
+        for trade in closed:
+            if trade.position_id == int(ticket):
+                return f"closed {fmt.moment(trade.closed_at)}, net {trade.net:+,.2f}"
+        return "closed or not yet synced"
 
     def _failed(self, exc: Exception) -> None:
         self.busy.set_busy(False)
@@ -180,8 +232,29 @@ class SignalDetail(QWidget):
         agent = loaded.agents.get(job.agent_id, job.agent_id) if job and job.agent_id else None
         self.fields["Agent"].setText(agent or "—")
         self.fields["Job error"].setText((job.error_message if job else None) or "—")
+        self._show_execution(job, loaded.position)
         self._show_stages(signal, job)
         self.payload.setPlainText(pretty_payload(signal.raw_payload))
+
+    def _show_execution(self, job: Job | None, position: str) -> None:
+        while self.execution.rowCount():
+            self.execution.removeRow(0)
+        rows = execution_rows(job, position)
+        for name, text in rows:
+            label = _selectable(QLabel(text))
+            label.setObjectName(f"execution_{name.split()[0].lower()}")
+            self.execution.addRow(name, label)
+        self.execution_box.setVisible(bool(rows))
+
+    def execution_texts(self) -> dict[str, str]:
+        """What the execution box shows — for tests and accessibility."""
+        out = {}
+        for row in range(self.execution.rowCount()):
+            name = self.execution.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            value = self.execution.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            if name is not None and value is not None:
+                out[name.widget().text()] = value.widget().text()  # type: ignore[union-attr]
+        return out
 
     def _show_stages(self, signal: Signal, job: Job | None) -> None:
         while self.timeline.count():
