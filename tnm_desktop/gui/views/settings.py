@@ -28,6 +28,7 @@ from tnm_desktop.gui.context import ViewContext
 from tnm_desktop.gui.tables import remember_columns, setup_table
 from tnm_desktop.gui.views.broker_dialog import BrokerDialog
 from tnm_desktop.gui.views.brokers_model import BrokersModel
+from tnm_desktop.gui.views.notify_settings import NotificationsBox
 from tnm_desktop.gui.views.risk_form import RiskForm
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, ask
 from tnm_desktop.profiles import ConnectionProfile, ProfileStore
@@ -130,6 +131,8 @@ class SettingsView(QWidget):
         column.addWidget(_section(
             "Broker connections", self.broker_table,
             _row(self.add_broker, self.edit_broker, self.delete_broker), self.broker_message), 1)
+        self.notifications = NotificationsBox(ctx)
+        column.addWidget(self.notifications)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
