@@ -15,7 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-PAGES = ("strategies", "signals", "ea_studio", "accounts", "agent", "settings")
+PAGES = ("strategies", "signals", "positions", "history", "ea_studio", "accounts", "agent", "settings")
 SETTLE_S = 6.0  # after the agent runs: the first alerts resolve and the first sync lands
 
 
@@ -56,7 +56,9 @@ def main() -> int:
             window.close()
             return
         key = queue.pop(0)
-        view = window.show_page(key)
+        view = window.show_page("positions" if key == "history" else key)
+        if key in ("positions", "history"):  # the Open positions tab, then the History tab
+            view.tabs.setCurrentIndex(1 if key == "history" else 0)  # type: ignore[attr-defined]
         if key == "signals":  # show one filled order's detail
             model = view.model  # type: ignore[attr-defined]
             for row in range(model.rowCount()):
