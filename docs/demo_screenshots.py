@@ -59,10 +59,11 @@ def main() -> int:
         view = window.show_page("positions" if key == "history" else key)
         if key in ("positions", "history"):  # the Open positions tab, then the History tab
             view.tabs.setCurrentIndex(1 if key == "history" else 0)  # type: ignore[attr-defined]
-        if key == "signals":  # show one filled order's detail
+        if key == "signals":  # show one filled order's detail: one whose alert had a price (its slippage)
             model = view.model  # type: ignore[attr-defined]
             for row in range(model.rowCount()):
-                if model.index(row, 3).data() == "BUY" and model.index(row, 5).data() == "Executed":
+                if model.index(row, 3).data() == "BUY" and model.index(row, 5).data() == "Executed" \
+                        and model.index(row, 4).data():
                     view.table.selectRow(row)  # type: ignore[attr-defined]
                     break
 

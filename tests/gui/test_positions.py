@@ -6,6 +6,7 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -19,6 +20,7 @@ from tnm_desktop.gui.views.positions_models import PositionsModel, TradesModel
 
 from tests.agent.rig import TradeRig, make_rig
 from tests.gui.conftest import MakeContext
+from tests.gui.ea_agent_fixtures import save_screenshot
 from tests.history_seed import seed_history
 from tests.pg import Db
 from tests.waiting import eventually
@@ -71,7 +73,7 @@ async def test_a_trade_shows_up_live_with_its_strategy(qtbot: QtBot, ctx_for: Ma
 
 
 async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx_for: MakeContext,
-                                                               rig: TradeRig) -> None:
+                                                               rig: TradeRig, tmp_path: Path) -> None:
     view = await open_view(qtbot, ctx_for, rig)
     job = await rig.final(rig.trade("sell", "EURUSD", sizing={"mode": "lots", "lots": 0.3})[0])
     ticket = int(job["result"]["position"])
@@ -107,6 +109,9 @@ async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx
     await eventually(lambda: (rig.sim.positions_get(ticket=ticket)[0].sl, rig.sim.positions_get(ticket=ticket)[0].tp)
                      == want, what="the new stops at the broker")
     await eventually(lambda: view.open.positions.rows()[0].sl == want[0], what="the new stops on the page")
+    await eventually(lambda: len(panel.request_outcomes()) == 2 and panel.request_outcomes()[0][1].startswith(f"#{ticket}"),
+                     what="the stop change's outcome")
+    await save_screenshot(view, "positions-requests.png", tmp_path)
 
     panel.positions_view.selectRow(0)
     panel.close_button.click()

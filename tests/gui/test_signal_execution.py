@@ -47,8 +47,8 @@ async def test_the_detail_shows_what_was_sent_how_it_filled_and_the_position(
     assert abs(sent_sl - (fill - 0.0020)) < 0.0002 and abs(sent_tp - (fill + 0.0040)) < 0.0002
     assert shown["Stop loss / take profit sent"] == f"{sent_sl:g} / {sent_tp:g}"
     assert shown["Fill"] == f"{fill:.5f}".rstrip("0")
-    assert shown["Slippage"] == f"{abs(slip):.1f} pips {'worse' if slip > 0 else 'better'} than the alert's {alert:g}"
-    assert shown["Position"].startswith(f"#{result['position']} — open, 0.15 lots, floating ")
+    assert shown["Slippage"] == f"{abs(slip):.1f} pips {'worse' if slip > 0 else 'better'} (alert {alert:g})"
+    assert shown["Position"].startswith(f"#{result['position']} — open 0.15 lots, ")
 
     rig.sim.order_send({"action": 1, "symbol": "EURUSD.m", "position": result["position"], "volume": 0.15,
                         "type": 1, "price": rig.sim.symbol_info_tick("EURUSD.m").bid, "type_filling": 0})

@@ -128,7 +128,9 @@ class NotificationsBox(QGroupBox):
         layout.addLayout(channels)
         layout.addLayout(events)
         layout.addWidget(note)
-        layout.addWidget(_row(self.save_button, self.busy))
+        save_row = _row(self.save_button, self.busy)
+        save_row.layout().addStretch(1)  # type: ignore[union-attr]
+        layout.addWidget(save_row)
         layout.addWidget(self.message)
 
     # Loading and saving ---------------------------------------------------------------------

@@ -71,7 +71,7 @@ class OpenPanel(QWidget):
         self.positions_view = QTableView()
         self.positions_view.setModel(self.positions)
         setup_table(self.positions_view, widths={0: 95, 1: 50, 2: 50, 3: 85, 4: 95, 5: 80, 6: 85, 7: 110, 8: 70,
-                                                 9: 140, 10: 130})
+                                                 9: 140, 11: 95}, stretch=PositionsModel.COL_STRATEGY)
         remember_columns(self.positions_view, ctx.settings, "positions/open")
         self.orders_view = QTableView()
         self.orders_view.setModel(self.orders)

@@ -67,7 +67,7 @@ def execution_rows(job: Job | None, position: str = "") -> list[tuple[str, str]]
     slip = result.get("slippage_pips")
     if slip is not None:
         worse = "worse" if float(slip) > 0 else "better" if float(slip) < 0 else "exactly"
-        where = f" than the alert's {fmt.price(float(result['alert_price']))}" if result.get("alert_price") else ""
+        where = f" (alert {fmt.price(float(result['alert_price']))})" if result.get("alert_price") else ""
         rows.append(("Slippage", "none: filled at the alert's price" if worse == "exactly"
                      else f"{abs(float(slip)):.1f} pips {worse}{where}"))
     if result.get("position"):
@@ -194,7 +194,7 @@ class SignalDetail(QWidget):
         for snapshot in await data.list_position_snapshots():
             for position in snapshot.positions:
                 if position.ticket == int(ticket):
-                    return (f"open, {position.volume:g} lots, floating {position.profit:+,.2f} {snapshot.currency}")
+                    return f"open {position.volume:g} lots, {position.profit:+,.2f} {snapshot.currency}"
         closed = await data.closed_trades(HistoryFilter(strategy_id=signal.strategy_id, since=signal.received_at,
                                                         limit=500))
         for trade in closed:
@@ -242,6 +242,7 @@ class SignalDetail(QWidget):
         rows = execution_rows(job, position)
         for name, text in rows:
             label = _selectable(QLabel(text))
+            label.setWordWrap(False)  # short lines; wrapped ones were cut in a narrow pane
             label.setObjectName(f"execution_{name.split()[0].lower()}")
             self.execution.addRow(name, label)
         self.execution_box.setVisible(bool(rows))
