@@ -1,9 +1,9 @@
 -- The agent's health, one rule everywhere: an agent is down when its last heartbeat is older than
 -- two of its own heartbeat periods.
 --
--- The agent says how often it beats (p_every_seconds); the heartbeat stores it and the rule's
--- threshold, mt5_agents.stale_after_s = 2 × the period. Every reader applies that one number: the
--- app's status bar, Agent page and tray (tnm_desktop/domain/health.py reads the column), and
+-- The agent says how often it beats (agent_heartbeat_every's p_every_seconds); the heartbeat stores
+-- it and the rule's threshold, mt5_agents.stale_after_s = 2 × the period. Every reader applies that
+-- one number: the app's status bar, Agent page and tray (tnm_desktop/domain/health.py reads the column), and
 -- tnm_private.sweep_stale_agents here, which marks a silent agent offline and records one
 -- "agent down" event. The sweep runs whenever something touches the database on the user's
 -- behalf: every heartbeat of any of the user's agents, and the app while it is open. A process
@@ -76,9 +76,15 @@ $$;
 revoke all on function tnm_private.sweep_stale_agents(uuid) from public, anon, authenticated, service_role;
 
 -- The heartbeat: state, period, and the outage bookkeeping (stop → down, first beat after → back).
-create or replace function tnm_privileged.agent_heartbeat(
-  p_agent_id uuid, p_pairing_key text, p_status text, p_last_error text default null,
-  p_agent_version text default null, p_every_seconds integer default null
+-- A new name rather than a sixth argument with a default on agent_heartbeat: both signatures
+-- would match a five-argument call, and re-applying the earlier migrations (which recreate the
+-- five-argument one) would fail on the ambiguity.
+drop function if exists public.agent_heartbeat(uuid, text, text, text, text, integer);  -- an earlier draft
+drop function if exists tnm_privileged.agent_heartbeat(uuid, text, text, text, text, integer);
+
+create or replace function tnm_privileged.agent_heartbeat_every(
+  p_agent_id uuid, p_pairing_key text, p_status text, p_every_seconds integer,
+  p_last_error text default null, p_agent_version text default null
 ) returns timestamptz
 language plpgsql
 security definer
@@ -115,22 +121,36 @@ begin
   return now();
 end
 $$;
-revoke all on function tnm_privileged.agent_heartbeat(uuid, text, text, text, text, integer) from public, anon;
-grant execute on function tnm_privileged.agent_heartbeat(uuid, text, text, text, text, integer)
+revoke all on function tnm_privileged.agent_heartbeat_every(uuid, text, text, integer, text, text) from public, anon;
+grant execute on function tnm_privileged.agent_heartbeat_every(uuid, text, text, integer, text, text)
   to authenticated, service_role;
 
--- The older five-argument heartbeat (agents of an earlier version) beats with the default period.
-drop function if exists public.agent_heartbeat(uuid, text, text, text, text);
-create or replace function public.agent_heartbeat(
-  p_agent_id uuid, p_pairing_key text, p_status text, p_last_error text default null,
-  p_agent_version text default null, p_every_seconds integer default null
+create or replace function public.agent_heartbeat_every(
+  p_agent_id uuid, p_pairing_key text, p_status text, p_every_seconds integer,
+  p_last_error text default null, p_agent_version text default null
 ) returns timestamptz
 language sql
 set search_path = ''
 as $$
-  select tnm_privileged.agent_heartbeat(p_agent_id, p_pairing_key, p_status, p_last_error, p_agent_version,
-                                        p_every_seconds)
+  select tnm_privileged.agent_heartbeat_every(p_agent_id, p_pairing_key, p_status, p_every_seconds, p_last_error,
+                                              p_agent_version)
 $$;
+
+-- The five-argument heartbeat (agents of an earlier version) is the same beat at the default
+-- period: one implementation. Its public wrapper (20251201000000) stays as it is.
+create or replace function tnm_privileged.agent_heartbeat(
+  p_agent_id uuid, p_pairing_key text, p_status text, p_last_error text default null,
+  p_agent_version text default null
+) returns timestamptz
+language sql
+security definer
+set search_path = ''
+as $$
+  select tnm_privileged.agent_heartbeat_every(p_agent_id, p_pairing_key, p_status, null, p_last_error,
+                                              p_agent_version)
+$$;
+revoke all on function tnm_privileged.agent_heartbeat(uuid, text, text, text, text) from public, anon;
+grant execute on function tnm_privileged.agent_heartbeat(uuid, text, text, text, text) to authenticated, service_role;
 
 -- The app's sweep, for the signed-in user's agents.
 create or replace function tnm_privileged.sweep_stale_agents() returns setof uuid
@@ -160,8 +180,9 @@ language sql
 set search_path = ''
 as $$ select tnm_privileged.sweep_all_stale_agents() $$;
 
-revoke execute on function public.agent_heartbeat(uuid, text, text, text, text, integer) from public, anon;
-grant execute on function public.agent_heartbeat(uuid, text, text, text, text, integer) to authenticated, service_role;
+revoke execute on function public.agent_heartbeat_every(uuid, text, text, integer, text, text) from public, anon;
+grant execute on function public.agent_heartbeat_every(uuid, text, text, integer, text, text)
+  to authenticated, service_role;
 revoke execute on function public.sweep_stale_agents() from public, anon;
 grant execute on function public.sweep_stale_agents() to authenticated, service_role;
 revoke execute on function public.sweep_all_stale_agents() from public, anon, authenticated;

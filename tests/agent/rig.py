@@ -17,10 +17,10 @@ from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.thread import AgentThread
 from tnm_desktop.agent.trading import magic_for, token_for
 from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.local.adapter import LocalAdapter
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort, DataPort
 from tnm_desktop.domain import AgentCredentials, AgentState, Session
-from tnm_desktop.ea.factory import ToolchainConfig, make_toolchain
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
@@ -93,7 +93,7 @@ class TradeRig:
             adapter.act_as(Session(user.id, user.email, "local"))
             return adapter
 
-        async def runner_factory(data: DataPort, creds: AgentCredentials,
+        async def runner_factory(data: AgentPort, creds: AgentCredentials,
                                  emit: Callable[[AgentEvent], None]) -> TerminalRunner:
             toolchain = make_toolchain(ToolchainConfig(workdir=workdir))
             return TerminalRunner(data, creds, Mt5Terminal(SimulatedMt5(sim.engine)), toolchain=toolchain, emit=emit,

@@ -14,6 +14,7 @@ import contextlib
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from tnm_desktop.agent.trading import token_for
@@ -21,6 +22,7 @@ from tnm_desktop.agent.worker import AgentSettings
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import FAST, TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 
 STEPS = ["before_intent", "before_send", "after_send", "after_result", None]
@@ -32,14 +34,14 @@ class Crash(BaseException):
     """The agent process dies here."""
 
 
-def closing_deals(rig: TradeRig, job_id: str) -> list[object]:
+def closing_deals(rig: TradeRig, job_id: str) -> list[mt5.TradeDeal]:
     window = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=2))
     deals = rig.sim.history_deals_get(*window)
-    if deals is None:
+    if deals is None:  # the agent's shutdown left the terminal disconnected
         assert rig.sim.initialize()
-        deals = rig.sim.history_deals_get(*window)
+        deals = must(rig.sim.history_deals_get(*window))
     token = token_for(job_id)
-    return [d for d in deals or () if d.comment.startswith(token) and d.entry == mt5.DEAL_ENTRY_OUT]
+    return [d for d in deals if d.comment.startswith(token) and d.entry == mt5.DEAL_ENTRY_OUT]
 
 
 @pytest.mark.slow
@@ -59,11 +61,13 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
             opened = await rig.final(rig.trade("buy", "EURUSD", sizing={"mode": "lots", "lots": 0.1})[0])
             await rig.stop()
             ticket = int(opened["result"]["position"])
-            price_open = rig.sim.positions_get(ticket=ticket)[0].price_open
+            price_open = must(rig.sim.positions_get(ticket=ticket))[0].price_open
             sl = round(price_open - rng.choice([0.0020, 0.0030, 0.0040]), 5)
-            payload = {"close": {"ticket": ticket}, "part": {"ticket": ticket, "volume": 0.04},
-                       "symbol": {"symbol": "EURUSD.m", "side": "all"},
-                       "modify": {"ticket": ticket, "sl": {"price": sl}, "tp": {"pips": 50}}}[kind]
+            payloads: dict[str, dict[str, Any]] = {
+                "close": {"ticket": ticket}, "part": {"ticket": ticket, "volume": 0.04},
+                "symbol": {"symbol": "EURUSD.m", "side": "all"},
+                "modify": {"ticket": ticket, "sl": {"price": sl}, "tp": {"pips": 50}}}
+            payload = payloads[kind]
             job_id = rig.enqueue("modify_position" if kind == "modify" else "close_position", payload)
 
             def checkpoint(name: str, step: str | None = step) -> None:
@@ -77,7 +81,7 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
                     await original(*args, **kwargs)  # type: ignore[operator]
                     raise Crash("after_result")
 
-                rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign]
+                rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign, assignment]
             await rig.start(rig.runner(checkpoint=checkpoint), settings)
             assert rig.task is not None
             with contextlib.suppress(Crash, asyncio.TimeoutError):
@@ -102,7 +106,7 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
 
             assert job["status"] == "completed", f"run {run} ({kind} at {step}): {job['error_message']}"
             deals = closing_deals(rig, job_id)
-            left = rig.sim.positions_get(ticket=ticket)
+            left = must(rig.sim.positions_get(ticket=ticket))
             if kind in ("close", "symbol"):
                 assert left == () and len(deals) == 1, f"run {run} ({kind} at {step}): {len(deals)} closing deals"
                 assert deals[0].volume == pytest.approx(0.1)
@@ -115,7 +119,7 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
             if left:  # the next run starts flat
                 rig.sim.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": "EURUSD.m", "position": ticket,
                                     "volume": left[0].volume, "type": mt5.ORDER_TYPE_SELL,
-                                    "price": rig.sim.symbol_info_tick("EURUSD.m").bid,
+                                    "price": must(rig.sim.symbol_info_tick("EURUSD.m")).bid,
                                     "type_filling": mt5.ORDER_FILLING_FOK})
     finally:
         await rig.stop()

@@ -10,6 +10,7 @@ import pytest_asyncio
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
 
@@ -38,8 +39,8 @@ async def opened(rig: TradeRig, action: str = "buy", symbol: str = "EURUSD", lot
 async def test_the_first_sync_writes_a_snapshot_with_the_pending_orders(rig: TradeRig) -> None:
     await eventually(lambda: rig.snapshot() is not None, what="the first snapshot")
     first = rig.snapshot()
-    assert first is not None and first["positions"] == [] and float(first["balance"]) == rig.sim.account_info().balance
-    tick = rig.sim.symbol_info_tick("XAUUSD.m")
+    assert first is not None and first["positions"] == [] and float(first["balance"]) == must(rig.sim.account_info()).balance
+    tick = must(rig.sim.symbol_info_tick("XAUUSD.m"))
     placed = rig.sim.order_send({"action": mt5.TRADE_ACTION_PENDING, "symbol": "XAUUSD.m", "volume": 0.02,
                                  "type": mt5.ORDER_TYPE_SELL_STOP, "price": round(tick.bid - 15, 2), "magic": 3,
                                  "type_time": mt5.ORDER_TIME_GTC, "type_filling": mt5.ORDER_FILLING_RETURN})
@@ -53,7 +54,7 @@ async def test_the_first_sync_writes_a_snapshot_with_the_pending_orders(rig: Tra
 
 
 async def test_a_trade_is_followed_by_a_snapshot_naming_its_job_signal_and_strategy(rig: TradeRig) -> None:
-    ask = rig.sim.symbol_info_tick("EURUSD.m").ask
+    ask = must(rig.sim.symbol_info_tick("EURUSD.m")).ask
     job_id, signal_id = rig.trade("buy", alert_price=round(ask - 0.0003, 5))
     job = await rig.final(job_id)
     result = job["result"]
@@ -66,7 +67,7 @@ async def test_a_trade_is_followed_by_a_snapshot_naming_its_job_signal_and_strat
     assert (result["broker_symbol"], result["sent_volume"], result["pip"]) == ("EURUSD.m", 0.1, 0.0001)
     assert result["slippage_pips"] == pytest.approx((result["price"] - result["alert_price"]) / 0.0001, abs=0.01)
     assert result["slippage_pips"] > 0
-    bid = rig.sim.symbol_info_tick("EURUSD.m").bid
+    bid = must(rig.sim.symbol_info_tick("EURUSD.m")).bid
     sold = await rig.final(rig.trade("sell", alert_price=round(bid - 0.0002, 5))[0])
     assert sold["result"]["slippage_pips"] == pytest.approx(
         (sold["result"]["alert_price"] - sold["result"]["price"]) / 0.0001, abs=0.01)
@@ -75,14 +76,14 @@ async def test_a_trade_is_followed_by_a_snapshot_naming_its_job_signal_and_strat
 
 async def test_close_a_part_then_the_rest_by_ticket(rig: TradeRig) -> None:
     ticket = await opened(rig, lots=0.1)
-    login = rig.sim.account_info().login
+    login = must(rig.sim.account_info()).login
     part = await rig.final(rig.enqueue("close_position", {"ticket": ticket, "volume": 0.04, "login": login}))
     assert part["status"] == "completed", part["error_message"]
-    assert rig.sim.positions_get(ticket=ticket)[0].volume == pytest.approx(0.06)
+    assert must(rig.sim.positions_get(ticket=ticket))[0].volume == pytest.approx(0.06)
     await eventually(lambda: [p["volume"] for p in positions(rig)] == [0.06], what="the snapshot after the part")
     rest = await rig.final(rig.enqueue("close_position", {"ticket": ticket, "login": login}))
     assert rest["status"] == "completed" and rest["result"]["volume"] == pytest.approx(0.06)
-    assert rig.sim.positions_get(ticket=ticket) == ()
+    assert must(rig.sim.positions_get(ticket=ticket)) == ()
     await eventually(lambda: positions(rig) == [], what="an empty snapshot")
     gone = await rig.final(rig.enqueue("close_position", {"ticket": ticket, "login": login}))
     assert gone["status"] == "completed" and "Nothing to close" in gone["result"]["note"]
@@ -92,37 +93,37 @@ async def test_close_every_position_of_a_symbol_whoever_opened_it(rig: TradeRig)
     await opened(rig, "buy")
     await opened(rig, "sell")
     await opened(rig, "buy", "GBPUSD")
-    tick = rig.sim.symbol_info_tick("EURUSD.m")
+    tick = must(rig.sim.symbol_info_tick("EURUSD.m"))
     by_hand = rig.sim.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": "EURUSD.m", "volume": 0.05,
                                   "type": mt5.ORDER_TYPE_BUY, "price": tick.ask, "magic": 0,
                                   "type_filling": mt5.ORDER_FILLING_FOK})
     assert by_hand is not None and by_hand.retcode == mt5.TRADE_RETCODE_DONE
     job = await rig.final(rig.enqueue("close_position", {"symbol": "EURUSD.m", "side": "all"}))
     assert job["status"] == "completed" and len(job["result"]["closed"]) == 3
-    assert rig.sim.positions_get(symbol="EURUSD.m") == ()
-    assert len(rig.sim.positions_get(symbol="GBPUSD.m")) == 1
+    assert must(rig.sim.positions_get(symbol="EURUSD.m")) == ()
+    assert len(must(rig.sim.positions_get(symbol="GBPUSD.m"))) == 1
     await eventually(lambda: [p["symbol"] for p in positions(rig)] == ["GBPUSD.m"], what="only GBPUSD left")
 
 
 async def test_change_and_remove_stops(rig: TradeRig) -> None:
     ticket = await opened(rig, "buy")
-    position = rig.sim.positions_get(ticket=ticket)[0]
+    position = must(rig.sim.positions_get(ticket=ticket))[0]
     sl = round(position.price_open - 0.0030, 5)
     job = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "sl": {"price": sl}, "tp": {"pips": 45}}))
     assert job["status"] == "completed", job["error_message"]
-    position = rig.sim.positions_get(ticket=ticket)[0]
+    position = must(rig.sim.positions_get(ticket=ticket))[0]
     assert (position.sl, position.tp) == (sl, round(position.price_open + 0.0045, 5))
     assert job["intent"] == {"modify": [{"ticket": ticket, "sl": sl, "tp": position.tp}]}
     await eventually(lambda: [(p["sl"], p["tp"]) for p in positions(rig)] == [(sl, position.tp)], what="new stops")
     removed = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "tp": None}))
     assert removed["status"] == "completed"
-    position = rig.sim.positions_get(ticket=ticket)[0]
+    position = must(rig.sim.positions_get(ticket=ticket))[0]
     assert (position.sl, position.tp) == (sl, 0.0)  # the stop loss is left as it was
 
 
 async def test_refusals_change_nothing_and_say_why(rig: TradeRig) -> None:
     ticket = await opened(rig, "buy")
-    before = rig.sim.positions_get(ticket=ticket)[0]
+    before = must(rig.sim.positions_get(ticket=ticket))[0]
     wrong_account = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "login": 1,
                                                                     "sl": {"price": 1.0}}))
     assert wrong_account["status"] == "failed"
@@ -132,5 +133,5 @@ async def test_refusals_change_nothing_and_say_why(rig: TradeRig) -> None:
     assert invalid["status"] == "failed" and "retcode 10016" in invalid["error_message"]
     close_wrong = await rig.final(rig.enqueue("close_position", {"ticket": ticket, "login": 1}))
     assert close_wrong["status"] == "failed"
-    after = rig.sim.positions_get(ticket=ticket)[0]
+    after = must(rig.sim.positions_get(ticket=ticket))[0]
     assert (after.sl, after.tp, after.volume) == (before.sl, before.tp, before.volume)

@@ -41,8 +41,8 @@ def report(*tickets: int, balance: float = 10_000.0, taken_at: datetime | None =
 async def test_the_agent_writes_a_snapshot_and_the_trader_sees_it_live(backend: Backend) -> None:
     alice, bob = backend.db.create_user(), backend.db.create_user()
     port, bob_port = await backend.signed_in(alice), await backend.signed_in(bob)
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("PC", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("PC", "", hashed)
     creds = AgentCredentials(agent.id, key)
     changes: list[Change] = []
     sub = await port.subscribe([Table.POSITIONS], changes.append)
@@ -72,8 +72,8 @@ async def test_the_agent_writes_a_snapshot_and_the_trader_sees_it_live(backend: 
 async def test_history_figures_and_days_through_the_port(backend: Backend) -> None:
     user = backend.db.create_user()
     port = await backend.signed_in(user)
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("PC", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("PC", "", hashed)
     await port.record_positions(AgentCredentials(agent.id, key), report())
     (account,) = await port.list_accounts()
     day = datetime(2026, 11, 18, 10, tzinfo=UTC)
@@ -101,8 +101,8 @@ async def test_history_figures_and_days_through_the_port(backend: Backend) -> No
 async def test_a_silent_agent_is_swept_and_its_row_says_so(backend: Backend) -> None:
     user = backend.db.create_user()
     port = await backend.signed_in(user)
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("Desk PC", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "", hashed)
     await port.heartbeat(AgentCredentials(agent.id, key), "running", None, "0.1.0", every_seconds=4)
     fetched = await port.get_agent(agent.id)
     assert fetched is not None and (fetched.heartbeat_every_s, fetched.stale_after_s) == (4, 8)

@@ -29,10 +29,10 @@ from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.demo.seed import DEMO_EMAIL
 from tnm_desktop.domain import Session
 from tnm_desktop.domain.notifications import NotificationSettings
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.session import GuiSession
-from tnm_desktop.gui.views.agent import AgentView
+from tnm_desktop.gui.pages.agent import AgentView
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.keystore import SERVICE, FileKeyring
 from tnm_desktop.notify.secrets import save_secret, telegram_token_name
 from tnm_desktop.notify.telegram import API_ENV

@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
 from tnm_desktop.domain import AgentState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
 
 from tests.data.helpers import insert_signal
@@ -58,7 +58,7 @@ async def test_pages_and_the_status_bar(open_window: OpenWindow, db: Db, user: U
                      "values (%s, 5001, 'Demo-Server', 10000, 'USD', now())", (user.id,))
     window = await open_window(user)
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Strategies", "Signals", "EA Studio", "Accounts & Sync", "Agent", "Settings"]
+    assert titles == ["Strategies", "Signals", "Positions & History", "EA Studio", "Accounts & Sync", "Agent", "Settings"]
     assert window.stack.currentWidget() is window.views["strategies"]
     assert window.show_page("signals") is window.stack.currentWidget()
 
@@ -78,7 +78,7 @@ async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: O
 
     def wrap(port: DataPort) -> DataPort:
         flaky.append(FlakyPort(port))
-        return flaky[0]  # type: ignore[return-value]
+        return flaky[0]
 
     window = await open_window(user, wrap=wrap)
     assert window.offline_banner.isHidden()

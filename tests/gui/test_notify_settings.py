@@ -9,7 +9,7 @@ import keyring
 import pytest
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain.notifications import NotificationKind, SmtpSecurity
-from tnm_desktop.gui.views.notify_settings import KEPT, NotificationsBox
+from tnm_desktop.gui.pages.notify_settings import KEPT, NotificationsBox
 from tnm_desktop.keystore import SERVICE
 from tnm_desktop.notify.secrets import smtp_password_name, telegram_token_name
 from tnm_desktop.notify.telegram import API_ENV

@@ -14,14 +14,15 @@ from PySide6.QtCore import QDate, QPointF
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain.positions import OpenPosition
-from tnm_desktop.gui.views.position_dialogs import ClosePartDialog, StopsDialog
-from tnm_desktop.gui.views.positions import PositionsView
-from tnm_desktop.gui.views.positions_models import PositionsModel, TradesModel
+from tnm_desktop.gui.pages.position_dialogs import ClosePartDialog, StopsDialog
+from tnm_desktop.gui.pages.positions import PositionsView
+from tnm_desktop.gui.pages.positions_models import PositionsModel, TradesModel
 
 from tests.agent.rig import TradeRig, make_rig
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import save_screenshot
 from tests.history_seed import seed_history
+from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
 from tests.world import build_world
@@ -87,12 +88,12 @@ async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx
     assert isinstance(dialog, ClosePartDialog) and dialog.isVisible()
     dialog.lots.setValue(0.1)
     dialog.ok.click()
-    await eventually(lambda: rig.sim.positions_get(ticket=ticket)[0].volume == pytest.approx(0.2), what="0.1 closed")
+    await eventually(lambda: must(rig.sim.positions_get(ticket=ticket))[0].volume == pytest.approx(0.2), what="0.1 closed")
     await eventually(lambda: cell(panel.positions, 0, PositionsModel.COL_LOTS) == "0.2", what="the snapshot")
     await eventually(lambda: panel.request_outcomes()[0][1].startswith("Closed 0.1 lots at "), what="the outcome")
-    assert panel.request_outcomes()[0][0] == f"#{ticket} EURUSD.m 0.1 {rig.sim.account_info().login}"
+    assert panel.request_outcomes()[0][0] == f"#{ticket} EURUSD.m 0.1 {must(rig.sim.account_info()).login}"
 
-    position = rig.sim.positions_get(ticket=ticket)[0]
+    position = must(rig.sim.positions_get(ticket=ticket))[0]
     panel.positions_view.selectRow(0)
     panel.stops_button.click()
     stops = panel.open_box
@@ -106,7 +107,7 @@ async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx
     assert stops.ok.isEnabled()
     stops.ok.click()
     want = (round(position.price_current + 0.0040, 5), round(position.price_current - 0.0060, 5))
-    await eventually(lambda: (rig.sim.positions_get(ticket=ticket)[0].sl, rig.sim.positions_get(ticket=ticket)[0].tp)
+    await eventually(lambda: (must(rig.sim.positions_get(ticket=ticket))[0].sl, must(rig.sim.positions_get(ticket=ticket))[0].tp)
                      == want, what="the new stops at the broker")
     await eventually(lambda: view.open.positions.rows()[0].sl == want[0], what="the new stops on the page")
     await eventually(lambda: len(panel.request_outcomes()) == 2 and panel.request_outcomes()[0][1].startswith(f"#{ticket}"),
@@ -116,7 +117,7 @@ async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx
     panel.positions_view.selectRow(0)
     panel.close_button.click()
     answer(panel.open_box, "Close position")
-    await eventually(lambda: rig.sim.positions_get(ticket=ticket) == (), what="closed at the broker")
+    await eventually(lambda: must(rig.sim.positions_get(ticket=ticket)) == (), what="closed at the broker")
     await eventually(lambda: panel.positions.rowCount() == 0, what="gone from the page")
     await eventually(lambda: panel.request_outcomes()[0][1].startswith("Closed 0.2 lots"), what="the outcome")
     assert panel.message.text().startswith("Closed 0.2 lots")
@@ -140,7 +141,7 @@ async def test_a_refused_close_says_why_and_leaves_the_position(qtbot: QtBot, ct
     await eventually(lambda: view.open.message.text().startswith("Not done: This was asked for account 1"),
                      what="the refusal, said")
     assert "logged in to account" in view.open.request_outcomes()[0][1]
-    assert rig.sim.positions_get(ticket=position.ticket)[0].volume == position.volume
+    assert must(rig.sim.positions_get(ticket=position.ticket))[0].volume == position.volume
 
 
 async def test_the_figures_match_the_hand_computed_ones(qtbot: QtBot, ctx_for: MakeContext, db: Db) -> None:
@@ -194,13 +195,13 @@ async def test_the_chart_draws_the_balance_and_equity_recorded(qtbot: QtBot, ctx
     chart = view.history.chart
     await eventually(lambda: len(chart.points) == 7, what="the readings")
     assert [(p.balance, p.equity) for p in chart.points] == [(b, e) for _, b, e in readings]
-    balance, equity = chart.polyline("balance"), chart.polyline("equity")
+    balance_line, equity_line = chart.polyline("balance"), chart.polyline("equity")
     plot = chart._plot_rect()
-    assert balance[0].x() == pytest.approx(plot.left()) and balance[-1].x() == pytest.approx(plot.right())
-    assert all(a.y() > b.y() for a, b in itertools.pairwise(balance))  # rising balance: up the screen
-    assert [e.y() < b.y() for b, e in zip(balance, equity, strict=True)] == [i % 2 == 0 for i in range(7)]
+    assert balance_line[0].x() == pytest.approx(plot.left()) and balance_line[-1].x() == pytest.approx(plot.right())
+    assert all(a.y() > b.y() for a, b in itertools.pairwise(balance_line))  # rising balance: up the screen
+    assert [e.y() < b.y() for b, e in zip(balance_line, equity_line, strict=True)] == [i % 2 == 0 for i in range(7)]
     assert "Balance 10,300.00 · Equity 10,330.00" in chart.tooltip_at(QPointF(plot.right() - 1, plot.center().y()))
     image = chart.grab().toImage()
-    colours = {image.pixelColor(int(p.x()), int(p.y())).name() for p in equity[1:-1]}
+    colours = {image.pixelColor(int(p.x()), int(p.y())).name() for p in equity_line[1:-1]}
     assert "#2e9d5b" in colours  # the equity line is where polyline says
 

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.views.signal_detail import SignalDetail
+from tnm_desktop.gui.pages.signal_detail import SignalDetail
 
 from tests.agent.rig import TradeRig, make_rig
 from tests.gui.conftest import MakeContext
+from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
 
@@ -26,7 +27,7 @@ async def rig(db: Db) -> AsyncIterator[TradeRig]:
 
 async def test_the_detail_shows_what_was_sent_how_it_filled_and_the_position(
         qtbot: QtBot, ctx_for: MakeContext, rig: TradeRig) -> None:
-    ask = rig.sim.symbol_info_tick("EURUSD.m").ask
+    ask = must(rig.sim.symbol_info_tick("EURUSD.m")).ask
     alert = round(ask - 0.0004, 5)
     job_id, signal_id = rig.trade("buy", "EURUSD", sizing={"mode": "lots", "lots": 0.15}, sl={"pips": 20},
                                   tp={"pips": 40}, alert_price=alert)
@@ -51,7 +52,7 @@ async def test_the_detail_shows_what_was_sent_how_it_filled_and_the_position(
     assert shown["Position"].startswith(f"#{result['position']} — open 0.15 lots, ")
 
     rig.sim.order_send({"action": 1, "symbol": "EURUSD.m", "position": result["position"], "volume": 0.15,
-                        "type": 1, "price": rig.sim.symbol_info_tick("EURUSD.m").bid, "type_filling": 0})
+                        "type": 1, "price": must(rig.sim.symbol_info_tick("EURUSD.m")).bid, "type_filling": 0})
     assert rig.thread is not None
     rig.thread.sync_now()  # the close reaches the history with the next sync
     for _ in range(30):  # the detail is reloaded when its signal changes; here the trader looks again

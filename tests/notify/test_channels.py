@@ -76,7 +76,7 @@ def test_email_goes_through_a_real_smtp_server_with_a_password(mail: MailServer)
     (message,) = mail.received
     assert (message["Subject"], message["From"], message["To"]) == (
         "TNM: Signal failed", "tnm@example.com", "me@example.com, you@example.com")
-    assert message.get_payload().strip() == "BUY EURUSD: Not enough money"
+    assert str(message.get_payload()).strip() == "BUY EURUSD: Not enough money"
 
 
 def test_email_refusals_and_outages(mail: MailServer) -> None:

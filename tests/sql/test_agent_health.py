@@ -13,8 +13,8 @@ Row = dict[str, object]
 
 def beat(conn: psycopg.Connection[Row], agent: Agent, status: str = "running", error: str | None = None,
          every: int | None = 10) -> None:
-    agent_call(conn, agent, "select agent_heartbeat(%s, %s, %s, %s, 'test', %s)",
-               (agent.id, agent.key, status, error, every))
+    agent_call(conn, agent, "select agent_heartbeat_every(%s, %s, %s, %s, %s, 'test')",
+               (agent.id, agent.key, status, every, error))
 
 
 def agent_row(db: Db, agent: Agent) -> Row:

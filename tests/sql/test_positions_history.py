@@ -127,7 +127,7 @@ def test_an_older_reading_never_replaces_a_newer_one(db: Db) -> None:
     snapshot(db, world, [{"ticket": 2}], taken_at=now)
     snapshot(db, world, [{"ticket": 1}], taken_at=now - timedelta(seconds=5))
     rows = db.call_as(world.user, "select positions from position_snapshots")
-    assert [[p["ticket"] for p in r["positions"]] for r in rows] == [[2]]  # type: ignore[union-attr]
+    assert [[p["ticket"] for p in r["positions"]] for r in rows] == [[2]]
 
 
 def test_only_the_agent_writes_snapshots(db: Db) -> None:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import EaVersion, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.ea.port import EaInput, EaToolchain, RunRequest, TestRequest
@@ -44,7 +44,7 @@ class EaJobs:
         state_dir: Where the built and deployed versions are remembered (None: in memory only).
     """
 
-    def __init__(self, data: DataPort, toolchain: EaToolchain | None, state_dir: Path | None = None) -> None:
+    def __init__(self, data: AgentPort, toolchain: EaToolchain | None, state_dir: Path | None = None) -> None:
         self.data = data
         self.toolchain = toolchain
         self._path = state_dir / "ea-versions.json" if state_dir is not None else None

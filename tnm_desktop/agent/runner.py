@@ -21,7 +21,7 @@ from tnm_desktop.agent.modify import StopsEditor, check_login
 from tnm_desktop.agent.positions import PositionsReporter
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.domain.trade import Close
@@ -49,7 +49,7 @@ class TerminalRunner:
         executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits).
     """
 
-    def __init__(self, data: DataPort, creds: AgentCredentials, terminal: TerminalPort, *,
+    def __init__(self, data: AgentPort, creds: AgentCredentials, terminal: TerminalPort, *,
                  toolchain: EaToolchain | None = None, connect: ConnectSettings | None = None,
                  emit: Callable[[AgentEvent], None] = lambda _e: None, ea_state: Path | None = None,
                  **executor_options: Any) -> None:

@@ -106,6 +106,14 @@ class PositionsReport:
     positions: tuple[OpenPosition, ...]
     orders: tuple[PendingOrder, ...] = ()
 
+    def account_json(self) -> dict[str, object]:
+        """The account part, as ``record_positions`` takes it (the figures the terminal gave)."""
+        a = self.account
+        return {k: v for k, v in {"login": a.login, "server": a.server, "currency": a.currency,
+                                  "balance": a.balance, "equity": a.equity, "margin": a.margin,
+                                  "free_margin": a.free_margin, "profit": a.profit}.items()
+                if v is not None}
+
 
 @dataclass(frozen=True, slots=True)
 class PositionsSnapshot:

@@ -21,15 +21,6 @@ from tnm_desktop.domain.notifications import (
 from tnm_desktop.domain.positions import PositionsReport, PositionsSnapshot
 
 
-def report_account(report: PositionsReport) -> dict[str, object]:
-    """The account part of a positions report, as record_positions takes it."""
-    account = report.account
-    return {k: v for k, v in {"login": account.login, "server": account.server, "currency": account.currency,
-                              "balance": account.balance, "equity": account.equity, "margin": account.margin,
-                              "free_margin": account.free_margin, "profit": account.profit}.items()
-            if v is not None}
-
-
 class DeskQueries:
     """The Positions & History page, the agent's snapshots, health and the notification outbox."""
 
@@ -44,7 +35,7 @@ class DeskQueries:
         """Store the account's positions and pending orders as just read from the terminal."""
         row = await self._db.one(
             "select record_positions(%s, %s, %s, %s, %s, %s) as id",
-            (creds.agent_id, creds.key, report.taken_at, Jsonb(report_account(report)),
+            (creds.agent_id, creds.key, report.taken_at, Jsonb(report.account_json()),
              Jsonb([p.to_json() for p in report.positions]), Jsonb([o.to_json() for o in report.orders])))
         return c.text(row["id"])
 

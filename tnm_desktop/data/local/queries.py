@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.db import UserDb
 from tnm_desktop.data.local.live import LocalListener
-from tnm_desktop.data.port import ChangeCallback, StateCallback, Subscription, Table
+from tnm_desktop.data.port import ChangeCallback, LiveRow, StateCallback, Subscription, Table
 from tnm_desktop.domain import (
     Agent,
     AgentCredentials,
@@ -235,8 +235,8 @@ class LocalQueries:
                         agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
         """Say the agent is alive, and how often it says so."""
         every = max(round(every_seconds), 1) if every_seconds is not None else None
-        row = await self._db.one("select agent_heartbeat(%s, %s, %s, %s, %s, %s) as at",
-                                 (creds.agent_id, creds.key, status, last_error, agent_version, every))
+        row = await self._db.one("select agent_heartbeat_every(%s, %s, %s, %s, %s, %s) as at",
+                                 (creds.agent_id, creds.key, status, every, last_error, agent_version))
         return c.moment(row["at"])
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
@@ -271,7 +271,7 @@ class LocalQueries:
         while self._subscriptions:
             await self._subscriptions.pop().close()
 
-    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[Any]:
+    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[LiveRow]:
         if table is Table.SIGNALS:
             return await self.get_signals(ids)
         if table is Table.JOBS:

@@ -71,7 +71,7 @@ class AgentCalls(QueriesBase):
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_status": status,
                                 "p_last_error": last_error, "p_agent_version": agent_version,
                                 "p_every_seconds": max(round(every_seconds), 1) if every_seconds is not None else None}
-        return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat", args)))
+        return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat_every", args)))
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
         """Store one account sync attempt; return the sync log id."""

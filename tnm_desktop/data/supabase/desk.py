@@ -6,7 +6,6 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from tnm_desktop.data.local.desk import report_account
 from tnm_desktop.data.supabase.queries import QueriesBase
 from tnm_desktop.domain import AgentCredentials
 from tnm_desktop.domain import convert as c
@@ -35,7 +34,7 @@ class DeskQueries(QueriesBase):
         """Store the account's positions and pending orders as just read from the terminal."""
         args: dict[str, Any] = {
             "p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_taken_at": report.taken_at.isoformat(),
-            "p_account": c.to_json(report_account(report)), "p_positions": [p.to_json() for p in report.positions],
+            "p_account": c.to_json(report.account_json()), "p_positions": [p.to_json() for p in report.positions],
             "p_orders": [o.to_json() for o in report.orders]}
         return c.text(await self._rest.value(lambda r: r.rpc("record_positions", args)))
 
