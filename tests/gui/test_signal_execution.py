@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
@@ -49,7 +50,7 @@ async def test_the_detail_shows_what_was_sent_how_it_filled_and_the_position(
     assert shown["Stop loss / take profit sent"] == f"{sent_sl:g} / {sent_tp:g}"
     assert shown["Fill"] == f"{fill:.5f}".rstrip("0")
     assert shown["Slippage"] == f"{abs(slip):.1f} pips {'worse' if slip > 0 else 'better'} (alert {alert:g})"
-    assert shown["Position"].startswith(f"#{result['position']} — open 0.15 lots, ")
+    assert re.fullmatch(rf"#{result['position']} — open 0\.15 lots, [+−]?[\d,]+\.\d\d USD", shown["Position"])
 
     rig.sim.order_send({"action": 1, "symbol": "EURUSD.m", "position": result["position"], "volume": 0.15,
                         "type": 1, "price": must(rig.sim.symbol_info_tick("EURUSD.m")).bid, "type_filling": 0})
@@ -60,4 +61,4 @@ async def test_the_detail_shows_what_was_sent_how_it_filled_and_the_position(
         await asyncio.sleep(0.5)
         if "closed" in detail.execution_texts().get("Position", ""):
             break
-    assert ", net " in detail.execution_texts()["Position"]
+    assert re.fullmatch(rf"#{result['position']} — closed .+, net [+−]?[\d,]+\.\d\d", detail.execution_texts()["Position"])

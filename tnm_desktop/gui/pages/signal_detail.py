@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from tnm_desktop.domain import Job, Signal
 from tnm_desktop.domain.history import HistoryFilter
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.positions_models import signed
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
 
 
@@ -193,12 +194,12 @@ class SignalDetail(QWidget):
         for snapshot in await data.list_position_snapshots():
             for position in snapshot.positions:
                 if position.ticket == int(ticket):
-                    return f"open {position.volume:g} lots, {position.profit:+,.2f} {snapshot.currency}"
+                    return f"open {position.volume:g} lots, {signed(position.profit, snapshot.currency)}"
         closed = await data.closed_trades(HistoryFilter(strategy_id=signal.strategy_id, since=signal.received_at,
                                                         limit=500))
         for trade in closed:
             if trade.position_id == int(ticket):
-                return f"closed {fmt.moment(trade.closed_at)}, net {trade.net:+,.2f}"
+                return f"closed {fmt.moment(trade.closed_at)}, net {signed(trade.net)}"
         return "closed or not yet synced"
 
     def _failed(self, exc: Exception) -> None:
