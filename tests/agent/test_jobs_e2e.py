@@ -200,7 +200,6 @@ async def test_ea_jobs_act_on_the_version_they_name_and_the_project_shows_the_de
         assert row is not None
         return row
 
-    await rig.start()
     compiled = await rig.final(job("compile", versions[0]))
     assert compiled["status"] == "completed" and compiled["result"]["version_number"] == 1
     # Deploying version 2 while version 1 is built compiles version 2 first.
