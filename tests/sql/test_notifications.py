@@ -151,3 +151,28 @@ def test_sync_failing_is_told_once_per_streak_of_three(db: Db) -> None:
                        (agent.id, agent.key, status, account, None if status == "success" else "IPC timeout"))
     rows = db.admin.execute("select body from notifications where kind = 'sync_failing' order by created_at").fetchall()
     assert [r["body"] for r in rows] == ["The last 3 syncs of account 5001 (Demo-Server) failed: IPC timeout"] * 2
+
+
+def test_a_trade_refused_by_a_risk_limit_is_one_limit_event_a_day(db: Db) -> None:
+    user = db.create_user()
+
+    def refused(code: str, message: str) -> None:
+        row = db.admin.execute("insert into jobs (user_id, job_type, status) values (%s, 'trade', 'running') "
+                               "returning id", (user.id,)).fetchone()
+        assert row is not None
+        db.admin.execute("update jobs set status = 'failed', error_code = %s, error_message = %s where id = %s",
+                         (code, message, row["id"]))
+
+    refused("max_positions", "3 positions are open; your limit is 3.")
+    refused("max_positions", "4 positions are open; your limit is 3.")  # the same limit, the same day
+    refused("trading_disabled", "Trading is switched off in your settings.")  # the trader's switch: no limit
+    refused("invalid_stops", "Invalid stops (10016)")  # a broker's refusal: no limit
+    refused("daily_loss", "Maximum daily loss: daily loss 2.4 % reached the 2 % limit.")
+    rows = db.admin.execute("select kind, title, body from notifications where user_id = %s order by created_at",
+                            (user.id,)).fetchall()
+    assert rows == [
+        {"kind": "limit_reached", "title": "Risk limit reached",
+         "body": "3 positions are open; your limit is 3. New entries that break it are refused; closes still run."},
+        {"kind": "limit_reached", "title": "Risk limit reached",
+         "body": "Maximum daily loss: daily loss 2.4 % reached the 2 % limit. New entries that break it are refused; "
+                 "closes still run."}]
