@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +71,9 @@ async def test_pages_and_the_status_bar(open_window: OpenWindow, db: Db, user: U
     db.admin.execute("update mt5_agents set status = 'running', last_heartbeat_at = now() - interval '2 seconds' "
                      "where id = %s", (agent.id,))
     await eventually(lambda: "Agent: alive 2 s ago" in status.heartbeat.text(), what="the heartbeat")
-    await eventually(lambda: "Agent: alive 3 s ago" in status.heartbeat.text(), what="a second later")
+    # A second or more later (a loaded machine may skip a tick of the label's clock).
+    await eventually(lambda: re.search(r"Agent: alive ([3-9]|\d\d) s ago", status.heartbeat.text()) is not None,
+                     what="a second later")
 
 
 async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: OpenWindow, user: User) -> None:
