@@ -38,8 +38,11 @@ class RecordingRunner:
     async def sync(self, sync_type: str) -> None:
         self.syncs.append(sync_type)
 
-    async def job_done(self, claimed: ClaimedJob) -> None:
+    async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
         self.done.append(claimed.job.id)
+
+    async def manage(self) -> None:
+        await asyncio.Event().wait()  # nothing to manage; cancelled when the agent stops
 
     async def close(self) -> None:
         pass

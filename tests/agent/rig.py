@@ -123,13 +123,14 @@ class TradeRig:
               sl: dict[str, float] | None = None, tp: dict[str, float] | None = None,
               close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
               max_attempts: int = 3, created_at: datetime | None = None,
-              allowed_pairs: list[str] | None = None, alert_price: float | None = None) -> tuple[str, str]:
+              allowed_pairs: list[str] | None = None, alert_price: float | None = None,
+              extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """A trade job and its signal, as ingestion writes them; return (job id, signal id)."""
         payload = {"signal_id": None, "strategy_id": self.strategy_id, "broker_connection_id": self.broker_id,
                    "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
                    "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
                    "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs,
-                   "alert_price": alert_price}
+                   "alert_price": alert_price, **(extra or {})}
         # One transaction, as ingestion writes them: an agent on another thread must not claim the
         # job while the signal's insert holds its row (a claim skips locked rows).
         with self.db.admin.transaction():
@@ -160,6 +161,23 @@ class TradeRig:
         row: dict[str, Any] | None = self.db.admin.execute(
             "select * from position_snapshots where user_id = %s", (self.user.id,)).fetchone()
         return row
+
+    def alert(self, body: str | dict[str, Any]) -> tuple[str, list[str]]:
+        """Post an alert to the strategy as the receiver does (``ingest_tv_signal``); return (signal, job ids).
+
+        Raises:
+            AssertionError: the alert was not accepted (the reason is in the message).
+        """
+        text = body if isinstance(body, str) else json.dumps(body)
+        secret = self.db.admin.execute("select webhook_secret from tv_strategies where id = %s",
+                                       (self.strategy_id,)).fetchone()
+        assert secret is not None
+        row = self.db.admin.execute("select signal_id::text, code, reason from ingest_tv_signal(%s, %s)",
+                                    (secret["webhook_secret"], text)).fetchone()
+        assert row is not None and row["code"] == "accepted", (text, row)
+        jobs = self.db.admin.execute("select id::text from jobs where signal_id = %s order by (payload ->> 'leg')::int",
+                                     (row["signal_id"],)).fetchall()
+        return str(row["signal_id"]), [str(j["id"]) for j in jobs]
 
     def job(self, job_id: str) -> dict[str, Any]:
         row = self.db.admin.execute("select * from jobs where id = %s", (job_id,)).fetchone()

@@ -1,16 +1,14 @@
 """Closes and stop changes from the Positions page, with the agent killed at every step: each done once.
 
-As in test_crash_injection.py: the agent dies (a BaseException in its own code path) before the
-intent is stored, after it is stored, after the terminal acted, or after the result is stored,
-sometimes with its lease expired meanwhile; a new agent on a new connection to the same terminal
-then finishes the job. A close must never close more than it was asked to, a partial close must
+As in test_crash_injection_orders.py (whose crash helper this uses): the agent dies (a BaseException
+in its own code path) before the intent is stored, after it is stored, after the terminal acted, or
+after the result is stored, sometimes with its lease expired meanwhile; a new agent on a new
+connection to the same terminal then finishes the job. A close must never close more than it was asked to, a partial close must
 never be sent twice, and a stop change must end with the levels asked for.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,16 +20,13 @@ from tnm_desktop.agent.worker import AgentSettings
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import FAST, TradeRig, make_rig
+from tests.agent.test_crash_injection_orders import run_with_crash
 from tests.must import must
 from tests.pg import Db
 
 STEPS = ["before_intent", "before_send", "after_send", "after_result", None]
 KINDS = ["close", "part", "symbol", "modify"]
 RUNS = int(__import__("os").environ.get("TNM_CRASH_RUNS_CLOSES", "40"))
-
-
-class Crash(BaseException):
-    """The agent process dies here."""
 
 
 def closing_deals(rig: TradeRig, job_id: str) -> list[mt5.TradeDeal]:
@@ -63,47 +58,15 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
             ticket = int(opened["result"]["position"])
             price_open = must(rig.sim.positions_get(ticket=ticket))[0].price_open
             sl = round(price_open - rng.choice([0.0020, 0.0030, 0.0040]), 5)
-            payloads: dict[str, dict[str, Any]] = {
+            tp = round(price_open + 0.0050, 5)
+            payloads: dict[str, dict[str, Any]] = {  # as the Positions page writes them: plain prices
                 "close": {"ticket": ticket}, "part": {"ticket": ticket, "volume": 0.04},
                 "symbol": {"symbol": "EURUSD.m", "side": "all"},
-                "modify": {"ticket": ticket, "sl": {"price": sl}, "tp": {"pips": 50}}}
-            payload = payloads[kind]
-            job_id = rig.enqueue("modify_position" if kind == "modify" else "close_position", payload)
-
-            def checkpoint(name: str, step: str | None = step) -> None:
-                if name == step:
-                    raise Crash(name)
-
-            if step == "after_result":
-                original = rig.adapter.complete_job
-
-                async def complete_then_die(*args: object, original: object = original, **kwargs: object) -> object:
-                    await original(*args, **kwargs)  # type: ignore[operator]
-                    raise Crash("after_result")
-
-                rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign, assignment]
-            await rig.start(rig.runner(checkpoint=checkpoint), settings)
-            assert rig.task is not None
-            with contextlib.suppress(Crash, asyncio.TimeoutError):
-                if step is None:
-                    await rig.final(job_id, within=10)
-                else:
-                    await asyncio.wait_for(asyncio.shield(rig.task), 10)
-            if step == "after_result":
-                del rig.adapter.complete_job
-            if step is not None:
-                assert rig.task.done(), f"run {run}: the agent did not die at {step} ({kind})"
-            else:
-                await rig.stop()
+                "modify": {"ticket": ticket, "sl": sl, "tp": tp}}
+            job_id = rig.enqueue("modify_position" if kind == "modify" else "close_position", payloads[kind])
+            await run_with_crash(rig, job_id, step, expire, settings)
             seen[f"{kind}:{step}"] += 1
-            rig.agent, rig.task = None, None
-            if expire:
-                db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second' "
-                                 "where id = %s and status = 'running'", (job_id,))
-            await rig.start(rig.runner(), settings)
-            job = await rig.final(job_id, within=15)
-            await rig.stop()
-
+            job = rig.job(job_id)
             assert job["status"] == "completed", f"run {run} ({kind} at {step}): {job['error_message']}"
             deals = closing_deals(rig, job_id)
             left = must(rig.sim.positions_get(ticket=ticket))
@@ -115,7 +78,7 @@ async def test_closes_and_stop_changes_survive_a_crash_at_every_step(db: Db) -> 
                 assert left[0].volume == pytest.approx(0.06)
             else:
                 assert deals == []
-                assert (left[0].sl, left[0].tp) == (sl, round(price_open + 0.0050, 5)), f"run {run} at {step}"
+                assert (left[0].sl, left[0].tp) == (sl, tp), f"run {run} at {step}"
             if left:  # the next run starts flat
                 rig.sim.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": "EURUSD.m", "position": ticket,
                                     "volume": left[0].volume, "type": mt5.ORDER_TYPE_SELL,

@@ -108,28 +108,30 @@ async def test_close_every_position_of_a_symbol_whoever_opened_it(rig: TradeRig)
 async def test_change_and_remove_stops(rig: TradeRig) -> None:
     ticket = await opened(rig, "buy")
     position = must(rig.sim.positions_get(ticket=ticket))[0]
-    sl = round(position.price_open - 0.0030, 5)
-    job = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "sl": {"price": sl}, "tp": {"pips": 45}}))
+    sl, tp = round(position.price_open - 0.0030, 5), round(position.price_open + 0.0045, 5)
+    # As the Positions page writes a change: plain prices, and the account it was asked for.
+    login = must(rig.sim.account_info()).login
+    job = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "sl": sl, "tp": tp, "login": login}))
     assert job["status"] == "completed", job["error_message"]
     position = must(rig.sim.positions_get(ticket=ticket))[0]
-    assert (position.sl, position.tp) == (sl, round(position.price_open + 0.0045, 5))
-    assert job["intent"] == {"modify": [{"ticket": ticket, "sl": sl, "tp": position.tp}]}
-    await eventually(lambda: [(p["sl"], p["tp"]) for p in positions(rig)] == [(sl, position.tp)], what="new stops")
-    removed = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "tp": None}))
-    assert removed["status"] == "completed"
+    assert (position.sl, position.tp) == (sl, tp)
+    assert job["intent"]["modify"] == [{"ticket": ticket, "sl": sl, "tp": tp}]
+    await eventually(lambda: [(p["sl"], p["tp"]) for p in positions(rig)] == [(sl, tp)], what="new stops")
+    removed = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "tp": 0, "login": login}))
+    assert removed["status"] == "completed", removed["error_message"]
     position = must(rig.sim.positions_get(ticket=ticket))[0]
-    assert (position.sl, position.tp) == (sl, 0.0)  # the stop loss is left as it was
+    assert (position.sl, position.tp) == (sl, 0.0)  # the take profit is gone, the stop loss left as it was
+    await eventually(lambda: [(p["sl"], p["tp"]) for p in positions(rig)] == [(sl, None)], what="the removal")
 
 
 async def test_refusals_change_nothing_and_say_why(rig: TradeRig) -> None:
     ticket = await opened(rig, "buy")
     before = must(rig.sim.positions_get(ticket=ticket))[0]
-    wrong_account = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "login": 1,
-                                                                    "sl": {"price": 1.0}}))
+    wrong_account = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "login": 1, "sl": 1.0}))
     assert wrong_account["status"] == "failed"
     assert wrong_account["error_message"].startswith("This was asked for account 1, but MetaTrader 5 is logged in")
     above = round(before.price_open + 0.0100, 5)
-    invalid = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "sl": {"price": above}}))
+    invalid = await rig.final(rig.enqueue("modify_position", {"ticket": ticket, "sl": above}))
     assert invalid["status"] == "failed" and "retcode 10016" in invalid["error_message"]
     close_wrong = await rig.final(rig.enqueue("close_position", {"ticket": ticket, "login": 1}))
     assert close_wrong["status"] == "failed"

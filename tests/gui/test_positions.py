@@ -113,6 +113,16 @@ async def test_close_part_change_stops_then_close_from_the_gui(qtbot: QtBot, ctx
     await eventually(lambda: len(panel.request_outcomes()) == 2 and panel.request_outcomes()[0][1].startswith(f"#{ticket}"),
                      what="the stop change's outcome")
     await save_screenshot(view, "positions-requests.png", tmp_path)
+    # Untick the take profit: it is removed at the broker, the stop loss stays.
+    panel.positions_view.selectRow(0)
+    panel.stops_button.click()
+    stops = panel.open_box
+    assert isinstance(stops, StopsDialog) and stops.tp_on.isChecked() and stops.sl.value() == want[0]
+    stops.tp_on.setChecked(False)
+    stops.ok.click()
+    await eventually(lambda: (must(rig.sim.positions_get(ticket=ticket))[0].sl, must(rig.sim.positions_get(ticket=ticket))[0].tp)
+                     == (want[0], 0.0), what="the take profit removed at the broker")
+    await eventually(lambda: view.open.positions.rows()[0].tp is None, what="no take profit on the page")
 
     panel.positions_view.selectRow(0)
     panel.close_button.click()

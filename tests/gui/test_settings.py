@@ -148,3 +148,16 @@ def test_symbol_map_model_edits_upper_case_the_tradingview_symbol(qtmodeltester:
     assert model.setData(model.index(0, 0), " gbpusd ")
     assert model.data(model.index(0, 0), Qt.ItemDataRole.EditRole) == "GBPUSD"
     assert not model.setData(model.index(5, 0), "X")
+
+
+async def test_a_new_connection_is_served_by_the_paired_agent_not_by_none(qtbot: QtBot, ctx_for: MakeContext,
+                                                                          db: Db, user: User) -> None:
+    revoked = db.create_agent(user, "Old laptop")
+    db.admin.execute("update mt5_agents set revoked_at = now() where id = %s", (revoked.id,))
+    paired = db.create_agent(user, "Desk PC")
+    view = await open_view(qtbot, ctx_for, user)
+    await eventually(lambda: len(view._agents) == 2, what="the agents")
+    dialog = view.open_broker_dialog(None)
+    assert dialog.agent.currentData() == paired.id
+    assert dialog.agent.itemText(0) == "None (orders wait for one)"
+    dialog.reject()

@@ -138,6 +138,35 @@ def test_a_failed_signal_is_one_event(db: Db) -> None:
                      "body": "BUY EURUSD (Trend): Not enough money (retcode 10019)"}]
 
 
+def test_a_run_of_alerts_refused_for_their_age_is_one_event_until_it_pauses(db: Db) -> None:
+    from tnm_desktop.domain.trade import stale_reason
+
+    world = build_world(db, db.create_user())
+    user, strategy = world.user, world.ids["tv_strategies"]
+
+    def refused_for_age(age: int) -> str:
+        row = db.admin.execute("insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload) "
+                               "values (%s, %s, 'EURUSD', 'buy', '{}') returning id", (strategy, user.id)).fetchone()
+        assert row is not None
+        db.admin.execute("update tv_signals set status = 'failed', error_message = %s, resolved_at = now() "
+                         "where id = %s", (stale_reason(age, 120), row["id"]))
+        return str(row["id"])
+
+    def told() -> list[str]:
+        rows = db.admin.execute("select title from notifications where user_id = %s and kind = 'signal_failed' "
+                                "order by created_at", (user.id,)).fetchall()
+        return [str(r["title"]) for r in rows]
+
+    first = [refused_for_age(age) for age in range(121, 141)]
+    assert told() == ["Alerts not executed"]
+    # Two minutes without another: the run is over, and the next refusal starts a new one.
+    db.admin.execute("update tv_signals set resolved_at = now() - interval '121 seconds' where id = any(%s::uuid[])",
+                     (first,))
+    refused_for_age(300)
+    refused_for_age(301)
+    assert told() == ["Alerts not executed"] * 2
+
+
 def test_sync_failing_is_told_once_per_streak_of_three(db: Db) -> None:
     world = build_world(db, db.create_user())
     agent = world.agent

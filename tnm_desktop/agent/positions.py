@@ -40,7 +40,7 @@ def read_report(term: terminal.TerminalPort) -> PositionsReport:
     taken_at = datetime.now(UTC)
     account = term.account()
     positions = term.positions()
-    orders = term.pending_orders()
+    orders = term.orders()
     snapshot = AccountSnapshot(login=account.login, server=account.server, currency=account.currency,
                                balance=account.balance, equity=account.equity, margin=account.margin,
                                free_margin=account.free_margin, profit=account.profit)

@@ -15,16 +15,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tnm_desktop.agent.changes import check_login, modify_positions
 from tnm_desktop.agent.ea_jobs import EaJobs
 from tnm_desktop.agent.events import AgentEvent, TerminalSeen
-from tnm_desktop.agent.modify import StopsEditor, check_login
 from tnm_desktop.agent.positions import PositionsReporter
+from tnm_desktop.agent.stops import StopManager
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
-from tnm_desktop.domain.trade import Close
+from tnm_desktop.domain.trade import Close, ModifyInstruction
 from tnm_desktop.ea.port import EaToolchain
 from tnm_desktop.errors import OperationalError, TnmError, UserError
 from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
@@ -46,12 +47,14 @@ class TerminalRunner:
         connect: How to log in to the terminal.
         emit: Agent events.
         ea_state: Where the EA versions built and deployed here are remembered (None: in memory).
+        stops: Options of the :class:`StopManager` (tests: how often it looks at prices).
         executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits).
     """
 
     def __init__(self, data: AgentPort, creds: AgentCredentials, terminal: TerminalPort, *,
                  toolchain: EaToolchain | None = None, connect: ConnectSettings | None = None,
                  emit: Callable[[AgentEvent], None] = lambda _e: None, ea_state: Path | None = None,
+                 stops: dict[str, Any] | None = None,
                  **executor_options: Any) -> None:
         self.data = data
         self.creds = creds
@@ -59,11 +62,15 @@ class TerminalRunner:
         self.toolchain = toolchain
         self._connect = connect
         self._emit = emit
-        self.login: int | None = None
+        self.login: int | None = None  # the account the terminal is logged in to
+        self._snapshot_due = False  # a job traded since the last snapshot
+        self._deals_due = False  # a close or stop change since the last sync
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt5")
         self.trades = TradeExecutor(data, creds, terminal, self.call, **executor_options)
-        self.stops = StopsEditor(data, creds, terminal, self.call,
-                                 checkpoint=executor_options.get("checkpoint", lambda _step: None))
+        checkpoint = executor_options.get("checkpoint")
+        self.stops = StopManager(data, creds, terminal, self.call, self.trades.contract,
+                                 **({"checkpoint": checkpoint} if checkpoint else {}), **(stops or {}),
+                                 changed=self.position_changed)
         self.syncer = AccountSync(data, creds, terminal, self.call, emit)
         self.positions = PositionsReporter(data, creds, terminal, self.call)
         self.ea = EaJobs(data, toolchain, ea_state)
@@ -113,19 +120,34 @@ class TerminalRunner:
         await self.positions.report()
         return log_id
 
-    async def job_done(self, claimed: ClaimedJob) -> None:
+    async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
         """After a job that traded (whatever its outcome): show the terminal as it is now.
 
-        A close or a stop change the trader asked for in the app also syncs the deals, so the
-        history shows the close at once; alerts (which come in bursts) leave that to the next sync.
+        A close or a stop change also syncs the deals, so the history shows a close the trader
+        asked for at once. In a burst (``more``: the next job is already claimed) both wait for
+        its last job: one snapshot then, not one per order on the path of the next.
         """
         kind = claimed.job.job_type
-        if kind in (JobType.CLOSE_POSITION, JobType.MODIFY_POSITION):
+        self._snapshot_due |= kind in TRADING_JOBS
+        self._deals_due |= kind in (JobType.CLOSE_POSITION, JobType.MODIFY_POSITION)
+        if more:
+            return
+        if self._deals_due:
+            self._deals_due = False
             with contextlib.suppress(TnmError):
-                await self._sync("realtime")
-                return
-        if kind in TRADING_JOBS:
+                await self._sync("realtime")  # its snapshot is the one due
+                self._snapshot_due = False
+        if self._snapshot_due:
+            self._snapshot_due = False
             await self.positions.report()
+
+    async def position_changed(self) -> None:
+        """A managed stop moved or a target closed part of a position: a fresh snapshot."""
+        await self.positions.report()
+
+    async def manage(self) -> None:
+        """Manage breakeven, trailing stops and targets until cancelled."""
+        await self.stops.run()
 
     async def run(self, claimed: ClaimedJob) -> dict[str, Any]:
         """Do one job; return its result."""
@@ -133,9 +155,16 @@ class TerminalRunner:
         payload = job.payload
         kind = job.job_type
         if kind is JobType.TRADE:
-            return await self.trades.trade(claimed)
+            try:
+                return await self.trades.trade(claimed)
+            finally:
+                if payload.get("manage"):
+                    self.stops.expect()  # its rule appears once the job is complete
         if kind is JobType.MODIFY_POSITION:
-            return await self.stops.modify(claimed, self.login)
+            check_login(payload, self.login)
+            change = ModifyInstruction.from_payload(payload)
+            return await modify_positions(self.trades, claimed, change,
+                                          magic_for(change.strategy_id) if change.strategy_id else None)
         if kind is JobType.CLOSE_POSITION:
             check_login(payload, self.login)
             ticket = payload.get("ticket")

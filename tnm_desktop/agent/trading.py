@@ -22,16 +22,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from tnm_desktop.agent import entries
+from tnm_desktop.agent.changes import cancel_orders
 from tnm_desktop.agent.sizing import Contract, Sized, size_by_risk, size_fixed, stop_distance
+from tnm_desktop.agent.tokens import DEFAULT_MAGIC, TOKEN_PREFIX, magic_for, rule_token, token_for
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob
-from tnm_desktop.domain.trade import Close, Level, TradeInstruction
+from tnm_desktop.domain.trade import Close, Level, TradeInstruction, stale_reason
 from tnm_desktop.errors import TransientError, UserError
 from tnm_desktop.terminal.port import (
     AccountSnapshot,
     DealEntry,
+    FillStatus,
     MarketOrder,
     OrderOutcome,
+    PendingOrder,
     Position,
     Quote,
     Side,
@@ -41,23 +46,10 @@ from tnm_desktop.terminal.port import (
 )
 
 T = TypeVar("T")
-TOKEN_PREFIX = "tnm-"  # noqa: S105 — a comment marker, not a secret
-DEFAULT_MAGIC = 7730  # jobs that come from no strategy (the GUI's manual closes)
+__all__ = ["DEFAULT_MAGIC", "TOKEN_PREFIX", "TradeExecutor", "contract_of", "magic_for", "rule_token", "token_for"]
 # How long a symbol's contract data (digits, point, tick size, volume limits) is taken as known:
 # brokers change them rarely, and the order itself always goes out on freshly read data.
 CONTRACT_TTL = 600.0
-
-
-def token_for(job_id: str) -> str:
-    """The comment token of a job: 20 characters, well inside MT5's 31."""
-    return TOKEN_PREFIX + job_id.replace("-", "")[:16]
-
-
-def magic_for(strategy_id: str | None) -> int:
-    """A strategy's magic number (stable, fits MT5's 32-bit field), so a close touches only its positions."""
-    if not strategy_id:
-        return DEFAULT_MAGIC
-    return int(strategy_id.replace("-", "")[:7], 16)
 
 
 def contract_of(spec: SymbolSpec) -> Contract:
@@ -96,6 +88,11 @@ class TradeExecutor:
     # Contract data of the symbols traded lately: (spec, monotonic time it was read).
     _contracts: dict[str, tuple[SymbolSpec, float]] = field(default_factory=dict, init=False, repr=False)
 
+    @staticmethod
+    def contract(spec: SymbolSpec) -> Contract:
+        """What sizing (and every pips figure) needs of a symbol."""
+        return contract_of(spec)
+
     def forget_contracts(self) -> None:
         """Read every symbol's contract data afresh (after reconnecting to the terminal)."""
         self._contracts.clear()
@@ -110,9 +107,11 @@ class TradeExecutor:
         """Execute a ``trade`` job; return the job result."""
         job = claimed.job
         instruction = TradeInstruction.from_payload(job.payload)
+        magic = magic_for(instruction.strategy_id)
         if instruction.action == "close":
-            return await self.close(claimed, instruction.broker_symbol, instruction.close or Close(),
-                                    magic_for(instruction.strategy_id))
+            return await self.close(claimed, instruction.broker_symbol, instruction.close or Close(), magic)
+        if instruction.action == "cancel":
+            return await cancel_orders(self, claimed, instruction, magic)
         token = token_for(job.id)
         if job.intent is not None:
             matches = await self._t(self.terminal.find_by_token, token)
@@ -120,30 +119,55 @@ class TradeExecutor:
                 return self._result_from_matches(matches, reconciled=True)
         elif datetime.now(UTC) - job.created_at > self.max_age:
             age = int((datetime.now(UTC) - job.created_at).total_seconds())
-            raise UserError(f"The alert is {age} s old and was not executed, so as not to trade at a stale price.",
-                            code="expired")
+            raise UserError(stale_reason(age, int(self.max_age.total_seconds())), code="expired")
         if not instruction.limits.trading_enabled:
             raise UserError("Trading is switched off in your settings.", code="trading_disabled")
         if not instruction.pair_allowed():
             raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
                             code="pair_not_allowed")
+        closed: dict[str, Any] | None = None
+        if instruction.close_first is not None:
+            # closelongsell and friends: the close always happens; the entry only inside the window.
+            closed = await self.close(claimed, instruction.broker_symbol, Close(side=instruction.close_first), magic)
+            try:
+                entries.check_window(instruction.window)
+            except UserError as outside:
+                return closed | {"note": " ".join(x for x in (closed.get("note"), outside.message) if x)}
+        else:
+            entries.check_window(instruction.window)
         try:
-            return await self._open(claimed, instruction, token)
+            result = await self._open(claimed, instruction, token)
         except BaseException:
             # A refusal (volume, stops) may come from contract data the broker has changed.
             self._contracts.pop(instruction.broker_symbol, None)
             raise
+        if closed is not None:
+            result["closed"] = closed.get("closed", [])
+        return result
 
     async def _open(self, claimed: ClaimedJob, instruction: TradeInstruction, token: str) -> dict[str, Any]:
         order, sized = await self._prepare(instruction, magic_for(instruction.strategy_id), token)
         self.checkpoint("before_intent")
         await self.data.record_intent(self.creds, claimed, {
             "symbol": order.symbol, "side": order.side.value, "volume": order.volume, "sl": order.sl,
-            "tp": order.tp, "magic": order.magic, "token": token})
+            "tp": order.tp, "magic": order.magic, "token": token,
+            **({"pending": order.kind.value, "price": order.price} if isinstance(order, PendingOrder) else {})})
         self.checkpoint("before_send")
         sent_at = datetime.now(UTC)
-        outcome = await self._t(self.terminal.send_market_order, order)
+        if isinstance(order, PendingOrder):
+            outcome = await self._t(self.terminal.send_pending_order, order)
+        else:
+            outcome = await self._t(self.terminal.send_market_order, order)
         self.checkpoint("after_send")
+        if outcome.status is FillStatus.PLACED:
+            assert isinstance(order, PendingOrder)
+            assert instruction.order is not None
+            note = entries.describe_pending(order.side, instruction.order, order.price, order.stoplimit,
+                                            order.expires_at)
+            return {"order": outcome.order, "pending": True, "volume": order.volume, "entry": order.price,
+                    "stoplimit": order.stoplimit, "sl": order.sl, "tp": order.tp, "token": token,
+                    "reconciled": False, "sent_at": sent_at.isoformat(),
+                    "note": " ".join(x for x in (note, sized.note) if x)}
         result = await self._settle(outcome, token, sized.note)
         result["sent_at"] = sent_at.isoformat()
         known = self._contracts.get(order.symbol)
@@ -151,22 +175,32 @@ class TradeExecutor:
             result |= fill_report(order, instruction.alert_price, result.get("price"), contract_of(known[0]).pip)
         return result
 
-    async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
+    async def _prepare(self, instruction: TradeInstruction, magic: int,
+                       token: str) -> tuple[MarketOrder | PendingOrder, Sized]:
         limits = instruction.limits
         sizing = instruction.sizing
         assert sizing is not None
         sl_level = instruction.sl or (Level(pips=limits.default_sl_pips) if limits.default_sl_pips else None)
         by_risk = not (sizing.mode == "lots" and sizing.lots is not None) and sl_level is not None
+        filters = instruction.filters
         spec, open_now, quote, account = await self._t(
-            self._read_market, instruction.broker_symbol, limits.max_open_positions is not None, by_risk)
+            self._read_market, instruction.broker_symbol, limits.max_open_positions is not None,
+            by_risk or (filters is not None and filters.account_above is not None))
         if limits.max_open_positions is not None and len(open_now) >= limits.max_open_positions:
             raise UserError(f"{len(open_now)} positions are open; your limit is {limits.max_open_positions}.",
                             code="max_positions")
         side = Side.BUY if instruction.action == "buy" else Side.SELL
-        entry = quote.ask if side is Side.BUY else quote.bid
         contract = contract_of(spec)
-        sl = _stop_price(contract, side, entry, sl_level, loss=True)
-        tp = _stop_price(contract, side, entry, instruction.tp, loss=False)
+        entries.check_filters(filters, contract, quote, account)
+        pending = instruction.order
+        price = stoplimit = None
+        if pending is not None:
+            price, stoplimit = entries.pending_prices(contract, side, pending, quote)
+            entry = stoplimit if stoplimit is not None else price  # where the position will open
+        else:
+            entry = quote.ask if side is Side.BUY else quote.bid
+        sl = entries.stop_price(contract, side, entry, sl_level, loss=True)
+        tp = entries.stop_price(contract, side, entry, instruction.tp, loss=False)
         if sizing.mode == "lots" and sizing.lots is not None:
             sized = size_fixed(contract, sizing.lots, max_lot_size=limits.max_lot_size)
         elif sl is None:
@@ -178,6 +212,10 @@ class TradeExecutor:
             distance = stop_distance(contract, entry, pips=None, price=sl)
             sized = size_by_risk(contract, balance=account.balance, risk_pct=sizing.risk_pct or 0,
                                  distance=distance, max_lot_size=limits.max_lot_size)
+        if pending is not None and price is not None:
+            return PendingOrder(spec.name, side, entries.pending_kind(pending), sized.volume, price,
+                                stoplimit=stoplimit, sl=sl, tp=tp, expires_at=entries.expiry(pending), magic=magic,
+                                comment=token), sized
         order = MarketOrder(spec.name, side, sized.volume, sl=sl, tp=tp, deviation=limits.max_slippage_points,
                             magic=magic, comment=token)
         return order, sized
@@ -277,7 +315,7 @@ class TradeExecutor:
         closed = []
         for position, volume in plan:
             outcome = await self._t(self.terminal.close_position, position.ticket, volume, magic=magic or 0,
-                                    comment=token)
+                                    comment=token, seen=position)
             self.checkpoint("after_send")
             if outcome.executed:
                 closed.append(_result_from_outcome(outcome, token) | {"position": position.ticket})
@@ -314,7 +352,8 @@ class TradeExecutor:
         return None if volume >= position.volume else volume
 
 
-def fill_report(order: MarketOrder, alert_price: float | None, fill: float | None, pip: float) -> dict[str, Any]:
+def fill_report(order: MarketOrder | PendingOrder, alert_price: float | None, fill: float | None,
+                pip: float) -> dict[str, Any]:
     """What was sent and how the fill compares with the alert's price, for the signal's detail.
 
     ``slippage_pips`` is positive when the fill was worse for the trader than the alert's price
@@ -326,22 +365,6 @@ def fill_report(order: MarketOrder, alert_price: float | None, fill: float | Non
         worse = fill - alert_price if order.side is Side.BUY else alert_price - fill
         report |= {"alert_price": alert_price, "slippage_pips": round(worse / pip, 2)}
     return report
-
-
-def _stop_price(contract: Contract, side: Side, entry: float, level: Level | None, *, loss: bool) -> float | None:
-    if level is None:
-        return None
-    if level.price is not None:
-        below = (side is Side.BUY) == loss
-        if (below and level.price >= entry) or (not below and level.price <= entry):
-            kind = "stop loss" if loss else "take profit"
-            where = "below" if below else "above"
-            raise UserError(f"The {kind} {level.price:g} must be {where} the {side.value} price {entry:g}.",
-                            code="invalid_stops")
-        return level.price
-    distance = (level.pips or 0) * contract.pip
-    down = (side is Side.BUY) == loss
-    return round(entry - distance if down else entry + distance, contract.digits)
 
 
 def _result_from_outcome(outcome: OrderOutcome, token: str) -> dict[str, Any]:

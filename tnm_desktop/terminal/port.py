@@ -35,6 +35,7 @@ class FillStatus(StrEnum):
 
     FILLED = "filled"
     PARTIAL = "partial"
+    PLACED = "placed"  # a pending order the broker accepted: it waits for its price
     REJECTED = "rejected"
     UNKNOWN = "unknown"
 
@@ -45,6 +46,22 @@ class FillingMode(StrEnum):
     FOK = "fok"
     IOC = "ioc"
     RETURN = "return"
+
+
+class PendingKind(StrEnum):
+    """A pending order's kind: a limit (a better price), a stop (a worse one), or a stop that then places a limit."""
+
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class ChangeStatus(StrEnum):
+    """How a change (new SL/TP, a pending order removed) ended; ``UNKNOWN``: look again before retrying."""
+
+    DONE = "done"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
 
 
 class TradeMode(StrEnum):
@@ -156,6 +173,8 @@ class SymbolSpec:
     currency_base: str
     currency_profit: str
     currency_margin: str
+    freeze_level: int = 0  # no change of an order or stop this close to the market, in points
+    pending_kinds: tuple[PendingKind, ...] = (PendingKind.LIMIT, PendingKind.STOP)  # what the broker accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,42 @@ class MarketOrder:
     deviation: int = 20
     magic: int = 0
     comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """A pending order to place.
+
+    ``price`` is where a limit or stop order triggers; a stop-limit order's ``stoplimit`` is the
+    price of the limit order it places when ``price`` is reached. ``expires_at`` (aware UTC) is
+    when the broker deletes it if it has not triggered (``None``: good till cancelled).
+    """
+
+    symbol: str
+    side: Side
+    kind: PendingKind
+    volume: float
+    price: float
+    stoplimit: float | None = None
+    sl: float | None = None
+    tp: float | None = None
+    expires_at: datetime | None = None
+    magic: int = 0
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What became of a change request (``retcode`` ``None``: no answer came)."""
+
+    status: ChangeStatus
+    retcode: int | None
+    message: str
+
+    @property
+    def done(self) -> bool:
+        """Whether the change is certainly in place (an unchanged request counts: it already was)."""
+        return self.status is ChangeStatus.DONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +314,8 @@ class OrderRecord:
     position_id: int
     setup_at: datetime
     done_at: datetime | None
+    stoplimit: float | None = None  # a stop-limit order's limit price
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,8 +420,31 @@ class TerminalPort(Protocol):
         ...
 
     def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
-                       comment: str = "") -> OrderOutcome:
-        """Close a position, or ``volume`` lots of it, by an opposite deal."""
+                       comment: str = "", seen: Position | None = None) -> OrderOutcome:
+        """Close a position, or ``volume`` lots of it, by an opposite deal.
+
+        ``seen`` is the position as the caller has just read it (spares reading it again).
+        """
+        ...
+
+    def send_pending_order(self, order: PendingOrder) -> OrderOutcome:
+        """Place a pending order (``PLACED`` when the broker took it); classify the result."""
+        ...
+
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> ChangeOutcome:
+        """Set an open position's stop loss and take profit (``None``: none); an unchanged request is done."""
+        ...
+
+    def remove_order(self, ticket: int) -> ChangeOutcome:
+        """Delete a pending order.
+
+        Raises:
+            UserError: the order is not pending (it triggered, expired or was deleted already).
+        """
+        ...
+
+    def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
         ...
 
     def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
@@ -373,15 +453,6 @@ class TerminalPort(Protocol):
 
     def position(self, ticket: int) -> Position | None:
         """Return one open position, or ``None`` if it is not open."""
-        ...
-
-    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
-        """Return the pending orders (of one symbol)."""
-        ...
-
-    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> OrderOutcome:
-        """Set a position's stop loss and take profit (``None``: none). ``FILLED`` means they are set
-        (also when they already were); a broker's refusal is ``REJECTED``; no answer is ``UNKNOWN``."""
         ...
 
     def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:

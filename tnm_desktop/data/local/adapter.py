@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from tnm_desktop.data.local.auth import LocalAuth
 from tnm_desktop.data.local.db import UserDb
 from tnm_desktop.data.local.desk import DeskQueries
+from tnm_desktop.data.local.orders import OrderQueries
 from tnm_desktop.data.local.queries import LocalQueries
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import (
@@ -35,7 +36,7 @@ AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server, 
                  "heartbeat_every_s, stale_after_s, down_since")
 
 
-class LocalAdapter(DeskQueries, LocalQueries):
+class LocalAdapter(DeskQueries, OrderQueries, LocalQueries):
     """The data port for a local workspace.
 
     Args:
@@ -242,9 +243,11 @@ class LocalAdapter(DeskQueries, LocalQueries):
         _check_strategy(draft)
         return Strategy.from_row(await self._db.one(
             "insert into tv_strategies (user_id, name, broker_connection_id, risk_override_pct, "
-            "allowed_pairs, is_enabled) values (%(user_id)s, %(name)s, %(broker_connection_id)s, "
-            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s) returning *",
-            {**draft.to_row(), "user_id": self._user_id()}))
+            "allowed_pairs, is_enabled, target_type, entry_type, account_filter, trading_window) "
+            "values (%(user_id)s, %(name)s, %(broker_connection_id)s, "
+            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s, %(target_type)s, %(entry_type)s, "
+            "%(account_filter)s, %(trading_window)s) returning *",
+            {**_strategy_row(draft), "user_id": self._user_id()}))
 
     async def update_strategy(self, strategy_id: str, draft: StrategyDraft) -> Strategy:
         """Edit a strategy (its secret stays)."""
@@ -252,8 +255,9 @@ class LocalAdapter(DeskQueries, LocalQueries):
         return Strategy.from_row(await self._db.one(
             "update tv_strategies set name = %(name)s, broker_connection_id = %(broker_connection_id)s, "
             "risk_override_pct = %(risk_override_pct)s, allowed_pairs = %(allowed_pairs)s, "
-            "is_enabled = %(is_enabled)s where id = %(id)s returning *",
-            {**draft.to_row(), "id": strategy_id}, missing="Strategy not found."))
+            "is_enabled = %(is_enabled)s, target_type = %(target_type)s, entry_type = %(entry_type)s, "
+            "account_filter = %(account_filter)s, trading_window = %(trading_window)s where id = %(id)s returning *",
+            {**_strategy_row(draft), "id": strategy_id}, missing="Strategy not found."))
 
     async def set_strategy_enabled(self, strategy_id: str, enabled: bool) -> Strategy:
         """Enable or disable a strategy: a disabled one logs alerts as discarded."""
@@ -290,6 +294,13 @@ def _broker_row(draft: BrokerConnectionDraft) -> dict[str, object]:
         raise UserError("Give the broker connection a name.", code="invalid")
     row = draft.to_row()
     row["symbol_map"] = Jsonb(json.loads(json.dumps(row["symbol_map"])))
+    return row
+
+
+def _strategy_row(draft: StrategyDraft) -> dict[str, object]:
+    row = draft.to_row()
+    window = row["trading_window"]
+    row["trading_window"] = Jsonb(window) if window is not None else None
     return row
 
 

@@ -203,9 +203,9 @@ class OpenPanel(QWidget):
         if position is None:
             return
         dialog = StopsDialog(position, self)
+        # Plain prices, as the agent reads the page's changes; 0 removes a level (MT5's "none").
         dialog.chosen.connect(lambda sl, tp: self._enqueue(JobType.MODIFY_POSITION, {
-            "ticket": position.ticket, "symbol": position.symbol,
-            "sl": {"price": sl} if sl is not None else None, "tp": {"price": tp} if tp is not None else None}))
+            "ticket": position.ticket, "symbol": position.symbol, "sl": sl or 0, "tp": tp or 0}))
         self.open_box = dialog
         dialog.open()
 

@@ -1,4 +1,6 @@
-"""One signal in full: the payload as received, its job, the fill, and how long each stage took."""
+"""One signal in full: the payload as received, its job, the execution (what was sent, the fill, its
+slippage, the position), how long each stage took, each account's leg, and what breakeven, trailing
+and targets did to the position since."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QStackedLayout,
     QVBoxLayout,
     QWidget,
@@ -21,8 +25,11 @@ from PySide6.QtWidgets import (
 
 from tnm_desktop.domain import Job, Signal
 from tnm_desktop.domain.history import HistoryFilter
+from tnm_desktop.domain.orders import order_kind
+from tnm_desktop.domain.rules import RuleEvent
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.positions_models import signed
+from tnm_desktop.gui.pages.signal_execution import execution_rows
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
 
 
@@ -45,33 +52,22 @@ def stages(signal: Signal, job: Job | None) -> list[tuple[str, datetime | None]]
     ]
 
 
-def execution_rows(job: Job | None, position: str = "") -> list[tuple[str, str]]:
-    """What was sent and how it filled: broker symbol, lots, SL/TP sent, fill, slippage, position."""
-    if job is None or job.job_type.value != "trade":
-        return []
-    intent = job.intent or {}
-    result: dict[str, Any] = job.result if isinstance(job.result, dict) else {}
-    symbol = result.get("broker_symbol") or intent.get("symbol") or job.payload.get("broker_symbol")
-    lots = result.get("volume")
-    sent = result.get("sent_volume") or intent.get("volume")
-    sl = result.get("sent_sl", intent.get("sl"))
-    tp = result.get("sent_tp", intent.get("tp"))
-    rows = [("Broker symbol", str(symbol or "—"))]
-    if sent is not None or lots is not None:
-        lots_text = f"{float(lots):g} filled" if lots is not None else "not filled"
-        rows.append(("Lots", f"{float(sent):g} sent, {lots_text}" if sent is not None else lots_text))
-    if intent or "sent_sl" in result:
-        rows.append(("Stop loss / take profit sent", f"{fmt.price(sl) or 'none'} / {fmt.price(tp) or 'none'}"))
-    if result.get("price") is not None:
-        rows.append(("Fill", fmt.price(float(result["price"]))))
-    slip = result.get("slippage_pips")
-    if slip is not None:
-        worse = "worse" if float(slip) > 0 else "better" if float(slip) < 0 else "exactly"
-        where = f" (alert {fmt.price(float(result['alert_price']))})" if result.get("alert_price") else ""
-        rows.append(("Slippage", "none: filled at the alert's price" if worse == "exactly"
-                     else f"{abs(float(slip)):.1f} pips {worse}{where}"))
-    if result.get("position"):
-        rows.append(("Position", f"#{result['position']}" + (f" — {position}" if position else "")))
+def leg_rows(legs: list[Job]) -> list[tuple[str, str, str, str]]:
+    """Each leg as the detail shows it: (account, order, status, what came of it)."""
+    rows = []
+    for job in legs:
+        payload = job.payload
+        result = job.result or {}
+        if job.status.value == "completed":
+            outcome = str(result.get("note") or "")
+            if result.get("price") is not None:
+                outcome = f"filled at {result['price']:g}" + (f" — {outcome}" if outcome else "")
+            elif result.get("order"):
+                outcome = outcome or f"order #{result['order']}"
+        else:
+            outcome = job.error_message or ""
+        rows.append((str(payload.get("connection_name") or payload.get("broker_symbol") or "—"), order_kind(payload),
+                     job.status.value.capitalize(), outcome or "—"))
     return rows
 
 
@@ -80,7 +76,18 @@ class _Loaded:
     signal: Signal | None
     job: Job | None
     agents: dict[str, str]
+    legs: list[Job]
+    events: list[RuleEvent]
     position: str = ""  # what became of the position the signal opened
+
+
+def _clear(grid: QGridLayout) -> None:
+    while grid.count():
+        item = grid.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.hide()
+            widget.deleteLater()
 
 
 def _selectable(label: QLabel) -> QLabel:
@@ -122,6 +129,15 @@ class SignalDetail(QWidget):
                             self.fields[name])
         self.execution_box = QGroupBox("Execution")
         self.execution = QFormLayout(self.execution_box)
+        self.legs_box = QGroupBox("Accounts")
+        self.legs = QGridLayout(self.legs_box)
+        self.legs.setColumnStretch(3, 1)
+        self.events_box = QGroupBox("Stop management")
+        self.events = QLabel()
+        self.events.setObjectName("rule_events")
+        self.events.setWordWrap(True)
+        self.events.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        QVBoxLayout(self.events_box).addWidget(self.events)
         self.timeline_box = QGroupBox("Stages")
         self.timeline = QGridLayout(self.timeline_box)
         self.timeline.setColumnStretch(1, 1)
@@ -139,13 +155,20 @@ class SignalDetail(QWidget):
         column.addLayout(facts)
         column.addWidget(job_box)
         column.addWidget(self.execution_box)
+        column.addWidget(self.legs_box)
+        column.addWidget(self.events_box)
         column.addWidget(self.timeline_box)
         column.addWidget(payload_box, 1)
         self.placeholder = QLabel("Select a signal to see its payload, job and stage times.")
         self.placeholder.setWordWrap(True)
+        self.payload.setMinimumHeight(90)
+        scroll = QScrollArea()  # legs and stop changes can make the pane taller than the window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(details)
         self._pages = QStackedLayout()
         self._pages.addWidget(self.placeholder)
-        self._pages.addWidget(details)
+        self._pages.addWidget(scroll)
         layout = QVBoxLayout(self)
         layout.addWidget(self.busy)
         layout.addWidget(self.message)
@@ -178,13 +201,17 @@ class SignalDetail(QWidget):
         signal = found[0] if found else None
         job = None
         agents: dict[str, str] = {}
+        legs: list[Job] = []
+        events: list[RuleEvent] = []
         if signal is not None and signal.job_id is not None:
             jobs = await data.get_jobs([signal.job_id])
             job = jobs[0] if jobs else None
             if job is not None and job.agent_id is not None:
                 agents = {a.id: a.name for a in await data.list_agents()}
+            legs = await data.signal_legs(signal_id)
+            events = await data.rule_events(signal_id)
         position = await self._position_state(signal, job) if signal is not None else ""
-        return _Loaded(signal, job, agents, position)
+        return _Loaded(signal, job, agents, legs, events, position)
 
     async def _position_state(self, signal: Signal, job: Job | None) -> str:
         ticket = job.result.get("position") if job is not None and isinstance(job.result, dict) else None
@@ -216,7 +243,7 @@ class SignalDetail(QWidget):
             self.placeholder.setText("This signal is no longer there.")
             return
         self._pages.setCurrentIndex(1)
-        action = (signal.action or "?").upper()
+        action = order_kind(job.payload, managed=False) if job is not None else (signal.action or "?").upper()
         self.title.setText(f"{action} {signal.symbol or '(no symbol)'}")
         status = self.fields["Status"]
         status.setText(signal.status.value.capitalize())
@@ -232,8 +259,11 @@ class SignalDetail(QWidget):
         agent = loaded.agents.get(job.agent_id, job.agent_id) if job and job.agent_id else None
         self.fields["Agent"].setText(agent or "—")
         self.fields["Job error"].setText((job.error_message if job else None) or "—")
-        self._show_execution(job, loaded.position)
         self._show_stages(signal, job)
+        self._show_execution(job, loaded.position)
+        self._show_legs(loaded.legs)
+        self.events_box.setVisible(bool(loaded.events))
+        self.events.setText("\n".join(f"{fmt.precise(e.at)}  {e.describe()}" for e in loaded.events))
         self.payload.setPlainText(pretty_payload(signal.raw_payload))
 
     def _show_execution(self, job: Job | None, position: str) -> None:
@@ -257,21 +287,46 @@ class SignalDetail(QWidget):
                 out[name.widget().text()] = value.widget().text()  # type: ignore[union-attr]
         return out
 
+    def _show_legs(self, legs: list[Job]) -> None:
+        _clear(self.legs)
+        self.legs_box.setVisible(bool(legs))
+        self.legs_box.setTitle(f"Accounts ({len(legs)})" if len(legs) > 1 else "Account")
+        for row, cells in enumerate(leg_rows(legs)):
+            for column, text in enumerate(cells):
+                label = _selectable(QLabel(text))
+                label.setObjectName(f"leg_{row}_{column}")
+                self.legs.addWidget(label, row, column)
+
+    def leg_texts(self) -> list[tuple[str, ...]]:
+        """What the accounts box shows, row by row — for tests and accessibility."""
+        rows = []
+        for row in range(self.legs.rowCount()):
+            cells = []
+            for column in range(4):
+                item = self.legs.itemAtPosition(row, column)
+                widget = item.widget() if item is not None else None
+                if isinstance(widget, QLabel):
+                    cells.append(widget.text())
+            if cells:
+                rows.append(tuple(cells))
+        return rows
+
     def _show_stages(self, signal: Signal, job: Job | None) -> None:
-        while self.timeline.count():
-            item = self.timeline.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.hide()
-                widget.deleteLater()
+        _clear(self.timeline)
         previous: datetime | None = None
         muted = theme.state_color("idle").name()
+        # The day once, in the box's title, and times in the rows: a narrower pane, a wider log.
+        first = next((when for _, when in stages(signal, job) if when is not None), None)
+        self.timeline_box.setTitle(f"Stages · {fmt.precise(first).split(' ')[0]}" if first else "Stages")
         for row, (name, when) in enumerate(stages(signal, job)):
             step = ""
             if when is not None and previous is not None:
                 step = "+" + fmt.duration_ms((when - previous).total_seconds() * 1000)
             name_label = QLabel(name)
-            when_label = QLabel(fmt.precise(when, empty="not reached"))
+            text = fmt.precise(when, empty="not reached")
+            if when is not None and first is not None and _day(when) == _day(first):
+                text = text.split(" ", 1)[1]
+            when_label = QLabel(text)
             when_label.setObjectName(f"stage_{row}")
             step_label = QLabel(step)
             if when is None:
@@ -306,3 +361,7 @@ class SignalDetail(QWidget):
                 cells.append(widget.text() if isinstance(widget, QLabel) else "")
             rows.append((cells[0], cells[1], cells[2]))
         return rows
+
+
+def _day(moment: datetime) -> object:
+    return moment.astimezone().date()

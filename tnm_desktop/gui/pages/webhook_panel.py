@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Strategy
-from tnm_desktop.domain.alerts import alert_message, sample_alert
+from tnm_desktop.domain.alerts import alert_message, pine_example, pine_settings, sample_alert
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.webhook_reach import describe_route, unreachable_hint, where_alerts_go
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, ask, copy_to_clipboard, monospace_font
 
 TEST_TIMEOUT_S = 5.0
@@ -36,10 +37,12 @@ def masked_url(strategy: Strategy, base_url: str) -> str:
     return strategy.webhook_url(base_url).removesuffix(strategy.webhook_secret) + MASK
 
 
-async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = TEST_TIMEOUT_S) -> str:
+async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = TEST_TIMEOUT_S, *,
+                          unreachable: str | None = None) -> str:
     """POST ``body`` to the webhook as TradingView would; return what the receiver answered.
 
-    Errors name ``shown_url`` (masked), never the real one.
+    Errors name ``shown_url`` (masked), never the real one; ``unreachable`` replaces the message
+    when nothing answers (it says what to check on this route).
     """
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=wait_s)) as http, \
@@ -51,8 +54,8 @@ async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = T
         raise UserError(f"No answer from {shown_url} within {wait_s:g} s.", code="receiver_timeout") from exc
     except aiohttp.ClientError as exc:
         host = urlsplit(url).netloc
-        raise UserError(f"Nothing answered at {host} — is the webhook receiver running? "
-                        f"({type(exc).__name__})", code="receiver_unreachable") from exc
+        why = unreachable or f"Nothing answered at {host} — is the webhook receiver running?"
+        raise UserError(f"{why} ({type(exc).__name__})", code="receiver_unreachable") from exc
 
 
 class WebhookPanel(QWidget):
@@ -68,6 +71,7 @@ class WebhookPanel(QWidget):
         super().__init__(parent)
         self._ctx = ctx
         self.strategy: Strategy | None = None
+        self._route = ""
 
         self.url = QLineEdit()
         self.url.setReadOnly(True)
@@ -91,14 +95,27 @@ class WebhookPanel(QWidget):
         self.test.clicked.connect(self._on_test_clicked)
         self.busy = BusyIndicator()
         self.answer = InlineMessage()
-        self.hint = QLabel("In TradingView: Create Alert → Notifications → Webhook URL, then paste the "
-                           "message into the alert's Message box.")
+        self.hint = QLabel("In TradingView (webhooks need a paid plan and two-factor authentication): Create "
+                           "Alert → Notifications → Webhook URL, then paste the message into the alert's Message "
+                           "box.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: palette(placeholder-text);")
+        self.route = QLabel()
+        self.route.setObjectName("webhook_route")
+        self.route.setWordWrap(True)
+        # The strategy's reading of PineConnector's numbers (its EA settings live on the strategy here).
+        self.pine = QLabel()
+        self.pine.setObjectName("pine_settings")
+        self.pine.setWordWrap(True)
+        self.pine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pine.setMinimumHeight(self.pine.fontMetrics().lineSpacing() * 3)  # the splitter sizes it up front
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Webhook URL"), 0, 0)
-        grid.addWidget(self.url, 0, 1)
+        url_column = QVBoxLayout()
+        url_column.addWidget(self.url)
+        url_column.addWidget(self.route)
+        grid.addLayout(url_column, 0, 1)
         url_buttons = QHBoxLayout()
         url_buttons.addWidget(self.reveal)
         url_buttons.addWidget(self.copy_url)
@@ -106,6 +123,7 @@ class WebhookPanel(QWidget):
         grid.addWidget(QLabel("Alert message"), 1, 0)
         grid.addWidget(self.message_text, 1, 1)
         grid.addWidget(self.copy_message, 1, 2)
+        grid.addWidget(self.pine, 2, 1, 1, 2)
         grid.setColumnStretch(1, 1)
         actions = QHBoxLayout()
         actions.addWidget(self.rotate)
@@ -139,10 +157,15 @@ class WebhookPanel(QWidget):
             self.url.setText("")
             self.url.setPlaceholderText("Select a strategy to see its webhook URL")
             self.message_text.setPlainText("")
+            self.pine.setText("")
             return
         base = self._ctx.services.webhook_base_url
         self.url.setText(strategy.webhook_url(base) if self.reveal.isChecked() else masked_url(strategy, base))
+        route = where_alerts_go(self._ctx)
+        self.route.setText(route)
+        self.route.setVisible(bool(route))
         self.message_text.setPlainText(alert_message(strategy))
+        self.pine.setText(f"{pine_settings(strategy)}\nFor example: {pine_example(strategy)}")
 
     def real_url(self) -> str:
         """The URL with its secret (only for the clipboard and the test request)."""
@@ -192,14 +215,16 @@ class WebhookPanel(QWidget):
             return
         self.busy.set_busy(True, "Sending…")
         self.answer.clear()
+        url = self.real_url()  # the public address when one is set: the whole way TradingView takes
+        self._route = describe_route(self._ctx)
         self._ctx.tasks.spawn(
-            post_test_alert(self.real_url(), masked_url(strategy, self._ctx.services.webhook_base_url),
-                            sample_alert()),
+            post_test_alert(url, masked_url(strategy, self._ctx.services.webhook_base_url), sample_alert(),
+                            unreachable=unreachable_hint(self._ctx, urlsplit(url).netloc)),
             name="test-signal", key=f"webhook-{id(self)}", on_result=self._answered, on_error=self._failed)
 
     def _answered(self, text: str) -> None:
         self.busy.set_busy(False)
-        self.answer.show_info(text + " The signal shows up in Signals.")
+        self.answer.show_info(f"{self._route} {text} The signal shows up in Signals.")
 
     def _failed(self, exc: TnmError) -> None:
         self.busy.set_busy(False)
