@@ -63,14 +63,15 @@ def test_it_can_touch_no_table_or_view(desk: Desk, statement: str) -> None:
 def test_it_may_execute_no_other_function_and_reach_no_private_schema(db: Db) -> None:
     callable_ = db.admin.execute(
         "select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private', 'auth', 'extensions') "
+        "where n.nspname not in ('pg_catalog', 'information_schema') "
         "and has_function_privilege('tnm_ingest', p.oid, 'execute') "
         "and has_schema_privilege('tnm_ingest', n.oid, 'usage') order by 1").fetchall()
-    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)"]
+    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)",
+                                            "tnm_privileged.ingest_tv_signal(text,text,timestamp with time zone,text)"]
     schemas = db.admin.execute(
         "select nspname from pg_namespace where has_schema_privilege('tnm_ingest', oid, 'usage') "
         "and nspname not in ('pg_catalog', 'information_schema') order by 1").fetchall()
-    assert [r["nspname"] for r in schemas] == ["public"]
+    assert [r["nspname"] for r in schemas] == ["public", "tnm_privileged"]
     assert db.admin.execute("select has_schema_privilege('tnm_ingest', 'public', 'create') as c").fetchone() == {
         "c": False}
 

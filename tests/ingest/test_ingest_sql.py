@@ -81,7 +81,7 @@ def test_broker_symbol_comes_from_the_symbol_map_else_the_suffix(desk: Desk, sym
     ({"action": "close", "close": "long"}, "long", None, None),
     ({"action": "flat", "close": "short", "percent": 50}, "short", 0.5, None),
     ({"action": "closelong", "lots": "0.2"}, "long", None, 0.2),
-    ({"action": "close_all", "percent": 100}, "all", 1.0, None),
+    ({"action": "close", "close": "all", "percent": 100}, "all", 1.0, None),
 ])
 def test_close_instructions(desk: Desk, alert: dict[str, object], side: str, fraction: float | None,
                             volume: float | None) -> None:
@@ -178,7 +178,9 @@ def test_unknown_symbol_is_refused_only_once_the_broker_reported_its_catalog(des
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ("update user_settings set trading_enabled = false", "trading is turned off in your settings"),
+    ("update user_settings set trading_enabled = false",
+     "Trading switch: trading is turned off in Settings. New entries are refused until trading is turned on "
+     "again; closes still run."),
     ("update broker_connections set is_active = false", "broker connection Demo broker is inactive"),
     ("update broker_connections set agent_id = null", "no MT5 agent serves broker connection Demo broker"),
 ])

@@ -7,7 +7,9 @@ dedicated thread, in order; the agent's event loop only awaits them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from tnm_desktop.agent.events import AgentEvent, TerminalSeen
+from tnm_desktop.agent.events import AgentEvent, LogLine, TerminalSeen
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
 from tnm_desktop.data.port import DataPort
@@ -23,11 +25,13 @@ from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.domain.trade import Close
 from tnm_desktop.ea.port import EaInput, EaToolchain, RunRequest, TestRequest
-from tnm_desktop.errors import OperationalError, UserError
+from tnm_desktop.errors import OperationalError, TnmError, UserError
 from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
 
 T = TypeVar("T")
 MAX_CANDLES = 5000
+RISK_WATCH_EVERY = 10.0  # seconds between looks at the daily loss while no entry comes
+log = logging.getLogger(__name__)
 
 
 def _project_name(payload: dict[str, Any]) -> str:
@@ -46,7 +50,8 @@ class TerminalRunner:
         toolchain: The EA toolchain (None: EA jobs are refused with a clear message).
         connect: How to log in to the terminal.
         emit: Agent events.
-        executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits).
+        executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits), and
+            ``risk_every``: seconds between looks at the daily loss while no entry comes.
     """
 
     def __init__(self, data: DataPort, creds: AgentCredentials, terminal: TerminalPort, *,
@@ -58,8 +63,10 @@ class TerminalRunner:
         self.toolchain = toolchain
         self._connect = connect
         self._emit = emit
+        self._risk_every = float(executor_options.pop("risk_every", RISK_WATCH_EVERY))
+        self._watcher: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt5")
-        self.trades = TradeExecutor(data, creds, terminal, self.call, **executor_options)
+        self.trades = TradeExecutor(data, creds, terminal, self.call, emit=emit, **executor_options)
         self.syncer = AccountSync(data, creds, terminal, self.call, emit)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -79,6 +86,29 @@ class TerminalRunner:
                                    code="autotrading_disabled")
         self.syncer.fallback_account = (status.login, status.server or "")
         await self._publish_symbols()
+        await self._stop_watching()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch_risk(), name="agent-risk-watch")
+
+    async def _watch_risk(self) -> None:
+        # The daily loss can reach its limit between alerts (a position running against the
+        # trader): look at it now and then, so the trader hears of it and, if asked, everything is
+        # closed without waiting for the next entry.
+        while True:
+            try:
+                await self.trades.risk.watch()
+            except TnmError as exc:
+                log.info("risk watch: %s", exc)
+            except Exception:  # a bug here must not stop trading; closes and checks at entry go on
+                log.exception("risk watch failed")
+                self._emit(LogLine(datetime.now(UTC), "warning", "Watching the daily loss failed; see the log."))
+            await asyncio.sleep(self._risk_every)
+
+    async def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
 
     async def _publish_symbols(self) -> None:
         # Ingestion refuses an alert for a symbol the broker does not offer only when it knows the
@@ -92,6 +122,7 @@ class TerminalRunner:
 
     async def close(self) -> None:
         """Let go of the terminal and its thread."""
+        await self._stop_watching()
         try:
             await self.call(self.terminal.shutdown)
         finally:
@@ -109,6 +140,8 @@ class TerminalRunner:
         if kind is JobType.TRADE:
             return await self.trades.trade(claimed)
         if kind is JobType.CLOSE_POSITION:
+            if payload.get("scope") == "account":
+                return await self.trades.close_account(claimed)
             ticket = payload.get("ticket")
             close = Close.parse({k: payload[k] for k in ("side", "fraction", "volume") if payload.get(k) is not None})
             return await self.trades.close(claimed, payload.get("symbol"), close,

@@ -24,6 +24,8 @@ class BrokerConnection:
     symbol_suffix: str
     symbol_map: dict[str, str]
     is_active: bool
+    # Symbol -> pip size, where the broker counts pips otherwise than the rule (domain/pips.py).
+    pip_sizes: dict[str, float] = field(default_factory=dict)
 
     def broker_symbol(self, tradingview_symbol: str) -> str:
         """Map a TradingView symbol (``FX:EURUSD``, ``EURUSD``) to this broker's symbol."""
@@ -40,6 +42,7 @@ class BrokerConnection:
             symbol_suffix=str(row.get("symbol_suffix") or ""),
             symbol_map={str(k): str(v) for k, v in c.json_object(row.get("symbol_map")).items()},
             is_active=bool(row.get("is_active", True)),
+            pip_sizes={str(k): float(v) for k, v in c.json_object(row.get("pip_sizes")).items()},
         )
 
 
@@ -56,13 +59,14 @@ class BrokerConnectionDraft:
     symbol_suffix: str = ""
     symbol_map: dict[str, str] = field(default_factory=dict)
     is_active: bool = True
+    pip_sizes: dict[str, float] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, object]:
         """The columns to write."""
         return {"name": self.name, "agent_id": self.agent_id, "broker_name": self.broker_name,
                 "server": self.server, "login": self.login, "account_type": self.account_type,
                 "symbol_suffix": self.symbol_suffix, "symbol_map": dict(self.symbol_map),
-                "is_active": self.is_active}
+                "is_active": self.is_active, "pip_sizes": dict(self.pip_sizes)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,7 @@ class Strategy:
     is_enabled: bool
     created_at: datetime
     updated_at: datetime
+    opposite_signal: str = "close"  # Opposite: "close" | "reverse" | "hedge"
 
     def webhook_url(self, base_url: str) -> str:
         """The URL to paste into TradingView."""
@@ -139,6 +144,7 @@ class Strategy:
             allowed_pairs=c.str_tuple(row.get("allowed_pairs")),
             is_enabled=bool(row.get("is_enabled", True)),
             created_at=c.moment(row["created_at"]), updated_at=c.moment(row["updated_at"]),
+            opposite_signal=str(row.get("opposite_signal") or "close"),
         )
 
 
@@ -151,13 +157,14 @@ class StrategyDraft:
     risk_override_pct: float | None = None
     allowed_pairs: tuple[str, ...] | None = None
     is_enabled: bool = True
+    opposite_signal: str = "close"
 
     def to_row(self) -> dict[str, object]:
         """The columns to write."""
         return {"name": self.name, "broker_connection_id": self.broker_connection_id,
                 "risk_override_pct": self.risk_override_pct,
                 "allowed_pairs": list(self.allowed_pairs) if self.allowed_pairs is not None else None,
-                "is_enabled": self.is_enabled}
+                "is_enabled": self.is_enabled, "opposite_signal": self.opposite_signal}
 
 
 @dataclass(frozen=True, slots=True)

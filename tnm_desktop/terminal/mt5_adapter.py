@@ -25,8 +25,10 @@ from tnm_desktop.terminal.port import (
     Candle,
     ConnectSettings,
     Deal,
+    FillStatus,
     MarketOrder,
     OrderOutcome,
+    OrderRecord,
     Position,
     Quote,
     Side,
@@ -265,7 +267,31 @@ class Mt5Terminal:
             return self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic,
                                      comment=comment, position=ticket)
 
+    def cancel_order(self, ticket: int) -> OrderOutcome:
+        """Delete a pending order (``FILLED`` means deleted; a broker's refusal is ``REJECTED``)."""
+        with self._lock:
+            self._ready_to_trade()
+            result = self._api.order_send({"action": mt5.TRADE_ACTION_REMOVE, "order": ticket})
+            if result is None:
+                code, message = self._api.last_error()
+                if code in mt5.IPC_ERRORS:
+                    self._lost()
+                return OrderOutcome(FillStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}).", 0.0,
+                                    order=ticket)
+            retcode = int(result.retcode)
+            message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
+            status = FillStatus.FILLED if retcode == mt5.TRADE_RETCODE_DONE else FillStatus.REJECTED
+            return OrderOutcome(status, retcode, message, 0.0, order=ticket)
+
     # -- positions, history, bars ------------------------------------------------------------
+
+    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
+        with self._lock:
+            records = self._get("read the pending orders", lambda: self._api.orders_get(symbol=symbol) if symbol
+                                else self._api.orders_get())
+            offset = self.server_time_offset()
+            return tuple(convert.order(r, offset) for r in records)
 
     def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
         """Return the open positions (of one symbol)."""

@@ -156,6 +156,11 @@ class SymbolSpec:
     currency_base: str
     currency_profit: str
     currency_margin: str
+    path: str = ""  # Market Watch path, e.g. "Metals\\XAUUSD.m"
+    # MT5's SYMBOL_CALC_MODE_* as a word: forex, forex_no_leverage, futures, cfd, cfd_index,
+    # cfd_leverage, exchange (stocks and the like); empty when unknown.
+    calc_mode: str = ""
+    freeze_level: int = 0  # no SL/TP change within this many points of the market
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +378,14 @@ class TerminalPort(Protocol):
 
     def position(self, ticket: int) -> Position | None:
         """Return one open position, or ``None`` if it is not open."""
+        ...
+
+    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
+        ...
+
+    def cancel_order(self, ticket: int) -> OrderOutcome:
+        """Delete a pending order (``FILLED`` means deleted; a broker's refusal is ``REJECTED``)."""
         ...
 
     def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:
