@@ -109,7 +109,7 @@ def test_prints_what_it_started_and_the_first_alerts_went_through(demo: Demo) ->
 def test_an_alert_posted_over_http_becomes_an_order(demo: Demo) -> None:
     before = len(demo.opening_deals())
     status, body = post(demo.info["webhook.EURUSD trend"],
-                        json.dumps({"id": "t-1", "action": "sell", "symbol": "EURUSD", "sl_pips": 30}))
+                        json.dumps({"id": "t-1", "action": "buy", "symbol": "EURUSD", "sl_pips": 30}))
     assert status == 200, body
     signal_id = json.loads(body)["signal_id"]
     demo.wait("select status = 'executed' from tv_signals where id = %s", (signal_id,))

@@ -239,13 +239,22 @@ def test_the_receivers_refusal_is_logged_discarded_with_its_reason(desk: Desk) -
 def test_the_readme_alert_message_as_tradingview_fills_it_in_is_accepted(desk: Desk) -> None:
     message = alert_message(None, sl_pips=20, tp_pips=40)  # type: ignore[arg-type]  # the strategy is unused
     assert message in (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    filled = message
-    for placeholder, value in [("{{strategy.order.id}}", "Long"), ("{{timenow}}", "2025-11-20T14:00:00Z"),
-                               ("{{strategy.order.action}}", "buy"), ("{{ticker}}", "OANDA:EURUSD"),
-                               ("{{close}}", "1.08512")]:
-        filled = filled.replace(placeholder, value)
-    trade = desk.instruction(desk.ingest(filled))
+
+    def filled(order_id: str, action: str, position: str, size: str, prev: str) -> str:
+        text = message
+        for placeholder, value in [("{{strategy.order.id}}", order_id), ("{{timenow}}", "2025-11-20T14:00:00Z"),
+                                   ("{{strategy.order.action}}", action), ("{{strategy.market_position}}", position),
+                                   ("{{strategy.market_position_size}}", size),
+                                   ("{{strategy.prev_market_position_size}}", prev),
+                                   ("{{ticker}}", "OANDA:EURUSD"), ("{{close}}", "1.08512")]:
+            text = text.replace(placeholder, value)
+        return text
+
+    trade = desk.instruction(desk.ingest(filled("Long", "buy", "long", "1", "0")))
     assert (trade.action, trade.symbol, trade.alert_price) == ("buy", "EURUSD", 1.08512)
     assert trade.sl is not None and trade.tp is not None and (trade.sl.pips, trade.tp.pips) == (20.0, 40.0)
+    # The strategy's exit of that long arrives as a sell that leaves it flat: a close, never a short.
+    exit_ = desk.instruction(desk.ingest(filled("Exit", "sell", "flat", "0", "1")))
+    assert (exit_.action, exit_.sizing, exit_.close is not None and exit_.close.side) == ("close", None, "all")
     # The app's "send test signal" body is an alert like any other.
     assert desk.instruction(desk.ingest(sample_alert("sell", "GBPUSD", 1.27))).action == "sell"
