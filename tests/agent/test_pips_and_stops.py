@@ -127,3 +127,19 @@ def test_a_symbol_without_a_stops_level_still_keeps_stops_off_the_spread() -> No
     stops = place_stops(EURUSD, Side.BUY, quote, Level(pips=0.5), None)  # 5 points: inside the 12-point spread
     assert stops.sl is not None and quote.bid - stops.sl >= 2 * 0.00001 - 1e-12
     assert stops.notes and "widened" in stops.notes[0]
+
+
+def test_pip_sizes_as_the_trader_types_them() -> None:
+    from tnm_desktop.domain.pips import format_pip_sizes, parse_pip_sizes
+
+    assert parse_pip_sizes(" xauusd=0.01; US30 = 0.1\nGER40.cash=1,") == {"XAUUSD": 0.01, "US30": 0.1,
+                                                                          "GER40.CASH": 1.0}
+    assert format_pip_sizes({"XAUUSD": 0.01, "US30": 0.1}) == "US30=0.1, XAUUSD=0.01"
+    assert parse_pip_sizes("") == {}
+    for text, message in (("XAUUSD", "“XAUUSD” is not a pip size: write SYMBOL=size, like XAUUSD=0.01."),
+                          ("XAUUSD=-1", "The pip size of XAUUSD must be a positive number, like 0.01 (got “-1”)."),
+                          ("XAUUSD=nan", "The pip size of XAUUSD must be a positive number, like 0.01 (got “nan”)."),
+                          ("gold=0.1, GOLD=0.01", "GOLD has two pip sizes.")):
+        with pytest.raises(UserError) as refused:
+            parse_pip_sizes(text)
+        assert refused.value.message == message

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from tnm_desktop.errors import UserError
+
 METALS = frozenset({"XAU", "XAG", "XPT", "XPD"})
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Codes that look like currencies but are coins (BTC, ETH…): a symbol made of them is not FX.
@@ -83,3 +85,36 @@ def pip_size(kind: InstrumentKind, digits: int, point: float, override: float | 
 def describe_pip(pip: float) -> str:
     """A pip size as a trader reads it (``0.0001``, ``0.1``, ``1``)."""
     return f"{pip:.10f}".rstrip("0").rstrip(".")
+
+
+def parse_pip_sizes(text: str) -> dict[str, float]:
+    """Read ``"XAUUSD=0.01, US30=0.1"`` (commas, semicolons or new lines between entries).
+
+    Raises:
+        UserError: an entry is not ``SYMBOL=size`` with a positive size, or a symbol comes twice.
+    """
+    sizes: dict[str, float] = {}
+    for raw in re.split(r"[,;\n]", text):
+        entry = raw.strip()
+        if not entry:
+            continue
+        symbol, sep, value = (part.strip() for part in entry.partition("="))
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._!/-]{1,32}", symbol):
+            raise UserError(f"“{entry}” is not a pip size: write SYMBOL=size, like XAUUSD=0.01.", code="invalid")
+        try:
+            size = float(value)
+        except ValueError:
+            size = 0.0
+        if not size > 0 or size != size or size > 100_000:
+            raise UserError(f"The pip size of {symbol} must be a positive number, like 0.01 (got “{value}”).",
+                            code="invalid")
+        key = symbol.upper()
+        if key in sizes:
+            raise UserError(f"{key} has two pip sizes.", code="invalid")
+        sizes[key] = size
+    return sizes
+
+
+def format_pip_sizes(sizes: dict[str, float]) -> str:
+    """The pip sizes as the broker dialog shows them (``US30=1, XAUUSD=0.01``)."""
+    return ", ".join(f"{symbol}={describe_pip(size)}" for symbol, size in sorted(sizes.items()))

@@ -1,4 +1,4 @@
-"""Create or edit a strategy: name, broker connection, risk override, allowed pairs, enabled."""
+"""Create or edit a strategy: name, broker connection, risk override, allowed pairs, opposite signals, enabled."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import BrokerConnection, Strategy, StrategyDraft
+from tnm_desktop.domain.alerts import OPPOSITE_CHOICES, opposite_explained
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.context import ViewContext
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage
@@ -110,6 +112,17 @@ class StrategyDialog(QDialog):
         pairs_box.addLayout(pair_row)
         self._on_only_pairs_toggled(self.only_pairs.isChecked())
 
+        self.opposite = QComboBox()
+        self.opposite.setObjectName("opposite_signal")
+        for choice, (title, _text) in OPPOSITE_CHOICES.items():
+            self.opposite.addItem(title, choice.value)
+        self.opposite.setCurrentIndex(max(self.opposite.findData(strategy.opposite_signal if strategy else "close"), 0))
+        self.opposite_note = QLabel()
+        self.opposite_note.setWordWrap(True)
+        self.opposite_note.setStyleSheet("color: palette(placeholder-text);")
+        self.opposite.currentIndexChanged.connect(self._on_opposite_current_index_changed)
+        self._on_opposite_current_index_changed(self.opposite.currentIndex())
+
         self.enabled = QCheckBox("Enabled — alerts become trades")
         self.enabled.setChecked(strategy.is_enabled if strategy else True)
         self.message = InlineMessage()
@@ -122,6 +135,8 @@ class StrategyDialog(QDialog):
         form.addRow("Broker connection", self.broker)
         form.addRow("Risk override", risk_row)
         form.addRow("Allowed pairs", pairs_box)
+        form.addRow("Opposite signal", self.opposite)
+        form.addRow("", self.opposite_note)
         form.addRow("", self.enabled)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._on_buttons_accepted)
@@ -134,7 +149,7 @@ class StrategyDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addLayout(bottom)
-        self.resize(520, 440)
+        self.resize(560, 520)
 
     def draft(self) -> StrategyDraft:
         """The strategy the form describes; UserError saying what to fix when it is not valid."""
@@ -155,9 +170,13 @@ class StrategyDialog(QDialog):
             if not pairs:
                 raise UserError("Add at least one pair, or allow all pairs.", code="invalid")
         return StrategyDraft(name=name, broker_connection_id=str(broker_id), risk_override_pct=risk,
-                             allowed_pairs=pairs, is_enabled=self.enabled.isChecked())
+                             allowed_pairs=pairs, is_enabled=self.enabled.isChecked(),
+                             opposite_signal=str(self.opposite.currentData()))
 
     # Slots ------------------------------------------------------------------------------------
+
+    def _on_opposite_current_index_changed(self, _index: int) -> None:
+        self.opposite_note.setText(opposite_explained(str(self.opposite.currentData())))
 
     def _on_only_pairs_toggled(self, only: bool) -> None:
         for widget in (self.pairs, self.pair_input, self.remove_pair):
