@@ -154,14 +154,19 @@ class TerminalWork:
         """Close every position and delete every pending order of the account (``closeall``)."""
         result = await self.close(claimed, None, Close(), None)
         cancelled, refused = [], {}
-        for order in await self._t(self.terminal.pending_orders):
-            outcome = await self._t(self.terminal.cancel_order, order.ticket)
-            if outcome.executed:
+        for order in await self._t(self.terminal.orders):
+            try:
+                outcome = await self._t(self.terminal.remove_order, order.ticket)
+            except UserError as exc:
+                if exc.code == "order_not_pending":
+                    continue  # it triggered or expired meanwhile: nothing left to delete
+                raise
+            if outcome.done:
                 cancelled.append(order.ticket)
             else:
                 refused[order.ticket] = outcome.message
-        if refused:  # an order filled or expired meanwhile is gone all the same
-            still = {o.ticket for o in await self._t(self.terminal.pending_orders)}
+        if refused:  # an unclear answer: the order may be gone all the same
+            still = {o.ticket for o in await self._t(self.terminal.orders)}
             failed = [f"#{t}: {m}" for t, m in refused.items() if t in still]
         else:
             failed = []

@@ -85,7 +85,7 @@ def symbol_spec(info: Any) -> SymbolSpec:
         stops_level=int(info.trade_stops_level), trade_mode=_TRADE_MODES.get(int(info.trade_mode), TradeMode.DISABLED),
         currency_base=str(info.currency_base), currency_profit=str(info.currency_profit),
         currency_margin=str(info.currency_margin), path=str(info.path),
-        calc_mode=_CALC_MODES.get(int(info.trade_calc_mode), "exchange"), freeze_level=int(info.trade_freeze_level))
+        calc_mode=_CALC_MODES.get(int(info.trade_calc_mode), "exchange"))
 
 
 def account(info: Any) -> AccountSnapshot:

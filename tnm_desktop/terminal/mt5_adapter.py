@@ -23,9 +23,10 @@ from tnm_desktop.terminal.lookup import find_by_token
 from tnm_desktop.terminal.port import (
     AccountSnapshot,
     Candle,
+    ChangeOutcome,
+    ChangeStatus,
     ConnectSettings,
     Deal,
-    FillStatus,
     MarketOrder,
     OrderOutcome,
     OrderRecord,
@@ -267,25 +268,29 @@ class Mt5Terminal:
             return self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic,
                                      comment=comment, position=ticket)
 
-    def cancel_order(self, ticket: int) -> OrderOutcome:
-        """Delete a pending order (``FILLED`` means deleted; a broker's refusal is ``REJECTED``)."""
+    def remove_order(self, ticket: int) -> ChangeOutcome:
+        """Delete a pending order."""
         with self._lock:
             self._ready_to_trade()
+            found = self._get("read the pending orders", lambda: self._api.orders_get(ticket=ticket))
+            if not found:
+                raise UserError(f"Order #{ticket} is not pending; it may have triggered, expired or been deleted.",
+                                code="order_not_pending")
             result = self._api.order_send({"action": mt5.TRADE_ACTION_REMOVE, "order": ticket})
             if result is None:
                 code, message = self._api.last_error()
                 if code in mt5.IPC_ERRORS:
                     self._lost()
-                return OrderOutcome(FillStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}).", 0.0,
-                                    order=ticket)
+                return ChangeOutcome(ChangeStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}).")
             retcode = int(result.retcode)
             message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
-            status = FillStatus.FILLED if retcode == mt5.TRADE_RETCODE_DONE else FillStatus.REJECTED
-            return OrderOutcome(status, retcode, message, 0.0, order=ticket)
+            if retcode in (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_NO_CHANGES):
+                return ChangeOutcome(ChangeStatus.DONE, retcode, message)
+            return ChangeOutcome(ChangeStatus.REJECTED, retcode, message)
 
     # -- positions, history, bars ------------------------------------------------------------
 
-    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+    def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
         """Return the pending orders (of one symbol)."""
         with self._lock:
             records = self._get("read the pending orders", lambda: self._api.orders_get(symbol=symbol) if symbol

@@ -47,6 +47,14 @@ class FillingMode(StrEnum):
     RETURN = "return"
 
 
+class ChangeStatus(StrEnum):
+    """How a change (new SL/TP, a pending order removed) ended; ``UNKNOWN``: look again before retrying."""
+
+    DONE = "done"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
 class TradeMode(StrEnum):
     """What the broker allows on a symbol."""
 
@@ -160,7 +168,6 @@ class SymbolSpec:
     # MT5's SYMBOL_CALC_MODE_* as a word: forex, forex_no_leverage, futures, cfd, cfd_index,
     # cfd_leverage, exchange (stocks and the like); empty when unknown.
     calc_mode: str = ""
-    freeze_level: int = 0  # no SL/TP change within this many points of the market
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +196,20 @@ class MarketOrder:
     deviation: int = 20
     magic: int = 0
     comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What became of a change request (``retcode`` ``None``: no answer came)."""
+
+    status: ChangeStatus
+    retcode: int | None
+    message: str
+
+    @property
+    def done(self) -> bool:
+        """Whether the change is certainly in place (an unchanged request counts: it already was)."""
+        return self.status is ChangeStatus.DONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,12 +401,16 @@ class TerminalPort(Protocol):
         """Return one open position, or ``None`` if it is not open."""
         ...
 
-    def pending_orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
-        """Return the pending orders (of one symbol)."""
+    def remove_order(self, ticket: int) -> ChangeOutcome:
+        """Delete a pending order.
+
+        Raises:
+            UserError: the order is not pending (it triggered, expired or was deleted already).
+        """
         ...
 
-    def cancel_order(self, ticket: int) -> OrderOutcome:
-        """Delete a pending order (``FILLED`` means deleted; a broker's refusal is ``REJECTED``)."""
+    def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
+        """Return the pending orders (of one symbol)."""
         ...
 
     def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:
