@@ -205,9 +205,10 @@ grant execute on function public.stop_trading(boolean) to authenticated, service
 -- What the agent checks before an entry ---------------------------------------------------------------
 
 -- The trader's limits now and this agent's daily-loss lock that still runs, in one round trip.
+-- Not STABLE: checking the key may store its fast hash (tnm_private.verify_agent), and PostgREST
+-- runs a stable function in a read-only transaction.
 create or replace function tnm_privileged.agent_risk_state(p_agent_id uuid, p_pairing_key text) returns jsonb
 language plpgsql
-stable
 security definer
 set search_path = ''
 as $$
@@ -236,7 +237,6 @@ grant execute on function tnm_privileged.agent_risk_state(uuid, text) to authent
 
 create or replace function public.agent_risk_state(p_agent_id uuid, p_pairing_key text) returns jsonb
 language sql
-stable
 set search_path = ''
 as $$ select tnm_privileged.agent_risk_state(p_agent_id, p_pairing_key) $$;
 revoke all on function public.agent_risk_state(uuid, text) from public, anon;
