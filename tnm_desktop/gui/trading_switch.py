@@ -44,43 +44,58 @@ class TradingSwitch(QObject):
         self._ctx = ctx
         self.enabled: bool | None = None  # None until loaded
         self.reason = ""
+        # Reads and turns can finish out of order (a refresh started just before a click may
+        # answer after it): each is numbered, and an answer older than the one shown is dropped.
+        self._issued = 0
+        self._shown = 0
         ctx.live.signal_changed.connect(self._on_live_signal_changed)
         ctx.live.job_changed.connect(self._on_live_job_changed)
 
+    def _next(self) -> int:
+        self._issued += 1
+        return self._issued
+
     def refresh(self) -> None:
         """Read the switch from the database."""
+        n = self._next()
         self._ctx.tasks.spawn(self._ctx.services.data.get_settings(), name="trading-switch",
-                              key=f"trading-switch-{id(self)}", on_result=self._show,
+                              key=f"trading-switch-{id(self)}", on_result=lambda s: self._show(s, n),
                               on_error=lambda _exc: None)  # the offline banner says why; the next change retries
 
     def stop(self, *, close_all: bool = False) -> None:
         """Turn trading off now (and with ``close_all``, close every position and pending order)."""
-        self._ctx.tasks.spawn(self._stop(close_all), name="stop-trading", key=f"stop-trading-{id(self)}",
-                              on_result=self._on_stopped, on_error=self._on_failed)
+        n = self._next()
+        self._ctx.tasks.spawn(self._stop(close_all), name="stop-trading",
+                              on_result=lambda done: self._on_stopped(done, n), on_error=self._on_failed)
 
     def start(self) -> None:
         """Turn trading on again."""
+        n = self._next()
         self._ctx.tasks.spawn(self._ctx.services.data.start_trading(), name="start-trading",
-                              key=f"stop-trading-{id(self)}", on_result=self._started, on_error=self._on_failed)
+                              on_result=lambda s: self._started(s, n),
+                              on_error=self._on_failed)
 
     async def _stop(self, close_all: bool) -> tuple[StopResult, UserSettings]:
         data = self._ctx.services.data
         result = await data.stop_trading(close_all=close_all)
         return result, await data.get_settings()
 
-    def _on_stopped(self, done: tuple[StopResult, UserSettings]) -> None:
+    def _on_stopped(self, done: tuple[StopResult, UserSettings], n: int) -> None:
         result, settings = done
-        self._show(settings)
+        self._show(settings, n)
         self.stopped.emit(result)
 
-    def _started(self, settings: UserSettings) -> None:
-        self._show(settings)
+    def _started(self, settings: UserSettings, n: int) -> None:
+        self._show(settings, n)
         self._ctx.bridge.info("Trading is on: new alerts are traded again.")
 
     def _on_failed(self, exc: TnmError) -> None:
         self.failed.emit(exc.message)
 
-    def _show(self, settings: UserSettings) -> None:
+    def _show(self, settings: UserSettings, n: int) -> None:
+        if n < self._shown:
+            return  # an older answer than the one on screen
+        self._shown = n
         self.enabled = settings.trading_enabled
         self.reason = "" if settings.trading_enabled else (settings.trading_off_reason or "trading is turned off")
         self.changed.emit(self.enabled, self.reason)
