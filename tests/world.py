@@ -57,4 +57,8 @@ def build_world(db: Db, user: User) -> World:
     a.execute("insert into broker_symbols (broker_connection_id, user_id, symbol, digits) values (%s, %s, 'EURUSD.m', 5)",
               (ids["broker_connections"], user.id))
     ids["broker_symbols"] = ids["broker_connections"]
+    a.execute("insert into daily_loss_locks (agent_id, user_id, trading_day, locked_until, limit_pct, loss_pct, reason) "
+              "values (%s, %s, current_date, now() + interval '1 day', 2, 2.5, 'daily loss 2.5 %% reached')",
+              (agent.id, user.id))
+    ids["daily_loss_locks"] = agent.id
     return World(user, agent, ids)

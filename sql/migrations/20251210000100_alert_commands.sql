@@ -287,20 +287,6 @@ $$;
 revoke execute on function tnm_private.alert_action(text), tnm_private.alert_size(jsonb, text),
   tnm_private.pine_alert(text), tnm_private.alert_order(jsonb) from public;
 
--- The connection's pip size for a symbol, by broker symbol first, then TradingView symbol.
-create or replace function tnm_private.pip_size_of(p_pip_sizes jsonb, p_broker_symbol text, p_symbol text)
-returns numeric
-language sql immutable
-set search_path = ''
-as $$
-  select (e.value #>> '{}')::numeric from jsonb_each(coalesce(p_pip_sizes, '{}')) e
-   where upper(btrim(e.key)) in (upper(p_broker_symbol), upper(p_symbol)) and jsonb_typeof(e.value) = 'number'
-     and (e.value #>> '{}')::numeric > 0
-   order by upper(btrim(e.key)) = upper(p_broker_symbol) desc
-   limit 1
-$$;
-revoke execute on function tnm_private.pip_size_of(jsonb, text, text) from public;
-
 -- The ingestion function -----------------------------------------------------------------------
 
 -- Answers one webhook request. code: accepted | duplicate | disabled | malformed | invalid |
@@ -555,7 +541,12 @@ begin
             'close', case when v_action in ('closeall', 'closealleaoff')
                           then '{"side": "all", "scope": "account"}'::jsonb else v_order -> 'close' end,
             'opposite', s.opposite_signal,
-            'pip_size', tnm_private.pip_size_of(s.pip_sizes, v_broker_symbol, v_symbol),
+            -- The connection's pip size for the symbol, by broker symbol first, then TradingView symbol.
+            'pip_size', case when v_action in ('buy', 'sell') and s.pip_sizes <> '{}'::jsonb then (
+              select (e.value #>> '{}')::numeric from jsonb_each(s.pip_sizes) e
+               where upper(btrim(e.key)) in (upper(v_broker_symbol), v_symbol) and jsonb_typeof(e.value) = 'number'
+                 and (e.value #>> '{}')::numeric > 0
+               order by upper(btrim(e.key)) = upper(v_broker_symbol) desc limit 1) end,
             'alert_price', v_order -> 'price',
             'comment', v_order -> 'comment',
             'allowed_pairs', case when s.allowed_pairs is not null then to_jsonb(array(

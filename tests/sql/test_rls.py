@@ -50,6 +50,8 @@ TABLES: dict[str, Spec] = {
     "sync_logs": Spec(),
     # Written only by the agent (record_broker_symbols); keyed by its connection, one symbol per world.
     "broker_symbols": Spec(key="broker_connection_id"),
+    # Written only by the agent (record_daily_loss); one agent per world.
+    "daily_loss_locks": Spec(key="agent_id"),
 }
 VIEWS = ["recent_sync_failures", "account_sync_health"]
 

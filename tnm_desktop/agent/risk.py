@@ -40,7 +40,7 @@ class AccountNow:
 
     account: AccountSnapshot
     positions: tuple[Position, ...]
-    figures: DayFigures
+    figures: DayFigures | None = None  # read only when a daily-loss limit needs them
 
 
 @dataclass
@@ -63,21 +63,27 @@ class RiskGate:
     _recorded: set[tuple[date, float]] = field(default_factory=set, init=False, repr=False)
 
     def read_account(self) -> AccountNow:
-        """The account, its positions and the day's figures (blocking; runs on the terminal's thread)."""
-        account = self.terminal.account()
+        """The account and its positions (blocking; runs on the terminal's thread)."""
+        return AccountNow(self.terminal.account(), self.terminal.positions())
+
+    def read_day(self, account: AccountSnapshot) -> DayFigures:
+        """The day's figures: the deals since the broker's trading day began (blocking, on the terminal's thread)."""
         offset = self.terminal.server_time_offset()
         now = datetime.now(UTC)
-        start = trading_day(now, offset)[1]
-        deals = self.terminal.deals_since(start)
+        deals = self.terminal.deals_since(trading_day(now, offset)[1])
         money = [Money(d.profit + d.commission + d.swap + d.fee, d.kind in _TRADING) for d in deals]
-        figures = day_figures(now=now, server_offset=offset, balance=account.balance, floating=account.profit,
-                              deals_today=money, currency=account.currency)
-        return AccountNow(account, self.terminal.positions(), figures)
+        return day_figures(now=now, server_offset=offset, balance=account.balance, floating=account.profit,
+                           deals_today=money, currency=account.currency)
 
     async def check(self, state: RiskState, now: AccountNow, broker_symbol: str) -> None:
         """Raise the refusal of an entry on ``broker_symbol`` (a UserError naming the limit), or return."""
-        await self._note_daily_loss(state, now.figures)
-        check_entry(state.limits, now=datetime.now(UTC), figures=now.figures, equity=now.account.equity,
+        figures = now.figures
+        if figures is None and state.limits.max_daily_loss_pct is not None:
+            # Only a daily-loss limit needs the day's deals: without one the entry skips that read.
+            figures = await self.call(self.read_day, now.account)
+        if figures is not None:
+            await self._note_daily_loss(state, figures)
+        check_entry(state.limits, now=datetime.now(UTC), figures=figures, equity=now.account.equity,
                     lock=state.lock, open_positions=len(now.positions),
                     symbol_positions=sum(1 for p in now.positions if p.symbol == broker_symbol), symbol=broker_symbol)
 
@@ -86,8 +92,8 @@ class RiskGate:
         state = await self.data.risk_state(self.creds)
         if state.limits.max_daily_loss_pct is None:
             return
-        now = await self.call(self.read_account)
-        await self._note_daily_loss(state, now.figures)
+        account = await self.call(self.terminal.account)
+        await self._note_daily_loss(state, await self.call(self.read_day, account))
 
     async def _note_daily_loss(self, state: RiskState, figures: DayFigures) -> None:
         reason = daily_loss_reached(state.limits, figures)

@@ -145,14 +145,14 @@ def daily_loss_reached(limits: RiskLimits, figures: DayFigures) -> str | None:
             f"({figures.describe()})")
 
 
-def check_entry(limits: RiskLimits, *, now: datetime, figures: DayFigures, equity: float,
+def check_entry(limits: RiskLimits, *, now: datetime, figures: DayFigures | None, equity: float,
                 lock: DailyLossLock | None, open_positions: int, symbol_positions: int, symbol: str) -> None:
     """Raise the refusal (a UserError whose message names the limit and the figures) or return.
 
     Args:
         limits: The trader's limits now.
         now: The time of the check (UTC).
-        figures: The day's figures from the terminal.
+        figures: The day's figures from the terminal (None: not read, as no daily-loss limit is set).
         equity: The account's equity now.
         lock: A daily-loss lock recorded earlier today, if any.
         open_positions: Positions open on the account now.
@@ -163,7 +163,7 @@ def check_entry(limits: RiskLimits, *, now: datetime, figures: DayFigures, equit
         why = limits.trading_off_reason or "trading is turned off"
         raise _refuse("trading_disabled", f"{why}. New entries are refused until trading is turned on again; "
                                           "closes still run.")
-    reached = daily_loss_reached(limits, figures)
+    reached = daily_loss_reached(limits, figures) if figures is not None else None
     if reached is None and lock is not None and lock.holds(limits, now):
         reached = lock.reason
     if reached is not None:
