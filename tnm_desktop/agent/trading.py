@@ -38,7 +38,7 @@ from tnm_desktop.agent.risk import AccountNow, RiskGate
 from tnm_desktop.agent.sizing import Sized, size_by_risk, size_fixed, stop_distance
 from tnm_desktop.agent.stops import place_stops
 from tnm_desktop.domain import ClaimedJob
-from tnm_desktop.domain.risk import RiskLimits
+from tnm_desktop.domain.risk import RiskState
 from tnm_desktop.domain.trade import Close, Level, Opposite, TradeInstruction
 from tnm_desktop.errors import TransientError, UserError
 from tnm_desktop.terminal.port import MarketOrder, OrderOutcome, Quote, Side, SymbolSpec, TokenMatches
@@ -59,6 +59,16 @@ def magic_for(strategy_id: str | None) -> int:
 
 
 _OTHER_SIDE = {"buy": "short", "sell": "long"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Market:
+    """What an entry read before deciding: the limits now, the symbol, its quote, the account."""
+
+    state: RiskState
+    spec: SymbolSpec
+    quote: Quote
+    now: AccountNow
 
 
 @dataclass
@@ -105,24 +115,29 @@ class TradeExecutor(TerminalWork):
             matches = await self._t(self.terminal.find_by_token, token)
             if not not_executed(matches):
                 return self._result_from_matches(matches, reconciled=True)
+        market = None if closing_first else await self._market(instruction)
         other = _OTHER_SIDE[instruction.action]
-        if instruction.opposite is not Opposite.HEDGE and (closing_first or await self._holds(instruction, magic)):
+        if instruction.opposite is not Opposite.HEDGE and (closing_first or self._holds(instruction, magic, market)):
             closed = await self.close(claimed, instruction.broker_symbol, Close(side=other), magic)
             if instruction.opposite is Opposite.CLOSE:
                 count = len(closed.get("closed") or [])
                 return closed | {"note": f"Closed the strategy's {other} {instruction.broker_symbol} position"
                                          f"{'s' if count > 1 else ''} instead of opening a {instruction.action}: "
                                          "this strategy's opposite signals close only (Strategies page)."}
-            return await self._entry(claimed, instruction, token, closed)
-        return await self._entry(claimed, instruction, token, None)
+            return await self._entry(claimed, instruction, token, closed, None)  # the positions changed: read again
+        return await self._entry(claimed, instruction, token, None, market)
 
-    async def _holds(self, instruction: TradeInstruction, magic: int) -> bool:
+    @staticmethod
+    def _holds(instruction: TradeInstruction, magic: int, market: _Market | None) -> bool:
+        # Whether the strategy holds the other side of the symbol (from the entry's own read).
+        if market is None:
+            return False
         wanted = Side.SELL if instruction.action == "buy" else Side.BUY
-        positions = await self._t(self.terminal.positions, instruction.broker_symbol)
-        return any(p.side is wanted and p.magic == magic for p in positions)
+        return any(p.symbol == market.spec.name and p.side is wanted and p.magic == magic
+                   for p in market.now.positions)
 
     async def _entry(self, claimed: ClaimedJob, instruction: TradeInstruction, token: str,
-                     closed: dict[str, Any] | None) -> dict[str, Any]:
+                     closed: dict[str, Any] | None, market: _Market | None) -> dict[str, Any]:
         job = claimed.job
         age = datetime.now(UTC) - job.created_at
         try:
@@ -132,7 +147,7 @@ class TradeExecutor(TerminalWork):
             if not instruction.pair_allowed():
                 raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
                                 code="pair_not_allowed")
-            result = await self._open(claimed, instruction, token)
+            result = await self._open(claimed, instruction, token, market or await self._market(instruction))
         except UserError as exc:
             if closed and closed.get("closed"):
                 raise UserError(f"The {_OTHER_SIDE[instruction.action]} position was closed; the new "
@@ -144,9 +159,11 @@ class TradeExecutor(TerminalWork):
                                                   result.get("note") or "") if n)
         return result
 
-    async def _open(self, claimed: ClaimedJob, instruction: TradeInstruction, token: str) -> dict[str, Any]:
+    async def _open(self, claimed: ClaimedJob, instruction: TradeInstruction, token: str,
+                    market: _Market) -> dict[str, Any]:
         try:
-            order, sized = await self._prepare(instruction, magic_for(instruction.strategy_id), token)
+            await self.risk.check(market.state, market.now, market.spec.name)
+            order, sized = self._prepare(instruction, magic_for(instruction.strategy_id), token, market)
             self.checkpoint("before_intent")
             await self.data.record_intent(self.creds, claimed, {
                 "symbol": order.symbol, "side": order.side.value, "volume": order.volume, "sl": order.sl,
@@ -163,15 +180,17 @@ class TradeExecutor(TerminalWork):
         result["sent_at"] = sent_at.isoformat()
         return result
 
-    async def _prepare(self, instruction: TradeInstruction, magic: int, token: str) -> tuple[MarketOrder, Sized]:
+    def _prepare(self, instruction: TradeInstruction, magic: int, token: str,
+                 market: _Market) -> tuple[MarketOrder, Sized]:
         defaults = instruction.limits
+        limits = market.state.limits
         sizing = instruction.sizing
         assert sizing is not None
         fixed = sizing.mode == "lots" and sizing.lots is not None
         # The trader's default stop, for the kind of order it was set for.
         default_sl = defaults.default_sl_pips_lots if fixed else defaults.default_sl_pips
         sl_level = instruction.sl or (Level(pips=default_sl) if default_sl else None)
-        (limits, now), (spec, quote) = await self._checked_market(instruction)
+        spec, quote = market.spec, market.quote
         side = Side.BUY if instruction.action == "buy" else Side.SELL
         entry = quote.ask if side is Side.BUY else quote.bid
         contract = contract_of(spec, instruction.pip_size)
@@ -185,7 +204,7 @@ class TradeExecutor(TerminalWork):
                                                     f"{sized.volume:g} lots.")
         else:
             distance = stop_distance(contract, entry, pips=None, price=sl)
-            sized = size_by_risk(contract, balance=now.account.balance, risk_pct=sizing.risk_pct or 0,
+            sized = size_by_risk(contract, balance=market.now.account.balance, risk_pct=sizing.risk_pct or 0,
                                  distance=distance, max_lot_size=limits.max_lot_size)
         if stops.notes:
             sized = Sized(sized.volume, sized.risk_money, sized.loss_per_lot,
@@ -194,16 +213,18 @@ class TradeExecutor(TerminalWork):
                             magic=magic, comment=token)
         return order, sized
 
-    async def _checked_market(self, instruction: TradeInstruction,
-                              ) -> tuple[tuple[RiskLimits, AccountNow], tuple[SymbolSpec, Quote]]:
-        # The limits (database) and the account and symbol (terminal) are read at the same time;
-        # the limits are checked before anything else is decided.
+    async def _market(self, instruction: TradeInstruction) -> _Market:
+        # The limits (database) and the account, positions and symbol (terminal) are read at the
+        # same time, once per entry: the opposite-signal decision and the risk check use this read.
         sizing = instruction.sizing
         by_risk = sizing is not None and sizing.mode == "risk"
-        state, (spec, quote, now) = await asyncio.gather(
-            self.data.risk_state(self.creds), self._t(self._read_market, instruction.broker_symbol, by_risk))
-        await self.risk.check(state, now, spec.name)
-        return (state.limits, now), (spec, quote)
+        try:
+            state, (spec, quote, now) = await asyncio.gather(
+                self.data.risk_state(self.creds), self._t(self._read_market, instruction.broker_symbol, by_risk))
+        except BaseException:
+            self._contracts.pop(instruction.broker_symbol, None)
+            raise
+        return _Market(state, spec, quote, now)
 
     def _read_market(self, name: str, by_risk: bool) -> tuple[SymbolSpec, Quote, AccountNow]:
         # Everything an entry reads of the terminal, in one trip to its thread (blocking; runs
