@@ -118,9 +118,10 @@ class TerminalWork:
             if volume != 0:
                 plan.append((position, volume))
         if not plan:
-            what = f"#{ticket}" if ticket else f"{close.side if close.side != 'all' else ''} {symbol or ''}".strip()
-            note = "Already closed before a restart." if done else f"Nothing to close: no open {what} position."
-            return {"closed": [], "note": note.replace("no open  position", "no open position"), "token": token}
+            words = [f"#{ticket}"] if ticket else [w for w in (close.side if close.side != "all" else "", symbol) if w]
+            what = " ".join(["open", *words, "position"])
+            note = "Already closed before a restart." if done else f"Nothing to close: no {what}."
+            return {"closed": [], "note": note, "token": token}
         self.checkpoint("before_intent")
         await self.data.record_intent(self.creds, claimed, {
             "close": [{"ticket": p.ticket, "volume": v} for p, v in plan], "token": token})
