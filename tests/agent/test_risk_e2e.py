@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from tnm_desktop.agent.events import LogLine
+from tnm_desktop.agent.events import LimitReached, LogLine
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import TradeRig, make_rig
@@ -64,8 +64,9 @@ async def test_a_daily_loss_beyond_the_limit_refuses_entries_once_told_and_close
     assert len(lock) == 1 and float(lock[0]["limit_pct"]) == 0.5
     rig.sim.control.step_price("EURUSD.m", 100)
     assert (await refused(rig, "sell", "USDJPY"))[0] == "daily_loss"
-    told = [e for e in rig.events if isinstance(e, LogLine) and e.text.startswith("Maximum daily loss")]
-    assert len(told) == 1
+    told = [e for e in rig.events if isinstance(e, LimitReached)]
+    assert len(told) == 1 and told[0].limit == "Maximum daily loss"  # the trader is told once
+    assert told[0].text == next(e.text for e in rig.events if isinstance(e, LogLine) and e.text == told[0].text)
     # Closes are never refused.
     closing, signal = rig.trade("close", "EURUSD")
     assert (await rig.final(closing))["status"] == "completed"

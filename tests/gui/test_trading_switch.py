@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from tnm_desktop.agent.events import LimitReached
 from tnm_desktop.gui.mainwindow import MainWindow
 
 from tests.gui import test_mainwindow
@@ -123,3 +124,16 @@ async def test_an_eaoff_alert_shows_as_trading_off_with_its_reason(open_window: 
         await trading_shown(window, True)
     finally:
         desk.close()
+
+
+async def test_a_limit_reached_by_the_embedded_agent_is_told_once_in_the_tray(open_window: OpenWindow,
+                                                                             user: User) -> None:
+    window = await open_window(user)
+    told: list[tuple[str, str]] = []
+    window.notifier.notify.connect(lambda title, text: told.append((title, text)))
+    text = ("Maximum daily loss: daily loss 2.4 % reached the 2 % limit (balance at the start of the trading day "
+            "10,000.00 USD; realised -150.00, floating -90.00). New entries are refused until the broker's next "
+            "trading day.")
+    window.session.ctx.agent.on_event(LimitReached("Maximum daily loss", text))  # as from the agent's thread
+    await eventually(lambda: told != [], what="the notification")
+    assert told == [("Maximum daily loss reached", text.removeprefix("Maximum daily loss: "))]

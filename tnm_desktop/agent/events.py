@@ -73,7 +73,15 @@ class LogLine:
     text: str
 
 
-AgentEvent = StateChanged | HeartbeatSent | TerminalSeen | JobStarted | JobFinished | LogLine
+@dataclass(frozen=True, slots=True)
+class LimitReached:
+    """A risk limit was reached for the first time (the daily loss, once a trading day): tell the trader."""
+
+    limit: str  # the limit's name, as Settings shows it
+    text: str  # what happened and what now follows, for the user
+
+
+AgentEvent = StateChanged | HeartbeatSent | TerminalSeen | JobStarted | JobFinished | LogLine | LimitReached
 AgentListener = Callable[[AgentEvent], None]
 
 

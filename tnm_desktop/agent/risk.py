@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tnm_desktop.agent.events import AgentEvent, LogLine
+from tnm_desktop.agent.events import AgentEvent, LimitReached, LogLine
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials
 from tnm_desktop.domain.risk import (
@@ -114,3 +114,4 @@ class RiskGate:
             text = f"Maximum daily loss: {reason}. New entries are refused until the broker's next trading day{then}"
             log.warning(text)
             self.emit(LogLine(datetime.now(UTC), "warning", text))
+            self.emit(LimitReached("Maximum daily loss", text))

@@ -20,6 +20,7 @@ from tnm_desktop.agent.events import (
     HeartbeatSent,
     JobFinished,
     JobStarted,
+    LimitReached,
     LogLine,
     StateChanged,
     TerminalSeen,
@@ -78,6 +79,7 @@ class AgentBridge(QObject):
         job_started(object): a JobStarted.
         job_finished(object): a JobFinished.
         log_line(object): a LogLine.
+        limit_reached(str, str): a risk limit was reached (its name, what happened), once.
         attached(bool): an agent was attached (True) or detached (False).
         paired(object): this machine was paired or re-paired (an Agent): the app (re)starts it.
         revoked(str): this machine's agent was revoked (its id): the app stops it.
@@ -89,6 +91,7 @@ class AgentBridge(QObject):
     job_started = Signal(object)
     job_finished = Signal(object)
     log_line = Signal(object)
+    limit_reached = Signal(str, str)
     attached = Signal(bool)
     paired = Signal(object)
     revoked = Signal(str)
@@ -130,6 +133,8 @@ class AgentBridge(QObject):
                 self.job_started.emit(event)
             case JobFinished():
                 self.job_finished.emit(event)
+            case LimitReached(limit=limit, text=text):
+                self.limit_reached.emit(limit, text)
             case LogLine():
                 with self._log_lock:
                     self._recent_log.append(event)

@@ -1,4 +1,5 @@
-"""What deserves a desktop notification: a failed signal, a sync that keeps failing, a stopped agent.
+"""What deserves a desktop notification: a failed signal, a sync that keeps failing, a stopped agent,
+a risk limit reached.
 
 The :class:`Notifier` only decides; the main window shows its ``notify`` signal through the tray
 icon (and the status bar), so the rules are testable without a system tray.
@@ -39,6 +40,7 @@ class Notifier(QObject):
         live.sync_log_added.connect(self._on_live_sync_log_added)
         live.agent_changed.connect(self._on_live_agent_changed)
         agent.state_changed.connect(self._on_agent_state_changed)
+        agent.limit_reached.connect(self._on_agent_limit_reached)
 
     def _on_live_signal_changed(self, change: Change) -> None:
         signal = change.row
@@ -78,6 +80,10 @@ class Notifier(QObject):
     def _on_agent_state_changed(self, state: str, detail: str) -> None:
         if state == AgentState.STOPPED.value:
             self._agent_stopped("This machine's agent", detail or None)
+
+    def _on_agent_limit_reached(self, limit: str, text: str) -> None:
+        # The agent reports a limit once (it records it in the database first), so this is once too.
+        self.notify.emit(f"{limit} reached", text.removeprefix(f"{limit}: "))
 
     def _agent_stopped(self, name: str, reason: str | None) -> None:
         # The embedded agent reports its stop twice (its event and its row): say it once.
