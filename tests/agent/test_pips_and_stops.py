@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from tnm_desktop.agent.closing import contract_of
 from tnm_desktop.agent.sizing import Contract
-from tnm_desktop.agent.stops import margin_points, place_stops
+from tnm_desktop.agent.stop_levels import margin_points, place_stops
 from tnm_desktop.domain.pips import InstrumentKind, describe_pip, instrument_kind, pip_size
 from tnm_desktop.domain.trade import Level
 from tnm_desktop.errors import UserError

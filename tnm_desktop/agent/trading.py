@@ -36,7 +36,7 @@ from tnm_desktop.agent.closing import (
 from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.risk import AccountNow, RiskGate
 from tnm_desktop.agent.sizing import Sized, size_by_risk, size_fixed, stop_distance
-from tnm_desktop.agent.stops import place_stops
+from tnm_desktop.agent.stop_levels import place_stops
 from tnm_desktop.domain import ClaimedJob
 from tnm_desktop.domain.risk import RiskState
 from tnm_desktop.domain.trade import Close, Level, Opposite, TradeInstruction
