@@ -187,7 +187,7 @@ def main() -> None:
         try:
             url = receiver.start()
             agent.start()
-            one_run(db, trader, url, agent, 0, 20, args.interval)  # warm-up: the first claim's bcrypt, caches
+            one_run(db, trader, url, agent, 0, 20, args.interval)  # warm-up: the caches, the schema
             runs = [one_run(db, trader, url, agent, 1000 + r * args.alerts, args.alerts, args.interval)
                     for r in range(args.runs)]
             floors = floor.measure(db, count=args.alerts, interval=args.interval / 5)

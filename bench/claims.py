@@ -53,7 +53,7 @@ from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.queries import _json
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, Session
 
-from bench.common import BenchDb, Trader, pairing_hash, print_machine, private_database, seed_trader, table
+from bench.common import BenchDb, Trader, pairing_hashes, print_machine, private_database, seed_trader, table
 from bench.common import verdict as said
 
 APP = "app (claim_next_job + complete_job)"
@@ -247,9 +247,11 @@ def _pair_agents(db: BenchDb, trader: Trader, count: int) -> list[tuple[str, str
     with psycopg.connect(db.admin, autocommit=True) as conn:
         for i in range(1, count):
             key = "pk_" + secrets.token_hex(32)
+            hashes = pairing_hashes(key)
             row = conn.execute("insert into mt5_agents (user_id, name, machine_name, terminal_path, pairing_key_hash, "
-                               "pairing_key_prefix) values (%s, %s, 'bench', 'simulator:', %s, %s) returning id::text",
-                               (trader.user_id, f"bench-{i}", pairing_hash(key), key[:11])).fetchone()
+                               "pairing_key_sha256, pairing_key_prefix) values (%s, %s, 'bench', 'simulator:', %s, %s, "
+                               "%s) returning id::text",
+                               (trader.user_id, f"bench-{i}", hashes.bcrypt, hashes.sha256, hashes.prefix)).fetchone()
             assert row is not None
             agents.append((row[0], key))
     return agents
@@ -260,11 +262,13 @@ def _install(db: BenchDb) -> None:
         conn.execute("create schema if not exists bench_claims")
         for name, (old, new) in _NOKEY_EDITS.items():
             row = conn.execute("select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = "
-                               "p.pronamespace where n.nspname = 'public' and p.proname = %s", (name,)).fetchone()
+                               "p.pronamespace where n.nspname = 'tnm_privileged' and p.proname = %s",
+                               (name,)).fetchone()
             assert row is not None
             source = str(row[0])
             assert old in source, f"{name} changed: update the benchmark's copy"
-            source = source.replace(old, new).replace(f"FUNCTION public.{name}(", f"FUNCTION bench_claims.{name}(")
+            source = source.replace(old, new).replace(f"FUNCTION tnm_privileged.{name}(",
+                                                      f"FUNCTION bench_claims.{name}(")
             conn.execute(source.encode())
         conn.execute("grant usage on schema bench_claims to authenticated")
         conn.execute("grant execute on all functions in schema bench_claims to authenticated")
@@ -368,7 +372,7 @@ def key_check_cost(db: BenchDb, trader: Trader, agent: tuple[str, str], calls: i
                      (json.dumps({"sub": trader.user_id, "role": "authenticated"}),))
         # Claims in one transaction skip the rows the earlier ones took: a few hundred keep that small.
         for name, call, n in (
-                ("verify_agent: the key check (cached digest)", "perform tnm_private.verify_agent(a, k)", calls),
+                ("verify_agent: the key check (its SHA-256)", "perform tnm_private.verify_agent(a, k)", calls),
                 ("expire_leases: the lease sweep", "perform tnm_private.expire_leases(u)", calls),
                 ("claim_next_job (300 in one transaction)", "perform * from public.claim_next_job(a, k, 60)", 300),
                 ("the same without the key check", "perform * from bench_claims.claim_next_job(a, k, 60)", 300)):
@@ -404,7 +408,7 @@ def main() -> None:
         trader = seed_trader(db.admin)
         agents = _pair_agents(db, trader, max(levels))
         _install(db)
-        for system in SYSTEMS:  # warm-up: each agent's one bcrypt check, the caches, the schema
+        for system in SYSTEMS:  # warm-up: the caches, the schema
             run_one(db, trader, agents, system, max(levels), 200)
         rates: dict[tuple[str, int], list[float]] = {}
         checks: dict[tuple[str, int], list[str]] = {}

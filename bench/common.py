@@ -1,7 +1,7 @@
 """What every benchmark needs: a private database, a seeded trader, percentiles and the machine.
 
 Every benchmark starts its own PostgreSQL cluster in a temporary directory (through the same
-``tnm_desktop.localdb`` the app uses, so it runs the shipped migrations and settings) and removes
+``tnm_desktop.pgcluster`` the app uses, so it runs the shipped migrations and settings) and removes
 it afterwards. As root, PostgreSQL runs as an unprivileged user, so the directory is made
 enterable for it.
 """
@@ -25,10 +25,11 @@ from pathlib import Path
 import bcrypt
 import keyring
 import psycopg
-from tnm_desktop import localdb
-from tnm_desktop.agent.pairing import BCRYPT_ROUNDS
+from tnm_desktop import pgcluster
+from tnm_desktop.agent.pairing import BCRYPT_ROUNDS, hash_key
+from tnm_desktop.domain import PairingKeyHashes
 from tnm_desktop.keystore import FileKeyring
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
 
 # ------------------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def private_database(prefix: str = "tnm-bench-", *, fast: bool = False) -> Itera
     keyring.set_keyring(FileKeyring(root / "keyring.json"))
     cluster: LocalCluster | None = None
     try:
-        cluster, _ = localdb.up(root / "db", fast=fast)
+        cluster, _ = pgcluster.up(root / "db", fast=fast)
         yield BenchDb(root, cluster)
     finally:
         if cluster is not None:
@@ -115,9 +116,9 @@ class Trader:
     secret: str
 
 
-def pairing_hash(key: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    """The bcrypt hash the app stores for a pairing key (``$2a$``, the app's cost by default)."""
-    return bcrypt.hashpw(key.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
+def pairing_hashes(key: str, rounds: int = BCRYPT_ROUNDS) -> PairingKeyHashes:
+    """What the app stores for a pairing key (bcrypt at the app's cost by default, SHA-256, prefix)."""
+    return hash_key(key, rounds)
 
 
 def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYPT_ROUNDS,
@@ -139,9 +140,10 @@ def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYP
                           "values (%s, %s, now()) returning id::text", email, password)
         conn.execute("update user_settings set risk_percent = 1.0, default_sl_pips = 20, max_lot_size = 5 "
                      "where user_id = %s", (user,))
+        hashes = pairing_hashes(key, rounds)
         agent = _one(conn, "insert into mt5_agents (user_id, name, machine_name, terminal_path, pairing_key_hash, "
-                           "pairing_key_prefix) values (%s, 'bench', 'bench', %s, %s, %s) returning id::text",
-                     user, terminal_path, pairing_hash(key, rounds), key[:11])
+                           "pairing_key_sha256, pairing_key_prefix) values (%s, 'bench', 'bench', %s, %s, %s, %s) "
+                           "returning id::text", user, terminal_path, hashes.bcrypt, hashes.sha256, hashes.prefix)
         broker = _one(conn, "insert into broker_connections (user_id, agent_id, name, symbol_suffix) "
                             "values (%s, %s, 'Simulator', '.m') returning id::text", user, agent)
         strategy = _one(conn, "insert into tv_strategies (user_id, broker_connection_id, name) "
@@ -154,7 +156,7 @@ def seed_trader(admin_url: str, *, email: str | None = None, rounds: int = BCRYP
 
 
 def _one(conn: psycopg.Connection[tuple[object, ...]], query: str, *params: object) -> str:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -261,7 +263,7 @@ def machine(cluster: LocalCluster | None = None) -> dict[str, str]:
                 os_name = line.split("=", 1)[1].strip('"') + f" (kernel {platform.release()})"
     pg = "unknown"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        install = cluster.install if cluster is not None else localdb.find_postgres()
+        install = cluster.install if cluster is not None else pgcluster.find_postgres()
         pg = subprocess.run([install.tool("postgres"), "--version"], capture_output=True, text=True,
                             check=True, timeout=10).stdout.strip()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"

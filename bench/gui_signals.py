@@ -288,10 +288,10 @@ async def _gui(db: BenchDb, trader: Trader, strategies: list[str], args: argpars
     from tnm_desktop.data.local.adapter import LocalAdapter
     from tnm_desktop.data.port import LiveState
     from tnm_desktop.domain import SignalStatus
-    from tnm_desktop.gui import theme
-    from tnm_desktop.gui.bridge import MessageBridge
-    from tnm_desktop.gui.session import GuiSession
-    from tnm_desktop.gui.views.signals import SignalsView
+    from tnm_desktop.gui.pages.signals import SignalsView
+    from tnm_desktop.gui.shell.session import GuiSession
+    from tnm_desktop.gui.widgets import theme
+    from tnm_desktop.gui.widgets.bridge import MessageBridge
     from tnm_desktop.profiles import ConnectionProfile, ProfileKind
     from tnm_desktop.services import Services
 
@@ -501,7 +501,7 @@ def repaints(view: Any, count: int = 200) -> dict[str, list[float]]:
     """
     from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
     from PySide6.QtGui import QStandardItem, QStandardItemModel
-    from tnm_desktop.gui.views.signals_model import COLUMNS
+    from tnm_desktop.gui.pages.signals_model import COLUMNS
 
     class Trivial(QAbstractTableModel):
         def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008

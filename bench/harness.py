@@ -17,9 +17,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from tnm_desktop.agent.compose import runner_factory
 from tnm_desktop.agent.events import AgentEvent, StateChanged
 from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.composition.agent import runner_factory
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.live import LocalListener

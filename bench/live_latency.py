@@ -137,7 +137,7 @@ def main() -> None:
         agent = AgentHarness(db, trader, None, Path(work) / "ea")
         agent.start()
         try:
-            _hold_latency(db, trader, agent, 10, 0.1)  # warm-up: the first claim's bcrypt check
+            _hold_latency(db, trader, agent, 10, 0.1)  # warm-up: the caches, the schema
             for run in runs:
                 run.update(_hold_latency(db, trader, agent, args.jobs, 0.1))
         finally:

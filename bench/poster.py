@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event
 from urllib.parse import urlsplit
 
 import psycopg
@@ -31,7 +30,7 @@ class Posted:
 
 
 def post_alerts(base_url: str, secret: str, bodies: Sequence[str], interval: float, admin_url: str, user_id: str,
-                done: Event) -> tuple[list[Posted], dict[str, float]]:
+                done: threading.Event) -> tuple[list[Posted], dict[str, float]]:
     """Post ``bodies`` one every ``interval`` seconds; until ``done``, note when each signal last changed.
 
     Returns:

@@ -26,7 +26,7 @@ page's rows in (its view idle with rows), every page built. The launcher's clock
 before it starts the process. Then the probe closes the window and the app shuts down.
 
 Beside it, where the time goes: ``python -X importtime`` of what the launch imports before the
-first window (``tnm_desktop.cli`` and ``tnm_desktop.gui.app``), and of the pages' modules, which
+first window (``tnm_desktop.cli`` and ``tnm_desktop.gui.shell.app``), and of the pages' modules, which
 the app imports in a worker thread while the session is restored.
 """
 
@@ -44,7 +44,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import psycopg
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.workspace import Workspace
 
 from bench.common import pct, print_machine, scratch_dir, table
@@ -59,7 +59,7 @@ import sys, time
 print("stage interpreter", time.time(), flush=True)
 mode, workspace, page = sys.argv[1], sys.argv[2], sys.argv[3]
 import tnm_desktop.cli as cli
-import tnm_desktop.gui.app
+import tnm_desktop.gui.shell.app
 print("stage imports", time.time(), flush=True)
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -256,9 +256,10 @@ def import_time(code: str, env: dict[str, str]) -> Imports:
 
 def measure_imports(env: dict[str, str], runs: int = 5) -> tuple[list[Imports], list[Imports]]:
     """What the launch imports before its first window, and what the pages add."""
-    first = [import_time("import tnm_desktop.cli, tnm_desktop.gui.app", env) for _ in range(runs)]
-    pages = [import_time("import tnm_desktop.cli, tnm_desktop.gui.app\n"
-                         "from tnm_desktop.gui.pages import import_views\nimport_views()", env) for _ in range(runs)]
+    first = [import_time("import tnm_desktop.cli, tnm_desktop.gui.shell.app", env) for _ in range(runs)]
+    pages = [import_time("import tnm_desktop.cli, tnm_desktop.gui.shell.app\n"
+                         "from tnm_desktop.gui.shell.navigation import import_views\nimport_views()", env)
+             for _ in range(runs)]
     return first, pages
 
 
@@ -284,13 +285,14 @@ def report(cold: list[Launch], warm: list[Launch], opening: list[float], first: 
 
     total = statistics.median(i.total for i in first)
     with_pages = statistics.median(i.total for i in pages)
-    print(f"python -X importtime, median of {len(first)} runs: tnm_desktop.cli + tnm_desktop.gui.app {total:.0f} ms; "
+    print(f"python -X importtime, median of {len(first)} runs: tnm_desktop.cli + tnm_desktop.gui.shell.app "
+          f"{total:.0f} ms; "
           f"with the pages' modules {with_pages:.0f} ms (+{with_pages - total:.0f} ms, imported in a worker thread "
           f"while the session is restored)")
     names = sorted(pages[0].packages, key=lambda k: -statistics.median(i.packages.get(k, 0.0) for i in pages))
-    rows = [(name, statistics.median(i.packages.get(name, 0.0) for i in first),
-             statistics.median(i.packages.get(name, 0.0) for i in pages)) for name in names[:14]]
-    print(table(("package (its modules' own import time, ms)", "before the first window", "with the pages"), rows))
+    packages = [(name, statistics.median(i.packages.get(name, 0.0) for i in first),
+                 statistics.median(i.packages.get(name, 0.0) for i in pages)) for name in names[:14]]
+    print(table(("package (its modules' own import time, ms)", "before the first window", "with the pages"), packages))
     middle = sorted(first, key=lambda i: i.total)[len(first) // 2]
     print()
     print(table(("imports of 40 ms or more before the first window (median run; indented: imported by the one above)",

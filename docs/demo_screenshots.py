@@ -30,9 +30,9 @@ def main() -> int:
     import keyring
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+    from tnm_desktop.composition import gui as gui_app
     from tnm_desktop.domain import AgentState
-    from tnm_desktop.gui import app as gui_app
-    from tnm_desktop.gui.mainwindow import MainWindow
+    from tnm_desktop.gui.shell.mainwindow import MainWindow
     from tnm_desktop.keystore import FileKeyring
 
     keyring.set_keyring(FileKeyring(root / "keyring.json"))  # never this user's own keyring

@@ -46,8 +46,18 @@ alter default privileges in schema public grant all on sequences to anon, authen
 -- Extensions live in their own schema on Supabase -------------------------------------------
 create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
-create extension if not exists pgcrypto with schema extensions;
-create extension if not exists "uuid-ossp" with schema extensions;
+-- Installed where the server has them (a system PostgreSQL with its contrib package); the
+-- embedded PostgreSQL has neither, and sql/migrations/ needs neither.
+do $$
+begin
+  if exists (select 1 from pg_available_extensions where name = 'pgcrypto') then
+    create extension if not exists pgcrypto with schema extensions;
+  end if;
+  if exists (select 1 from pg_available_extensions where name = 'uuid-ossp') then
+    create extension if not exists "uuid-ossp" with schema extensions;
+  end if;
+end
+$$;
 
 -- The auth schema ----------------------------------------------------------------------------
 create schema if not exists auth authorization supabase_auth_admin;

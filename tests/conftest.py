@@ -16,7 +16,7 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster
 
 from tests.pg import Db, build_template, create_test_database, drop_test_database
 
@@ -24,10 +24,10 @@ from tests.pg import Db, build_template, create_test_database, drop_test_databas
 class MemoryKeyring(KeyringBackend):
     """An isolated keyring for one test: the real keyring API, nothing leaves the process."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's __init__ has no annotations
         self.items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -42,6 +42,17 @@ class MemoryKeyring(KeyringBackend):
         if (service, username) not in self.items:
             raise PasswordDeleteError(username)
         del self.items[(service, username)]
+
+
+def pytest_report_header() -> str:
+    """Say which PostgreSQL the session's clusters run on (``python -m tests`` runs on both)."""
+    from tnm_desktop.errors import OperationalError
+
+    try:
+        install = LocalCluster(Path(tempfile.gettempdir()) / "tnm-no-cluster-here").install  # a new cluster's
+    except OperationalError as exc:
+        return f"postgresql: none ({exc})"
+    return f"postgresql: {install.kind} {install.major} ({install.bindir})"
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ the way PostgREST switches roles: ``set local role`` plus the JWT claims for the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import secrets
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 import bcrypt
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
-from tnm_desktop.localdb import LocalCluster
+from psycopg.rows import DictRow, dict_row
+from tnm_desktop.pgcluster import LocalCluster
 
 TEMPLATE = "tnm_template"
 _counter = itertools.count()
@@ -55,6 +56,11 @@ def hash_secret(secret: str, rounds: int = TEST_BCRYPT_ROUNDS) -> str:
     return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
 
 
+def key_digest(key: str) -> str:
+    """The hex SHA-256 of a pairing key, as the app stores it."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class Db:
     """One test database and the ways to act on it."""
 
@@ -62,10 +68,10 @@ class Db:
         self.cluster = cluster
         self.name = name
         self.url = cluster.conninfo(dbname=name)
-        self._admin: psycopg.Connection[dict[str, object]] | None = None
+        self._admin: psycopg.Connection[DictRow] | None = None
 
     @property
-    def admin(self) -> psycopg.Connection[dict[str, object]]:
+    def admin(self) -> psycopg.Connection[DictRow]:
         """An autocommit superuser connection (bypasses RLS, like Supabase's SQL editor)."""
         if self._admin is None:
             self._admin = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
@@ -77,7 +83,7 @@ class Db:
             self._admin.close()
             self._admin = None
 
-    def connect(self, **kwargs: object) -> psycopg.Connection[dict[str, object]]:
+    def connect(self, **kwargs: object) -> psycopg.Connection[DictRow]:
         """Open a new superuser connection (for concurrency tests)."""
         return psycopg.connect(self.url, row_factory=dict_row, **kwargs)  # type: ignore[arg-type]
 
@@ -95,12 +101,12 @@ class Db:
         return User(str(row["id"]), email, password)
 
     def create_agent(self, user: User, name: str = "desk pc") -> Agent:
-        """Pair an agent for ``user`` the way the app does: key in hand, bcrypt hash stored."""
+        """Pair an agent for ``user`` the way the app does: key in hand, its hashes stored."""
         key = "pk_" + secrets.token_hex(32)
         row = self.admin.execute(
-            "insert into public.mt5_agents (user_id, name, pairing_key_hash, pairing_key_prefix) "
-            "values (%s, %s, %s, %s) returning id::text as id",
-            (user.id, name, hash_secret(key), key[:11]),
+            "insert into public.mt5_agents (user_id, name, pairing_key_hash, pairing_key_sha256, "
+            "pairing_key_prefix) values (%s, %s, %s, %s, %s) returning id::text as id",
+            (user.id, name, hash_secret(key), key_digest(key), key[:11]),
         ).fetchone()
         assert row is not None
         return Agent(str(row["id"]), user, key)
@@ -109,8 +115,8 @@ class Db:
 
     @contextmanager
     def as_role(self, role: str, claims: dict[str, str] | None = None,
-                conn: psycopg.Connection[dict[str, object]] | None = None,
-                ) -> Iterator[psycopg.Connection[dict[str, object]]]:
+                conn: psycopg.Connection[DictRow] | None = None,
+                ) -> Iterator[psycopg.Connection[DictRow]]:
         """Run a transaction as ``role`` with ``claims``, as PostgREST does; roll back after."""
         own = conn is None
         connection = conn or self.connect()
@@ -125,37 +131,37 @@ class Db:
             if own:
                 connection.close()
 
-    def as_user(self, user: User, conn: psycopg.Connection[dict[str, object]] | None = None,
-                ) -> AbstractContextManager[psycopg.Connection[dict[str, object]]]:
+    def as_user(self, user: User, conn: psycopg.Connection[DictRow] | None = None,
+                ) -> AbstractContextManager[psycopg.Connection[DictRow]]:
         """Act as a signed-in user (role authenticated)."""
         return self.as_role("authenticated", user.claims, conn)
 
-    def as_anon(self) -> AbstractContextManager[psycopg.Connection[dict[str, object]]]:
+    def as_anon(self) -> AbstractContextManager[psycopg.Connection[DictRow]]:
         """Act as the anon key would."""
         return self.as_role("anon", {"role": "anon"})
 
-    def as_service(self) -> AbstractContextManager[psycopg.Connection[dict[str, object]]]:
+    def as_service(self) -> AbstractContextManager[psycopg.Connection[DictRow]]:
         """Act as the service_role key would."""
         return self.as_role("service_role", {"role": "service_role"})
 
-    def call_as(self, user: User, query: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
+    def call_as(self, user: User, query: str, params: tuple[object, ...] = ()) -> list[DictRow]:
         """Run one statement as ``user`` and commit it; return its rows."""
         with self.connect() as conn, conn.transaction():
             conn.execute(
                 "select set_config('role', 'authenticated', true), "
                 "set_config('request.jwt.claims', %s, true)", (json.dumps(user.claims),))
-            cur = conn.execute(query, params)  # type: ignore[arg-type]
+            cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
 
 def build_template(cluster: LocalCluster) -> None:
     """Create the template database with the compat layer and every migration."""
-    from tnm_desktop.localdb import ensure_database, migrate
+    from tnm_desktop.pgcluster import ensure_database, migrate
 
     ensure_database(cluster, TEMPLATE)
     with psycopg.connect(cluster.conninfo(dbname=TEMPLATE), autocommit=True) as conn:
-        migrate.apply_compat(conn)  # type: ignore[arg-type]
-        migrate.apply_pending(conn)  # type: ignore[arg-type]
+        migrate.apply_compat(conn)
+        migrate.apply_pending(conn)
 
 
 def create_test_database(cluster: LocalCluster) -> Db:

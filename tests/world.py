@@ -22,7 +22,7 @@ def build_world(db: Db, user: User) -> World:
     a = db.admin
 
     def one(query: str, *params: object) -> str:
-        row = a.execute(query, params).fetchone()  # type: ignore[arg-type]
+        row = a.execute(query, params).fetchone()
         assert row is not None
         return str(row["id"])
 

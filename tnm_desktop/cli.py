@@ -1,60 +1,81 @@
-"""The ``tnm-desktop`` command.
+"""The ``tnm-desktop`` command: it parses the arguments and calls the composition root.
 
 ``tnm-desktop`` alone opens the desktop app; subcommands run its parts on their own. Each
-subcommand imports what it needs when it runs, so ``tnm-desktop db up`` never loads Qt.
+handler imports its mode of :mod:`tnm_desktop.composition` when it runs, so ``tnm-desktop db up``
+never loads Qt (the parsers themselves are cheap to import).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tnm_desktop.errors import TnmError
+from tnm_desktop.terminal.simulator import cli as simulator_cli
+from tnm_desktop.webhook import cli as webhook_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _db_up(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+def _gui(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import gui
 
-    cluster, ran = localdb.up(args.dir, port=args.port)
-    for migration in ran:
-        print(f"applied {migration.version}_{migration.name}")
-    print(cluster.conninfo())
-    return 0
+    return gui.run(demo=getattr(args, "demo", False), workspace=getattr(args, "workspace", None))
+
+
+def _db_up(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import database
+
+    return database.up(args.dir, port=args.port)
 
 
 def _db_down(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+    from tnm_desktop.composition import database
 
-    was_running = localdb.down(args.dir)
-    print("stopped" if was_running else "not running")
-    return 0
+    return database.down(args.dir)
 
 
 def _db_status(args: argparse.Namespace) -> int:
-    from tnm_desktop import localdb
+    from tnm_desktop.composition import database
 
-    state = localdb.status(args.dir)
-    print(f"initialized={'yes' if state.initialized else 'no'}")
-    print(f"running={'yes' if state.running else 'no'}")
-    if state.url:
-        print(f"url={state.url}")
-    for name in state.applied:
-        print(f"applied {name}")
-    for name in state.pending:
-        print(f"pending {name}")
-    return 0
+    return database.status(args.dir)
 
 
-def _gui(args: argparse.Namespace) -> int:
-    from tnm_desktop.gui.app import run
+def _agent(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import headless_agent
 
-    return run(demo=getattr(args, "demo", False), workspace=getattr(args, "workspace", None))
+    return headless_agent.run(args.dir, args.profile, args.agent_id)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import demo, gui
+
+    if not args.headless:
+        return gui.run(demo=True, workspace=args.dir or demo.default_demo_dir())
+    return demo.run_headless(args.dir, args.port)
+
+
+def _webhook_serve(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import receiver
+
+    return receiver.serve(args.database, host=args.host, port=args.port, rate=args.rate, burst=args.burst,
+                          max_body=args.max_body)
+
+
+def _simulator_serve(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import simulator
+
+    return simulator.serve(args.state, port=args.port, manual_clock=args.manual_clock, seed=args.seed,
+                           server_offset_hours=args.server_offset)
+
+
+def _simulator_history(args: argparse.Namespace) -> int:
+    from tnm_desktop.composition import simulator
+
+    return simulator.history(args.state)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,15 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--dir", type=Path, required=True, help="database directory")
     status.set_defaults(handler=_db_status)
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(commands)
+    webhook_cli.register(commands, _webhook_serve)
+    simulator_cli.register(commands, _simulator_serve, _simulator_history)
+
+    agent = commands.add_parser("agent", help="run the MT5 agent without a window (until SIGTERM)")
+    where = agent.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dir", type=Path, help="a local workspace directory")
+    where.add_argument("--profile", help="a Supabase connection profile (name or id) with a remembered session")
+    agent.add_argument("--agent-id", help="which paired agent to run (default: the workspace's / the only one)")
+    agent.set_defaults(handler=_agent)
+
+    demo = commands.add_parser("demo", help="run the demo workspace: database, simulator, receiver, agent")
+    demo.add_argument("--headless", action="store_true",
+                      help="no window: print key=value lines and run until SIGTERM")
+    demo.add_argument("--dir", type=Path, help="the demo workspace folder (default: in your data folder)")
+    demo.add_argument("--port", type=int, help="the receiver's port (default 8787, or a free one)")
+    demo.set_defaults(handler=_demo)
     return parser
-
-
-# Parts that bring their own subcommands: each module has ``register(subparsers)`` and must be
-# cheap to import (heavy imports go inside its handlers).
-COMMAND_MODULES: list[str] = ["tnm_desktop.webhook.cli", "tnm_desktop.terminal.simulator.cli",
-                              "tnm_desktop.agent.cli", "tnm_desktop.demo.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

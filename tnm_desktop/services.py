@@ -1,30 +1,39 @@
-"""The composition root: one place that builds the services for a connection profile.
+"""What a signed-in window or a headless command works with: :class:`Services`.
 
-The GUI and the headless commands call :func:`open_services`; nothing else constructs adapters.
-The rest of the program receives what it needs from the :class:`Services` it is handed.
+The composition root (:mod:`tnm_desktop.composition`) builds them for a connection profile; the
+rest of the program receives what it needs from the :class:`Services` it is handed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
-from tnm_desktop import keystore
 from tnm_desktop.data.port import DataPort
-from tnm_desktop.errors import OperationalError
-from tnm_desktop.profiles import DEFAULT_WEBHOOK_BASE, ConnectionProfile, ProfileKind, config_dir
+from tnm_desktop.domain import Agent, AgentCredentials
+from tnm_desktop.profiles import DEFAULT_WEBHOOK_BASE, ConnectionProfile
 from tnm_desktop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from tnm_desktop.webhook.server import WebhookReceiver
+    from tnm_desktop.agent.thread import AgentThread, DataFactory
 
 log = logging.getLogger(__name__)
+
+
+class AgentLauncher(Protocol):
+    """Builds this machine's agent on a thread of its own, and what it trades on (the simulator)."""
+
+    async def thread(self, agent: Agent, creds: AgentCredentials, data: DataFactory) -> AgentThread:
+        """The agent's thread, not started yet; ``data`` builds its adapter on the thread's loop."""
+        ...
+
+    async def close(self) -> None:
+        """Stop what was started for the agents (the simulator's process)."""
+        ...
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Services:
         closers: Blocking calls that stop what was started beside the data port (the demo's
             receiver and simulator), run in a worker thread on close, last started first.
         receiver_url: Where this process's webhook receiver listens (a local workspace's).
+        agents: Builds this machine's agent for the app (None: this process runs no agent).
     """
 
     profile: ConnectionProfile
@@ -47,6 +57,7 @@ class Services:
     keyring: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     receiver_url: str | None = None
+    agents: AgentLauncher | None = field(default=None, repr=False)
 
     @property
     def webhook_base_url(self) -> str:
@@ -60,6 +71,11 @@ class Services:
         """Close the data port and stop what this process started (the workspace database)."""
         with contextlib.suppress(Exception):
             await self.data.close()
+        if self.agents is not None:
+            try:
+                await self.agents.close()
+            except Exception:  # the rest must still stop
+                log.exception("stopping the agents' simulator failed")
         while self.closers:
             closer = self.closers.pop()
             try:
@@ -68,47 +84,3 @@ class Services:
                 log.exception("stopping %r failed", closer)
         if self.workspace is not None:
             await asyncio.to_thread(self.workspace.close)
-
-
-async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) -> Services:
-    """Build the services of a profile; for a local workspace, start its database first.
-
-    Blocking work (the keyring probe, starting PostgreSQL) runs in worker threads.
-    """
-    profile = profile.validated()
-    if profile.kind is ProfileKind.LOCAL:
-        from tnm_desktop.data.local.adapter import LocalAdapter
-
-        workspace = Workspace(Path(profile.workspace_dir))
-        keyring = await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
-        conns = await asyncio.to_thread(workspace.open, fast=fast_db)
-        data: DataPort = LocalAdapter(conns.app, conns.auth, profile.session_key)
-        services = Services(profile, data, workspace, keyring)
-        # The workspace's own webhook receiver, so its strategies' URLs answer while the app runs.
-        try:
-            receiver = await asyncio.to_thread(start_receiver, conns.ingest, workspace.settings().receiver_port)
-        except OperationalError as exc:
-            log.warning("the webhook receiver did not start: %s", exc.message)
-        else:
-            services.receiver_url = receiver.base_url
-            services.closers.append(receiver.stop)
-        return services
-    supabase = importlib.import_module("tnm_desktop.data.supabase")  # its client is heavy: load on demand
-    keyring = await asyncio.to_thread(keystore.ensure_keyring, config_dir())
-    data = supabase.SupabaseAdapter(profile.supabase_url, profile.anon_key, profile.session_key)
-    return Services(profile, data, None, keyring)
-
-
-def start_receiver(database_url: str, port: int) -> WebhookReceiver:
-    """Start a webhook receiver on ``port``, or on any free port when that one is taken. Blocks."""
-    from tnm_desktop.webhook.config import ReceiverConfig  # aiohttp: loaded when a receiver is wanted
-    from tnm_desktop.webhook.server import WebhookReceiver
-
-    config = ReceiverConfig(database_url=database_url, port=port, burst=50, rate_per_second=20)
-    receiver = WebhookReceiver(config)
-    try:
-        receiver.start()
-    except OperationalError:
-        receiver = WebhookReceiver(replace(config, port=0))
-        receiver.start()
-    return receiver

@@ -2,7 +2,7 @@
 
 Layout::
 
-    <dir>/db/                  the PostgreSQL cluster (see tnm_desktop.localdb)
+    <dir>/db/                  the PostgreSQL cluster (see tnm_desktop.pgcluster)
     <dir>/simulator/state.json the MT5 simulator's account, positions and history
     <dir>/workspace.json       settings of this workspace (no secrets)
     <dir>/keyring.json         only on machines without an OS keyring (owner-only)
@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tnm_desktop import localdb
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop import pgcluster
+from tnm_desktop.pgcluster import LocalCluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class Workspace:
         if os.name == "posix" and os.geteuid() == 0:
             os.chmod(self.root, 0o755)  # noqa: S103 — as root, the server runs as another user who must enter it
         was_running = LocalCluster(self.db_dir).is_running()
-        self._cluster, _ = localdb.up(self.db_dir, fast=fast)
+        self._cluster, _ = pgcluster.up(self.db_dir, fast=fast)
         self._started_here = not was_running
         return self.connections()
 

@@ -10,7 +10,15 @@
 --   * Every foreign key has an index that starts with its column.
 -- Idempotent: safe to apply twice.
 
-create extension if not exists pgcrypto with schema extensions;
+-- pgcrypto where it exists (Supabase has it): the schema needs none of it since
+-- 20251201000100_no_pgcrypto, and the embedded PostgreSQL of the local workspace has no pgcrypto.
+do $$
+begin
+  if exists (select 1 from pg_available_extensions where name = 'pgcrypto') then
+    create extension if not exists pgcrypto with schema extensions;
+  end if;
+end
+$$;
 
 -- Helpers ---------------------------------------------------------------------------------------
 

@@ -112,9 +112,11 @@ create table if not exists public.tv_strategies (
   user_id              uuid        not null references public.profiles (id) on delete cascade,
   broker_connection_id uuid        not null,
   name                 text        not null check (length(name) between 1 and 100),
-  -- 192 random bits; generated here so no client can choose a guessable secret.
+  -- 192 random bits; generated here so no client can choose a guessable secret. From core
+  -- functions, not pgcrypto's gen_random_bytes (see 20251201000100_no_pgcrypto).
   webhook_secret       text        not null unique
-                         default encode(extensions.gen_random_bytes(24), 'hex'),
+                         default encode(substring(sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))
+                                                  from 1 for 24), 'hex'),
   risk_override_pct    numeric(5,2) check (risk_override_pct > 0 and risk_override_pct <= 100),
   allowed_pairs        text[],
   is_enabled           boolean     not null default true,

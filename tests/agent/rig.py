@@ -16,9 +16,9 @@ from tnm_desktop.agent.events import AgentEvent, StateChanged
 from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.trading import magic_for, token_for
 from tnm_desktop.agent.worker import Agent, AgentSettings
+from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.domain import AgentCredentials, AgentState, Session
-from tnm_desktop.ea.factory import ToolchainConfig, make_toolchain
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
 from tnm_desktop.terminal.simulator.api import SimulatedMt5

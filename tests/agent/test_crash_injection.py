@@ -15,12 +15,17 @@ import asyncio
 import contextlib
 import random
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from tnm_desktop.agent.worker import AgentSettings
+from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job
 
 from tests.agent.rig import FAST, make_rig
 from tests.pg import Db
+
+Complete = Callable[[AgentCredentials, ClaimedJob, dict[str, Any]], Awaitable[Job]]
 
 STEPS = ["before_intent", "before_send", "after_send", "after_result", None]
 RUNS = int(__import__("os").environ.get("TNM_CRASH_RUNS", "200"))
@@ -57,8 +62,9 @@ async def test_two_hundred_random_crashes_leave_no_duplicate_and_no_stuck_job(db
                 # Dies just after the result is stored: wrap the data port's completion.
                 original = rig.adapter.complete_job
 
-                async def complete_then_die(*args: object, original: object = original, **kwargs: object) -> object:
-                    await original(*args, **kwargs)  # type: ignore[operator]
+                async def complete_then_die(creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any], *,
+                                            original: Complete = original) -> Job:
+                    await original(creds, claimed, result)
                     raise Crash("after_result")
 
                 rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign]

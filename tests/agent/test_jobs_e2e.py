@@ -12,6 +12,7 @@ from tnm_desktop.ea.templates import get_template, render_template
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 
 
@@ -29,14 +30,14 @@ async def test_buy_sized_by_risk_with_stops_fills_and_executes_the_signal(rig: T
     job = await rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
     (deal,) = rig.opening_deals(job_id)
-    info = rig.sim.symbol_info("EURUSD.m")
-    balance = rig.sim.account_info().balance
+    info = must(rig.sim.symbol_info("EURUSD.m"))
+    balance = must(rig.sim.account_info()).balance
     expected = size_by_risk(Contract("EURUSD.m", info.digits, info.point, info.trade_tick_size,
                                      info.trade_tick_value_loss, info.volume_min, info.volume_step, info.volume_max),
                             balance=balance, risk_pct=1.0, distance=25 * 0.0001).volume
     assert deal.volume == pytest.approx(expected)
     assert deal.magic == rig.magic
-    position = rig.sim.positions_get(ticket=deal.position_id)[0]
+    position = must(rig.sim.positions_get(ticket=deal.position_id))[0]
     assert position.sl == pytest.approx(deal.price - 0.0025, abs=1e-5)
     assert position.tp == pytest.approx(deal.price + 0.0050, abs=1e-5)
     signal = rig.signal(signal_id)
@@ -52,7 +53,7 @@ async def test_sell_then_partial_close_then_close_all(rig: TradeRig) -> None:
     half, _ = rig.trade("close", "GBPUSD", close={"side": "short", "fraction": 0.5})
     result = (await rig.final(half))["result"]
     assert [c["volume"] for c in result["closed"]] == [0.2]
-    (position,) = rig.sim.positions_get(symbol="GBPUSD.m")
+    (position,) = must(rig.sim.positions_get(symbol="GBPUSD.m"))
     assert position.volume == pytest.approx(0.2)
     rest, signal = rig.trade("close", "GBPUSD", close={"side": "all"})
     assert (await rig.final(rest))["status"] == "completed"
@@ -80,7 +81,7 @@ async def test_close_position_by_ticket_from_the_gui(rig: TradeRig) -> None:
 async def test_queries_and_sync(rig: TradeRig) -> None:
     opened, _ = rig.trade("buy", "USDJPY", sizing={"mode": "lots", "lots": 0.1})
     await rig.final(opened)
-    ids = {}
+    ids: dict[str, str] = {}
     for job_type, payload in (("get_account", {}), ("get_positions", {}),
                               ("get_candles", {"symbol": "EURUSD.m", "timeframe": "M5", "count": 30}),
                               ("sync_account", {})):
@@ -88,7 +89,7 @@ async def test_queries_and_sync(rig: TradeRig) -> None:
                                         "returning id::text as id", (rig.user.id, job_type, json.dumps(payload)))
         ids[job_type] = rows[0]["id"]
     results = {k: (await rig.final(v))["result"] for k, v in ids.items()}
-    assert results["get_account"]["login"] == rig.sim.account_info().login
+    assert results["get_account"]["login"] == must(rig.sim.account_info()).login
     assert [p["symbol"] for p in results["get_positions"]["positions"]] == ["USDJPY.m"]
     assert len(results["get_candles"]["candles"]) == 30
     log = rig.db.admin.execute("select status, trades_synced, sync_type from sync_logs where id = %s",
@@ -97,7 +98,7 @@ async def test_queries_and_sync(rig: TradeRig) -> None:
     account = rig.db.admin.execute("select connection_status, balance, broker_server_time_offset "
                                    "from trading_accounts where user_id = %s", (rig.user.id,)).fetchone()
     assert account is not None and account["connection_status"] == "connected"
-    assert float(account["balance"]) == pytest.approx(rig.sim.account_info().balance)
+    assert float(account["balance"]) == pytest.approx(must(rig.sim.account_info()).balance)
 
 
 async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
@@ -107,7 +108,7 @@ async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
     version = str(project["current_version_id"])
     broken = source.replace("OnTick()\n{", "OnTick()\n{\n   undeclared_thing = 1;", 1)
     bad = rig.db.call_as(rig.user, "select * from save_ea_version(%s, %s)", (project["id"], broken))[0]
-    ids = {}
+    ids: dict[str, str] = {}
     for job_type, payload in (("compile", {"version_id": version, "project": "MA cross"}),
                               ("compile", {"version_id": str(bad["id"]), "project": "MA cross bad"}),
                               ("deploy", {"project": "MA cross"}),
@@ -165,4 +166,4 @@ async def test_the_agent_publishes_the_brokers_symbols_for_ingestion(rig: TradeR
                                 (rig.broker_id,)).fetchall()
     names = [r["symbol"] for r in rows]
     assert "EURUSD.m" in names and "XAUUSD.m" in names
-    assert len(names) == len(rig.sim.symbols_get())
+    assert len(names) == len(must(rig.sim.symbols_get()))

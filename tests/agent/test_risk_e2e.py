@@ -13,6 +13,7 @@ from tnm_desktop.agent.events import LimitReached, LogLine
 from tnm_desktop.terminal import mt5api as mt5
 
 from tests.agent.rig import TradeRig, make_rig
+from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
 
@@ -113,7 +114,7 @@ async def test_each_limit_refuses_with_its_name(rig: TradeRig, limits: dict[str,
 async def test_stop_trading_cancels_the_queue_and_closes_every_position_and_order(rig: TradeRig) -> None:
     await opened(rig, "buy", "EURUSD")
     await opened(rig, "sell", "GBPUSD")
-    tick = rig.sim.symbol_info_tick("EURUSD.m")
+    tick = must(rig.sim.symbol_info_tick("EURUSD.m"))
     placed = rig.sim.order_send({"action": mt5.TRADE_ACTION_PENDING, "symbol": "EURUSD.m", "volume": 0.1,
                                  "type": mt5.ORDER_TYPE_BUY_LIMIT, "price": round(tick.bid - 0.005, 5),
                                  "type_time": mt5.ORDER_TIME_GTC, "type_filling": mt5.ORDER_FILLING_RETURN})
@@ -152,7 +153,7 @@ async def test_what_an_opposite_signal_does(rig: TradeRig, opposite: str, longs:
     job_id, signal_id = rig.trade("sell", "EURUSD", opposite=opposite)
     job = await rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
-    positions = rig.sim.positions_get(symbol="EURUSD.m")
+    positions = must(rig.sim.positions_get(symbol="EURUSD.m"))
     assert (sum(p.type == mt5.POSITION_TYPE_BUY for p in positions),
             sum(p.type == mt5.POSITION_TYPE_SELL for p in positions)) == (longs, shorts)
     note = rig.signal(signal_id)["error_message"]
@@ -176,15 +177,15 @@ async def test_an_opposite_signal_touches_only_its_own_strategys_positions(rig: 
     finally:
         rig.strategy_id = mine
     assert rig.sim.positions_get(ticket=theirs) != ()
-    assert len(rig.sim.positions_get(symbol="EURUSD.m")) == 2
+    assert len(must(rig.sim.positions_get(symbol="EURUSD.m"))) == 2
 
 
 async def test_gold_with_a_stop_too_close_is_widened_and_fills(rig: TradeRig) -> None:
     job_id, signal_id = rig.trade("buy", "XAUUSD", sizing={"mode": "lots", "lots": 0.1}, sl={"pips": 2})
     job = await rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
-    position = rig.sim.positions_get(ticket=job["result"]["position"])[0]
-    tick = rig.sim.symbol_info_tick("XAUUSD.m")
+    position = must(rig.sim.positions_get(ticket=job["result"]["position"]))[0]
+    tick = must(rig.sim.symbol_info_tick("XAUUSD.m"))
     assert position.sl < tick.bid - 0.50 + 0.1  # beyond the 50-point stops level when sent
     assert rig.signal(signal_id)["error_message"].startswith("The stop loss was widened from 2 pips (0.20) to ")
 
@@ -193,7 +194,7 @@ async def test_the_connections_pip_size_is_used(rig: TradeRig) -> None:
     job_id, _ = rig.trade("buy", "XAUUSD", sizing={"mode": "lots", "lots": 0.1}, sl={"pips": 100}, pip_size=0.01)
     job = await rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
-    position = rig.sim.positions_get(ticket=job["result"]["position"])[0]
+    position = must(rig.sim.positions_get(ticket=job["result"]["position"]))[0]
     assert position.price_open - position.sl == pytest.approx(1.00, abs=0.011)  # 100 pips of 0.01, not of 0.10
 
 

@@ -70,7 +70,7 @@ async def rig(db: Db) -> AsyncIterator[Rig]:
     port = CountingPort(adapter)
     runner = RecordingRunner()
     events: list[AgentEvent] = []
-    agent = Agent(port, AgentCredentials(paired.id, paired.key), runner, settings=FAST,  # type: ignore[arg-type]
+    agent = Agent(port, AgentCredentials(paired.id, paired.key), runner, settings=FAST,
                   emit=events.append)
     made = Rig(db, user, paired, port, runner, agent, events)
     yield made
@@ -247,7 +247,7 @@ async def test_agent_thread_runs_on_its_own_thread_and_stops(db: Db) -> None:
         seen_threads.add(threading.current_thread().name)
         events.append(event)
 
-    thread = AgentThread(data_factory, AgentCredentials(paired.id, paired.key), runner_factory, FAST)  # type: ignore[arg-type]
+    thread = AgentThread(data_factory, AgentCredentials(paired.id, paired.key), runner_factory, FAST)
     thread.add_listener(listener)
     thread.start()
     await eventually(lambda: thread.state is AgentState.RUNNING)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import bcrypt
 import pytest
+from tnm_desktop.agent import pairing
 from tnm_desktop.domain import (
     AccountSnapshot,
     AgentCredentials,
@@ -14,6 +14,7 @@ from tnm_desktop.domain import (
     JobRequest,
     JobStatus,
     JobType,
+    PairingKeyHashes,
     SyncReport,
 )
 from tnm_desktop.errors import LeaseLost, OperationalError, UserError
@@ -21,18 +22,16 @@ from tnm_desktop.errors import LeaseLost, OperationalError, UserError
 from tests.data.backends import Backend
 
 
-def new_key() -> tuple[str, str, str]:
-    import secrets
-
-    key = "pk_" + secrets.token_hex(32)
-    return key, bcrypt.hashpw(key.encode(), bcrypt.gensalt(4, prefix=b"2a")).decode(), key[:11]
+def new_key() -> tuple[str, PairingKeyHashes]:
+    key = pairing.new_key()
+    return key, pairing.hash_key(key, rounds=4)
 
 
 async def test_pair_claim_extend_complete(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("Desk PC", "DESK-01", hashed, prefix)
-    assert agent.pairing_key_prefix == prefix and agent.paired
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "DESK-01", hashed)
+    assert agent.pairing_key_prefix == hashed.prefix and agent.paired
     creds = AgentCredentials(agent.id, key)
     assert key not in repr(creds)
 
@@ -54,8 +53,8 @@ async def test_pair_claim_extend_complete(backend: Backend) -> None:
 
 async def test_fail_with_retry_then_recover(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("VPS", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("VPS", "", hashed)
     creds = AgentCredentials(agent.id, key)
     await port.enqueue_job(JobRequest(JobType.GET_POSITIONS))
     claimed = await port.claim_job(creds)
@@ -73,8 +72,8 @@ async def test_fail_with_retry_then_recover(backend: Backend) -> None:
 
 async def test_wrong_key_is_an_operational_error(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    _, hashed, prefix = new_key()
-    agent = await port.create_agent("PC", "", hashed, prefix)
+    _, hashed = new_key()
+    agent = await port.create_agent("PC", "", hashed)
     with pytest.raises(OperationalError) as raised:
         await port.claim_job(AgentCredentials(agent.id, "pk_" + "0" * 64))
     assert raised.value.code == "agent_key_rejected"
@@ -93,8 +92,8 @@ async def test_cancel_only_a_waiting_job(backend: Backend) -> None:
 
 async def test_heartbeat_and_sync_through_the_port(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("PC", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("PC", "", hashed)
     creds = AgentCredentials(agent.id, key)
     await port.heartbeat(creds, "running", None, "0.1.0")
     fetched = await port.get_agent(agent.id)
@@ -125,8 +124,8 @@ async def test_the_agent_publishes_its_brokers_symbols(backend: Backend) -> None
     from tnm_desktop.domain import BrokerConnectionDraft
 
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("PC", "", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("PC", "", hashed)
     broker = await port.create_broker_connection(BrokerConnectionDraft(name="Sim", agent_id=agent.id))
     creds = AgentCredentials(agent.id, key)
     assert await port.record_symbols(creds, broker.id, ["EURUSD.m", "XAUUSD.m"]) == 2
@@ -135,7 +134,7 @@ async def test_the_agent_publishes_its_brokers_symbols(backend: Backend) -> None
                                     (broker.id,)).fetchall()
     assert [r["symbol"] for r in rows] == ["EURUSD.m"]
     other = await port.create_broker_connection(BrokerConnectionDraft(name="Other", agent_id=None))
-    other_agent = await port.create_agent("Other PC", "", *new_key()[1:])
+    other_agent = await port.create_agent("Other PC", "", new_key()[1])
     await port.update_broker_connection(other.id, BrokerConnectionDraft(name="Other", agent_id=other_agent.id))
     with pytest.raises(UserError):
         await port.record_symbols(creds, other.id, ["EURUSD.m"])

@@ -46,7 +46,7 @@ async def test_a_dropped_channel_polls_then_recovers_without_losing_changes(back
     states: list[LiveState] = []
     sub = await port.subscribe([Table.SIGNALS], changes.append, states.append)
     await wait_for(lambda: sub.state is LiveState.LIVE)
-    await backend.drop_live_connections()  # type: ignore[attr-defined]
+    await backend.drop_live_connections()
     await wait_for(lambda: LiveState.POLLING in states)
     missed = insert_signal(backend.db, user, strategy.id)
     await wait_for(lambda: any(c.id == missed for c in changes), within=20)

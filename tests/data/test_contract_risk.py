@@ -17,8 +17,8 @@ from tests.data.test_contract_jobs import new_key
 
 async def test_stop_and_start_trading(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("Desk PC", "DESK-01", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "DESK-01", hashed)
     stopped = await port.stop_trading()
     assert (stopped.cancelled, stopped.close_jobs) == (0, ())
     settings = await port.get_settings()
@@ -39,8 +39,8 @@ async def test_stop_and_start_trading(backend: Backend) -> None:
 
 async def test_the_agent_reads_the_limits_and_records_a_daily_loss_once(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
-    key, hashed, prefix = new_key()
-    agent = await port.create_agent("Desk PC", "DESK-01", hashed, prefix)
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "DESK-01", hashed)
     creds = AgentCredentials(agent.id, key)
     settings = await port.update_settings(replace(await port.get_settings(), max_daily_loss_pct=2.0,
                                                   max_positions_per_symbol=2, equity_floor=9000.0,

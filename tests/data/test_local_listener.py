@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVarTuple
 
 from tnm_desktop.data.port import Change, LiveState, Table
 
 from tests.data.backends import local_backend
 from tests.pg import Db
 from tests.waiting import eventually
+
+Ts = TypeVarTuple("Ts")
 
 
 async def test_an_idle_subscription_does_not_wake_the_loop_on_a_timer(db: Db) -> None:
@@ -27,9 +30,10 @@ async def test_an_idle_subscription_does_not_wake_the_loop_on_a_timer(db: Db) ->
         timers: list[float] = []
         call_later = loop.call_later
 
-        def counted(delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        def counted(delay: float, callback: Callable[[*Ts], object], *args: *Ts,
+                    context: contextvars.Context | None = None) -> asyncio.TimerHandle:
             timers.append(delay)
-            return call_later(delay, callback, *args, **kwargs)
+            return call_later(delay, callback, *args, context=context)
 
         loop.call_later = counted  # type: ignore[method-assign]
         try:

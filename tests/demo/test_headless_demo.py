@@ -11,10 +11,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from tnm_desktop.demo.run import post
+from psycopg.rows import TupleRow
+from tnm_desktop.demo.alerts import post
 
 from tests.conftest import reachable_tmpdir
 
@@ -52,15 +54,15 @@ class Demo:
     def agent_pid(self) -> int:
         return int(self.info["agent_pid"])
 
-    def db(self) -> psycopg.Connection[tuple[object, ...]]:
+    def db(self) -> psycopg.Connection[TupleRow]:
         return psycopg.connect(self.info["database"], autocommit=True)
 
-    def history(self) -> list[dict[str, object]]:
+    def history(self) -> list[dict[str, Any]]:
         out = tnm("simulator", "history", "--state", self.info["simulator"])
         assert out.returncode == 0, out.stderr
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
-    def opening_deals(self) -> list[dict[str, object]]:
+    def opening_deals(self) -> list[dict[str, Any]]:
         return [r for r in self.history() if r.get("record") == "deal" and r.get("entry") == 0 and r.get("symbol")]
 
     def wait(self, query: str, params: tuple[object, ...] = (), *, within: float = 30) -> None:
@@ -116,9 +118,10 @@ def test_an_alert_posted_over_http_becomes_an_order(demo: Demo) -> None:
     deals = demo.opening_deals()
     assert len(deals) == before + 1
     with demo.db() as conn:
-        fill, order = conn.execute("select fill_price, broker_order_id from tv_signals where id = %s",
-                                   (signal_id,)).fetchone()  # type: ignore[misc]
-    assert float(fill) == pytest.approx(float(deals[-1]["price"]))  # type: ignore[arg-type]
+        row = conn.execute("select fill_price, broker_order_id from tv_signals where id = %s", (signal_id,)).fetchone()
+    assert row is not None
+    fill, order = row
+    assert float(fill) == pytest.approx(float(deals[-1]["price"]))
     assert order == str(deals[-1]["order"])
 
 

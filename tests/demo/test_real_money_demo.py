@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tnm_desktop.demo.run import post
+from tnm_desktop.demo.alerts import post
 from tnm_desktop.terminal.simulator.client import RemoteMt5
 
 from tests.conftest import reachable_tmpdir
 from tests.demo.test_headless_demo import Demo
+from tests.must import must
 
 PINE = "60123456789"
 
@@ -65,9 +66,9 @@ def test_gold_alerts_with_lots_and_no_stop_and_with_sl_pips_execute(demo: Demo, 
     assert status == 200, pips
     assert settled(demo, lots["signal_id"])["status"] == "executed"
     assert settled(demo, pips["signal_id"])["status"] == "executed"
-    gold = {p.comment[:20]: p for p in sim.positions_get(symbol="XAUUSD.m")}
+    gold = {p.comment[:20]: p for p in must(sim.positions_get(symbol="XAUUSD.m"))}
     with demo.db() as conn:
-        tokens = dict(conn.execute(
+        tokens: dict[str, str] = dict(conn.execute(
             "select s.id::text, j.intent ->> 'token' from tv_signals s join jobs j on j.id = s.job_id "
             "where s.id = any(%s::uuid[])", ([lots["signal_id"], pips["signal_id"]],)).fetchall())
     no_stop, with_stop = gold[tokens[lots["signal_id"]]], gold[tokens[pips["signal_id"]]]

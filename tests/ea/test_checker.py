@@ -10,6 +10,7 @@ from tnm_desktop.ea.port import Severity
 from tnm_desktop.ea.templates import list_templates, render_template
 
 FILE = r"C:\TNM\build\Test\Test.mq5"
+Finding = tuple[int, int, int | None, str]  # line, column, code, message
 
 # Each case: a broken source and the (line, column, code, message) MetaEditor-style findings.
 BROKEN = {
@@ -89,19 +90,19 @@ WARNED = {
 }
 
 
-def findings(source: str) -> list[tuple[int, int, int | None, str]]:
+def findings(source: str) -> list[Finding]:
     return [(d.line, d.column, d.code, d.message) for d in check_source(source, FILE).diagnostics]
 
 
 @pytest.mark.parametrize(("source", "expected"), BROKEN.values(), ids=BROKEN.keys())
-def test_broken_sources_get_metaeditor_style_errors_at_the_right_place(source: str, expected: list[tuple]) -> None:
+def test_broken_sources_get_metaeditor_style_errors_at_the_right_place(source: str, expected: list[Finding]) -> None:
     result = check_source(source, FILE)
     assert findings(source) == expected
     assert all(d.severity is Severity.ERROR and d.file == FILE for d in result.diagnostics)
 
 
 @pytest.mark.parametrize(("source", "expected"), WARNED.values(), ids=WARNED.keys())
-def test_handler_mistakes_are_warnings(source: str, expected: list[tuple]) -> None:
+def test_handler_mistakes_are_warnings(source: str, expected: list[Finding]) -> None:
     result = check_source(source, FILE)
     assert findings(source) == expected
     assert result.errors == 0 and result.warnings == len(expected)

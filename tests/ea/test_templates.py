@@ -66,8 +66,8 @@ def edge_values(template: EaTemplate) -> list[dict[str, object]]:
         elif parameter.type is ParamType.STRING:
             values = ["", 'Quote " and back\\slash', "x" * int(parameter.maximum or 31)]
         else:
-            values = [v for v in (parameter.minimum, parameter.maximum) if v is not None]
-            values = [int(v) if parameter.type is ParamType.INT else v for v in values]
+            bounds = [v for v in (parameter.minimum, parameter.maximum) if v is not None]
+            values = [int(v) if parameter.type is ParamType.INT else v for v in bounds]
         for value in values:
             case = {parameter.key: value}
             try:

@@ -77,7 +77,9 @@ class OrderItem:
 
 def split_top(text: str) -> list[str]:
     """Split on commas outside parentheses and double quotes."""
-    parts, current, depth, quoted, escaped = [], [], 0, False, False
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted, escaped = 0, False, False
     for char in text:
         if escaped:
             escaped = False
@@ -152,7 +154,8 @@ def parse_select(text: str) -> list[SelectItem]:
         if "(" in item:
             raise RequestError(400, "PGRST200", "Could not find a relationship in the schema cache",
                                details="Resource embedding is not part of this fake PostgREST.")
-        alias, colon, rest = item.partition(":")
+        named, colon, rest = item.partition(":")
+        alias: str | None = named
         if not colon or rest.startswith(":"):
             alias, rest = None, item
         column, _, cast = rest.partition("::")

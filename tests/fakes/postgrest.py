@@ -211,6 +211,7 @@ class FakePostgrest:
         call_args = sql.SQL(", ").join(sql.SQL("{} := _a.{}").format(sql.Identifier(k), sql.Identifier(k))
                                        for k in given)
         types = dict(function.args)
+        arguments: sql.Composable
         if given:
             params.append(json.dumps(given))
             arguments = sql.SQL("json_to_record(%s::json) as _a({}), ").format(sql.SQL(", ").join(
@@ -245,7 +246,7 @@ class FakePostgrest:
 
     async def _run(self, request: httpx.Request, claims: dict[str, Any], source: sql.Composable, params: list[Any],
                    *, status: int, read_only: bool = False, mutation: sql.Composable | None = None,
-                   total_sql: sql.Composable | None = None, range_from: int = 0,
+                   total_sql: sql.Composed | None = None, range_from: int = 0,
                    shape: str = "set") -> httpx.Response:
         singular = SINGULAR in request.headers.get("accept", "")
         prefer = request.headers.get("prefer", "")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
-from tnm_desktop.gui import app as gui_app
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.composition import gui as gui_app
+from tnm_desktop.pgcluster import LocalCluster
 
 from tests.conftest import reachable_tmpdir
 

@@ -27,9 +27,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.port import DataPort, LiveState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.context import ViewContext
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind
 from tnm_desktop.services import Services
 
@@ -44,7 +44,8 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     """Run this directory's async tests on qasync's loop, so Qt and asyncio share one thread."""
 
     def make() -> qasync.QEventLoop:
-        app = QApplication.instance() or QApplication([])
+        existing = QApplication.instance()
+        app = existing if isinstance(existing, QApplication) else QApplication([])
         # As in the app: closing the last window (a previous test's, at teardown) must not quit
         # the application, which would stop the next test's loop half-way.
         app.setQuitOnLastWindowClosed(False)
@@ -98,7 +99,8 @@ def _closing_sessions(item: pytest.Item, test: Callable[..., Coroutine[Any, Any,
         try:
             await test(*args, **kwargs)
         finally:
-            for close in reversed(item.stash.get(CLOSERS, [])):
+            closers = item.stash.get(CLOSERS, [])
+            for close in reversed(closers):
                 await closed_within(close(), 20)
 
     return run

@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QWidget
 from tnm_desktop.agent.events import AgentEvent, AgentListener, StateChanged
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import AccountSnapshot, AgentCredentials, AgentState, ClaimedJob, SyncReport
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.context import ViewContext
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.widgets import theme
 
 from tests.gui.conftest import local_adapter
 from tests.pg import Agent, Db
@@ -54,6 +55,11 @@ async def record_sync(port: DataPort, creds: AgentCredentials, status: str, *, d
     report = SyncReport("scheduled", status, started_at or datetime.now(UTC), duration_ms, account,
                         error_message=error)
     return await port.record_sync(creds, report)
+
+
+def rgb(colour: QColor) -> tuple[int, int, int]:
+    """A colour's red, green and blue."""
+    return colour.red(), colour.green(), colour.blue()
 
 
 @contextmanager

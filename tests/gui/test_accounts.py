@@ -10,12 +10,12 @@ from PySide6.QtGui import QColor
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SyncHealth
-from tnm_desktop.gui.sync_chart import OUTCOME_COLOURS
-from tnm_desktop.gui.views.accounts import AccountsView
-from tnm_desktop.gui.views.accounts_models import FailureTableModel, HealthTableModel
+from tnm_desktop.gui.pages.accounts import AccountsView
+from tnm_desktop.gui.pages.accounts_models import FailureTableModel, HealthTableModel
+from tnm_desktop.gui.widgets.sync_chart import OUTCOME_COLOURS
 
 from tests.gui.conftest import MakeContext
-from tests.gui.ea_agent_fixtures import FakeAgent, agent_port, record_sync, save_screenshot, settle
+from tests.gui.ea_agent_fixtures import FakeAgent, agent_port, record_sync, rgb, save_screenshot, settle
 from tests.pg import Db, User
 from tests.waiting import eventually
 
@@ -23,7 +23,7 @@ ERROR = "Terminal did not answer: IPC timeout (-10005)"
 
 
 def _colour_near(colour: QColor, expected: QColor) -> bool:
-    return all(abs(a - b) <= 12 for a, b in zip(colour.getRgb()[:3], expected.getRgb()[:3], strict=True))
+    return all(abs(a - b) <= 12 for a, b in zip(rgb(colour), rgb(expected), strict=True))
 
 
 async def test_a_failed_sync_shows_in_the_row_the_failures_list_and_the_chart(
@@ -62,7 +62,7 @@ async def test_a_failed_sync_shows_in_the_row_the_failures_list_and_the_chart(
     assert view.health.data(failures_cell) == "1"
     assert view.health.data(view.health.index(row, HealthTableModel.COL_CONNECTION)) == "Error"
     assert view.health.data(view.health.index(row, HealthTableModel.COL_RATE)) == "80 %"
-    assert ERROR in view.health.data(view.health.index(row, 0), role=3)  # the tooltip names the last error
+    assert ERROR in str(view.health.data(view.health.index(row, 0), role=3))  # the tooltip names the last error
 
     await eventually(lambda: view.failures.rowCount() == 2, what="the failures list")
     assert view.failures.data(view.failures.index(0, FailureTableModel.COL_ERROR)) == ERROR  # newest first
@@ -106,7 +106,7 @@ async def test_sync_now_asks_the_embedded_agent_or_enqueues_a_job(
                      .fetchone() == {"n": 1}, what="the sync job")
     row = db.admin.execute("select payload, user_id::text as user_id from jobs").fetchone()
     assert row is not None and row["user_id"] == user.id
-    assert row["payload"]["login"] == 5001 and row["payload"]["server"] == "Demo-Server"  # type: ignore[index]
+    assert row["payload"]["login"] == 5001 and row["payload"]["server"] == "Demo-Server"
 
     # An agent runs in this process: it is told directly, and nothing more is queued.
     fake = FakeAgent()

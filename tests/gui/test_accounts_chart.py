@@ -11,10 +11,10 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SyncLog
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.sync_chart import OUTCOME_COLOURS, SyncChart, format_duration, nice_ceiling, y_ticks
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.sync_chart import OUTCOME_COLOURS, SyncChart, format_duration, nice_ceiling, y_ticks
 
-from tests.gui.ea_agent_fixtures import app_theme
+from tests.gui.ea_agent_fixtures import app_theme, rgb
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -30,7 +30,7 @@ def history() -> list[SyncLog]:
 
 
 def close_to(colour: QColor, expected: QColor, slack: int = 24) -> bool:
-    return all(abs(a - b) <= slack for a, b in zip(colour.getRgb()[:3], expected.getRgb()[:3], strict=True))
+    return all(abs(a - b) <= slack for a, b in zip(rgb(colour), rgb(expected), strict=True))
 
 
 def test_axis_tops_and_durations_read_well() -> None:

@@ -13,10 +13,11 @@ from pytestqt.qtbot import QtBot
 from shiboken6 import Shiboken
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
+from tnm_desktop.composition.services import app_agents
 from tnm_desktop.domain import AgentState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.session import GuiSession
-from tnm_desktop.gui.views.agent import AgentView
+from tnm_desktop.gui.pages.agent import AgentView
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
 from tnm_desktop.terminal.simulator.process import simulator_alive
 
@@ -37,7 +38,8 @@ async def session(db: Db, user: User, tmp_path: Path, gui_settings: QSettings, c
     # Owned by a QObject, as the app's controller owns its sessions: Python's cyclic GC may run on
     # the agent's thread, and must not be what destroys the session's Qt objects there.
     owner = QObject()
-    opened = GuiSession(Services(local_profile(tmp_path / "workspace"), data), bridge, gui_settings, owner)
+    services = Services(local_profile(tmp_path / "workspace"), data, agents=app_agents(None))
+    opened = GuiSession(services, bridge, gui_settings, owner)
     await opened.start_live()
     yield opened
     if not opened.closed:

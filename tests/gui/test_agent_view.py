@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,11 +13,11 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop import keystore
 from tnm_desktop.agent import pairing
-from tnm_desktop.agent.compose import TargetKind, TerminalTarget
 from tnm_desktop.agent.events import HeartbeatSent, JobFinished, JobStarted, LogLine, StateChanged, TerminalSeen
+from tnm_desktop.agent.target import TargetKind, TerminalTarget
 from tnm_desktop.domain import AgentState, Job, JobRequest, JobStatus, JobType
-from tnm_desktop.gui.job_table import JobTableModel
-from tnm_desktop.gui.views.agent import AgentView
+from tnm_desktop.gui.pages.agent import AgentView
+from tnm_desktop.gui.widgets.job_table import JobTableModel
 
 from tests.conftest import MemoryKeyring
 from tests.gui.conftest import MakeContext
@@ -67,11 +68,12 @@ async def test_pairing_shows_the_prefix_keeps_the_key_in_the_keyring_and_only_it
     assert key is not None and re.fullmatch(r"pk_[0-9a-f]{64}", key)
     assert view.pairing.key_label.text() == f"{key[:11]}…"
     assert all(key not in text for text in texts_of(view))
-    row = db.admin.execute("select name, pairing_key_hash, pairing_key_prefix, row_to_json(a)::text as everything "
-                           "from mt5_agents a where id = %s", (agent_id,)).fetchone()
+    row = db.admin.execute("select name, pairing_key_hash, pairing_key_sha256, pairing_key_prefix, "
+                           "row_to_json(a)::text as everything from mt5_agents a where id = %s", (agent_id,)).fetchone()
     assert row is not None and row["name"] == "Desk PC" and row["pairing_key_prefix"] == key[:11]
     assert str(row["pairing_key_hash"]).startswith("$2a$")
     assert bcrypt.checkpw(key.encode(), str(row["pairing_key_hash"]).encode())
+    assert row["pairing_key_sha256"] == hashlib.sha256(key.encode()).hexdigest()
     assert key not in str(row["everything"])
 
     # Re-pair: asked first; a new key replaces the old one everywhere.
@@ -82,8 +84,10 @@ async def test_pairing_shows_the_prefix_keeps_the_key_in_the_keyring_and_only_it
     new_key = isolated_keyring.get_password(keystore.SERVICE, pairing.secret_name(agent_id))
     assert new_key is not None
     await eventually(lambda: view.pairing.key_label.text() == f"{new_key[:11]}…", what="the new prefix")
-    stored = db.admin.execute("select pairing_key_hash from mt5_agents where id = %s", (agent_id,)).fetchone()
+    stored = db.admin.execute("select pairing_key_hash, pairing_key_sha256 from mt5_agents where id = %s",
+                              (agent_id,)).fetchone()
     assert stored is not None and not bcrypt.checkpw(key.encode(), str(stored["pairing_key_hash"]).encode())
+    assert stored["pairing_key_sha256"] == hashlib.sha256(new_key.encode()).hexdigest()
 
     # Revoke: Cancel changes nothing; confirming revokes it and forgets the key here.
     view.pairing.revoke_button.click()
@@ -255,7 +259,7 @@ def test_job_rows_merge_the_database_and_the_agents_events_in_either_order(qtmod
     running = _job("running", started=start, completed=None)
     failed = _job("failed", started=start, completed=start + timedelta(milliseconds=40))
     finished = JobFinished("j1", "trade", "failed", 87, "Market is closed")
-    orders = {
+    orders: dict[str, list[Job | JobFinished]] = {
         "agent first": [running, finished, failed],
         "database first": [running, failed, finished],
         "a late re-read of the running row": [running, finished, running, failed],

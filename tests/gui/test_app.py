@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from PySide6.QtCore import QSettings
-from tnm_desktop.gui.app import choose_startup, redact
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.controller import AppController
+from tnm_desktop.composition.gui import choose_startup
+from tnm_desktop.gui.shell.app import redact
+from tnm_desktop.gui.shell.controller import AppController
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
 
@@ -76,14 +77,16 @@ async def test_wrong_password_then_sign_in_and_remember_me_restores_silently(
     await sign_in(first, user.email, "not my password")
     await eventually(lambda: first.signin.message.text() != "", what="the refusal")
     assert first.signin.message.text() == "Wrong email or password."
-    assert first.window is None and first.signin.sign_in_button.isEnabled()
+    assert (first.window, first.signin.sign_in_button.isEnabled()) == (None, True)
 
     await sign_in(first, user.email, user.password, remember=True)
     await eventually(lambda: first.window is not None and first.window.isVisible(), what="the main window")
     assert not first.signin.isVisible()
-    assert user.email in first.window.windowTitle()
+    window = first.window
+    assert window is not None
+    assert user.email in window.windowTitle()
     await first.shutdown()
-    first.window.close()
+    window.close()
 
     # The next start: nobody types anything.
     second = await start_app()
@@ -91,8 +94,10 @@ async def test_wrong_password_then_sign_in_and_remember_me_restores_silently(
     assert second.signin.password.text() == "" and second.signin.message.text() == ""
 
     # Signing out forgets the remembered session.
-    second.window.sign_out_requested.emit()
-    confirm(second.window, "Sign out")
+    window = second.window
+    assert window is not None
+    window.sign_out_requested.emit()
+    confirm(window, "Sign out")
     await eventually(lambda: second.window is None and second.signin.isVisible(), what="back to sign-in")
     await second.shutdown()
     second.signin.close()

@@ -16,11 +16,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from PySide6.QtWidgets import QWidget
-from tnm_desktop.demo.run import post
+from tnm_desktop.demo.alerts import post
 from tnm_desktop.domain import AgentState
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.views.signals_model import FILL, ID_ROLE, ORDER, STATUS_ROLE, SignalsModel
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.gui.pages.signals_model import FILL, ID_ROLE, ORDER, STATUS_ROLE, SignalsModel
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.terminal.simulator.process import simulator_alive
 
 from tests.gui.app_run import drive
@@ -53,6 +53,7 @@ def test_nothing_configured_opens_the_demo_and_an_alert_posted_over_http_shows_f
     demo_dir = machine / "data" / "demo"
     seen: dict[str, object] = {}
     answer: dict[str, object] = {}
+    shown: list[tuple[tuple[str, str, str], list[str]]] = []  # our signal's row, every status
 
     def step(windows: list[QWidget]) -> bool:
         window = next((w for w in windows if isinstance(w, MainWindow)), None)
@@ -78,19 +79,19 @@ def test_nothing_configured_opens_the_demo_and_an_alert_posted_over_http_shows_f
         # Ours filled, and the demo's own first alerts (7 of them) all resolved.
         if mine is None or mine[0] != "executed" or len(rows) < 8 or "pending" in statuses:
             return False
-        seen["mine"], seen["statuses"] = mine, statuses
+        shown.append((mine, statuses))
         window.close()
         return True
 
     assert drive(step, limit_s=150) == 0
     assert str(seen["title"]).startswith("TNM Desktop — demo@tnm.local")
-    assert answer["status"] == 200 and answer["body"]["status"] == "pending"  # type: ignore[index]
-    status, fill, order = seen["mine"]  # type: ignore[misc]
+    body = answer["body"]
+    assert answer["status"] == 200 and isinstance(body, dict) and body["status"] == "pending"
+    ((status, fill, order), statuses), = shown
     assert status == "executed" and float(fill) > 1.0 and order.isdigit()
     # The demo's own first alerts are in the log too, each with its outcome: the duplicate, the
     # pair not allowed and the malformed body discarded, the trades filled.
-    statuses = seen["statuses"]
-    assert statuses.count("discarded") == 3 and statuses.count("executed") >= 3, statuses  # type: ignore[attr-defined]
+    assert statuses.count("discarded") == 3 and statuses.count("executed") >= 3, statuses
 
     # The order is in the simulator's history; closing the app stopped what the demo started.
     assert not LocalCluster(demo_dir / "db").is_running()

@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import NewVersion
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.diff_view import RowKind, side_by_side
-from tnm_desktop.gui.views.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio import EaStudioView
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.diff_view import RowKind, side_by_side
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import app_theme, save_screenshot, settle

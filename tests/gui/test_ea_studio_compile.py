@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import JobType, NewVersion, VersionOrigin
 from tnm_desktop.ea.port import Diagnostic, Severity
 from tnm_desktop.ea.templates import get_template, render_template
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.job_table import JobTableModel
-from tnm_desktop.gui.views.ea_studio import EaStudioView
-from tnm_desktop.gui.views.ea_studio_models import DiagnosticModel, VersionTableModel
+from tnm_desktop.gui.pages.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio_models import DiagnosticModel, VersionTableModel
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.job_table import JobTableModel
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import agent_port, app_theme, claim, save_screenshot, settle
@@ -61,8 +61,8 @@ async def test_compile_shows_progress_then_the_error_and_clicking_it_moves_the_c
     job = db.admin.execute("select id::text as id, payload, target_agent_id::text as target, ea_project_id::text "
                            "as project, status from jobs").fetchone()
     assert job is not None
-    assert job["payload"]["version_id"] == version.id and job["target"] == agent.id  # type: ignore[index]
-    assert job["payload"]["project"] == "MA cross EURUSD"  # type: ignore[index]
+    assert job["payload"]["version_id"] == version.id and job["target"] == agent.id
+    assert job["payload"]["project"] == "MA cross EURUSD"
     assert job["project"] == project.id and job["status"] == "pending"
 
     def compile_state() -> str:

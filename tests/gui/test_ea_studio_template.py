@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.views.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio import EaStudioView
+from tnm_desktop.gui.pages.ea_studio_template import TemplateDialog
+from tnm_desktop.gui.widgets import theme
 
 from tests.gui.conftest import MakeContext
 from tests.gui.ea_agent_fixtures import app_theme, save_screenshot, settle
 from tests.pg import Db, User
 from tests.waiting import eventually
+
+
+def _ready(dialog: TemplateDialog) -> bool:
+    return dialog.loaded and dialog.create_button.isEnabled()
 
 
 async def test_new_ea_from_a_template_is_a_generated_version_with_its_parameters(
@@ -73,7 +79,7 @@ async def test_new_ea_from_a_template_is_a_generated_version_with_its_parameters
     assert view.editor.toPlainText() == source
     assert view.pane.title.text() == "EURUSD 12/48 SMA — v1 · generated from a template · not compiled"
     assert view.versions.data(view.versions.index(0, 2)) == "Template"
-    assert "fast_period = 12" in view.versions.data(view.versions.index(0, 0), role=3)  # the tooltip
+    assert "fast_period = 12" in str(view.versions.data(view.versions.index(0, 0), role=3))  # the tooltip
     await settle(ctx)
 
 
@@ -86,11 +92,12 @@ async def test_a_taken_project_name_is_said_in_the_dialog(ctx_for: MakeContext, 
         dialog = view.template_dialog
         assert dialog is not None
         qtbot.addWidget(dialog)
-        await eventually(lambda d=dialog: d.loaded and d.create_button.isEnabled(), what="a ready form")
+        await eventually(partial(_ready, dialog), what="a ready form")
         dialog.name_edit.setText("Breakout")
         dialog.create_button.click()
         if attempt == 0:
             await eventually(lambda: view.version is not None, what="the first project")
+    assert dialog is not None
     await eventually(lambda: dialog.message.text() != "", what="the refusal")
     assert dialog.message.text() == "You already have an EA project with that name."
     assert dialog.isVisible() and dialog.create_button.isEnabled()

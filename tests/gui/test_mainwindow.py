@@ -11,9 +11,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
 
 from tests.data.helpers import insert_signal
@@ -77,7 +77,7 @@ async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: O
 
     def wrap(port: DataPort) -> DataPort:
         flaky.append(FlakyPort(port))
-        return flaky[0]  # type: ignore[return-value]
+        return flaky[0]
 
     window = await open_window(user, wrap=wrap)
     assert window.offline_banner.isHidden()

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.app import choose_startup
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.controller import AppController
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.pages import import_views
-from tnm_desktop.gui.session import GuiSession
+from tnm_desktop.composition.gui import choose_startup
+from tnm_desktop.gui.shell.controller import AppController
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.navigation import import_views
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
 
@@ -64,7 +64,7 @@ async def test_the_main_window_over_a_slow_backend(request: pytest.FixtureReques
     meter = StallMeter()
     meter.start()
 
-    session = GuiSession(Services(local_profile(tmp_path / "ws"), slow), bridge, gui_settings)  # type: ignore[arg-type]
+    session = GuiSession(Services(local_profile(tmp_path / "ws"), slow), bridge, gui_settings)
     close_at_test_end(request.node, session.close)
     window = MainWindow(session)
     qtbot.addWidget(window)
@@ -99,7 +99,7 @@ async def test_signing_in_over_a_slow_backend(request: pytest.FixtureRequest, db
                  make_default=True)
 
     async def open_services(profile: ConnectionProfile) -> Services:
-        return Services(profile, SlowPort(local_adapter(db, profile.session_key), delay=2.0))  # type: ignore[arg-type]
+        return Services(profile, SlowPort(local_adapter(db, profile.session_key), delay=2.0))
 
     bridge = MessageBridge()
     bridge.crashed.connect(crashes.append)
@@ -118,6 +118,7 @@ async def test_signing_in_over_a_slow_backend(request: pytest.FixtureRequest, db
     assert window.busy.busy and window.busy.label.text() == "Signing in…" and not window.sign_in_button.isEnabled()
     await eventually(lambda: isinstance(controller.window, MainWindow), within=20, what="the main window")
     meter.stop()
+    assert controller.window is not None
     controller.window.close()
     window.close()
     assert meter.largest < MAX_STALL_S, f"the GUI thread stalled for {meter.largest * 1000:.0f} ms"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QWidget
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.signin import SignInWindow
-from tnm_desktop.localdb import LocalCluster
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.signin import SignInWindow
+from tnm_desktop.pgcluster import LocalCluster
 
 from tests.gui.app_run import drive
 

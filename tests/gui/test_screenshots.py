@@ -18,12 +18,12 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from tnm_desktop.data.port import LiveState
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.mainwindow import MainWindow
-from tnm_desktop.gui.session import GuiSession
-from tnm_desktop.gui.signin import SignInWindow
-from tnm_desktop.gui.tasks import TaskRunner
+from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.session import GuiSession
+from tnm_desktop.gui.shell.signin import SignInWindow
+from tnm_desktop.gui.widgets import theme
+from tnm_desktop.gui.widgets.bridge import MessageBridge
+from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui import theme
-from tnm_desktop.gui.views.broker_dialog import BrokerDialog
-from tnm_desktop.gui.views.brokers_model import SymbolMapModel
-from tnm_desktop.gui.views.settings import SettingsView
+from tnm_desktop.gui.pages.broker_dialog import BrokerDialog
+from tnm_desktop.gui.pages.brokers_model import SymbolMapModel
+from tnm_desktop.gui.pages.settings import SettingsView
+from tnm_desktop.gui.widgets import theme
 from tnm_desktop.profiles import ProfileStore
 
 from tests.gui.conftest import MakeContext
@@ -88,7 +89,7 @@ async def test_every_limit_says_what_it_does_and_saving_never_turns_trading_back
 
 
 async def test_add_a_broker_connection_with_symbol_mapping_and_its_agent(
-        qtbot: QtBot, qtmodeltester, ctx_for: MakeContext, db: Db, user: User) -> None:
+        qtbot: QtBot, qtmodeltester: ModelTester, ctx_for: MakeContext, db: Db, user: User) -> None:
     agent = db.create_agent(user, "Desk PC")
     view = await open_view(qtbot, ctx_for, user)
     dialog = view.open_broker_dialog(None)
@@ -115,10 +116,10 @@ async def test_add_a_broker_connection_with_symbol_mapping_and_its_agent(
     await eventually(lambda: view.brokers.rowCount() == 1, what="the new connection")
 
     qtmodeltester.check(view.brokers)
-    row = db.admin.execute("select * from broker_connections where user_id = %s", (user.id,)).fetchone()
-    assert row is not None
-    assert (row["name"], row["agent_id"] and str(row["agent_id"]), row["login"], row["account_type"],
-            row["symbol_suffix"], row["symbol_map"]) == (
+    saved = db.admin.execute("select * from broker_connections where user_id = %s", (user.id,)).fetchone()
+    assert saved is not None
+    assert (saved["name"], saved["agent_id"] and str(saved["agent_id"]), saved["login"], saved["account_type"],
+            saved["symbol_suffix"], saved["symbol_map"]) == (
         "IC Markets live", agent.id, 51234567, "live", ".raw", {"XAUUSD": "GOLD", "US30": "DJ30"})
     shown = [view.brokers.data(view.brokers.index(0, c)) for c in range(9)]
     assert shown[6] == "US30 → DJ30, XAUUSD → GOLD; others + “.raw”" and shown[7] == "Desk PC"
@@ -165,7 +166,7 @@ async def test_the_theme_switches_and_is_remembered(qtbot: QtBot, ctx_for: MakeC
     assert text.lightness() > 120  # status colours switch to their readable dark variants
 
 
-def test_symbol_map_model_edits_upper_case_the_tradingview_symbol(qtmodeltester) -> None:
+def test_symbol_map_model_edits_upper_case_the_tradingview_symbol(qtmodeltester: ModelTester) -> None:
     model = SymbolMapModel({"EURUSD": "EURUSD.x"})
     qtmodeltester.check(model)
     assert model.setData(model.index(0, 0), " gbpusd ")

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import Strategy, StrategyStats
-from tnm_desktop.gui.app import CrashReporter
-from tnm_desktop.gui.bridge import MessageBridge
-from tnm_desktop.gui.profiles_dialog import ProfilesDialog
-from tnm_desktop.gui.signin import SignInWindow
-from tnm_desktop.gui.tasks import TaskRunner
-from tnm_desktop.gui.views.strategies_model import StrategiesModel
+from tnm_desktop.gui.pages.strategies_model import StrategiesModel
+from tnm_desktop.gui.shell.app import CrashReporter
+from tnm_desktop.gui.shell.profiles_dialog import ProfilesDialog
+from tnm_desktop.gui.shell.signin import SignInWindow
+from tnm_desktop.gui.widgets.bridge import MessageBridge
+from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 
 from tests.gui.conftest import close_at_test_end
@@ -105,7 +106,7 @@ def strategy(name: str, n: int) -> Strategy:
                     updated_at=moment)
 
 
-def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester) -> None:
+def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester: ModelTester) -> None:
     model = StrategiesModel()
     qtmodeltester.check(model)  # watches every change below
     model.set_all([strategy("Trend", 1), strategy("Breakout", 2)], {"b": "Broker"}, [])

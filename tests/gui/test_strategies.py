@@ -7,10 +7,11 @@ import json
 from aiohttp import web
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
-from tnm_desktop.gui.views.strategies import StrategiesView
-from tnm_desktop.gui.views.strategies_model import TODAY
-from tnm_desktop.gui.views.strategy_dialog import StrategyDialog
+from tnm_desktop.gui.pages.strategies import StrategiesView
+from tnm_desktop.gui.pages.strategies_model import TODAY
+from tnm_desktop.gui.pages.strategy_dialog import StrategyDialog
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import WEBHOOK_BASE, MakeContext
@@ -38,8 +39,9 @@ def open_confirmation(parent: QWidget) -> QMessageBox:
     return boxes[0]
 
 
-async def open_view(qtbot: QtBot, ctx_for: MakeContext, user: User, **kwargs: str) -> StrategiesView:
-    view = StrategiesView(await ctx_for(user, **kwargs))
+async def open_view(qtbot: QtBot, ctx_for: MakeContext, user: User,
+                    webhook_base_url: str = WEBHOOK_BASE) -> StrategiesView:
+    view = StrategiesView(await ctx_for(user, webhook_base_url=webhook_base_url))
     qtbot.addWidget(view)
     view.resize(1100, 700)
     view.show()
@@ -47,7 +49,7 @@ async def open_view(qtbot: QtBot, ctx_for: MakeContext, user: User, **kwargs: st
     return view
 
 
-async def test_create_a_strategy_and_copy_its_webhook_url(qtbot: QtBot, qtmodeltester, ctx_for: MakeContext,
+async def test_create_a_strategy_and_copy_its_webhook_url(qtbot: QtBot, qtmodeltester: ModelTester, ctx_for: MakeContext,
                                                           db: Db, user: User) -> None:
     seed_broker(db, user, "IC Markets Demo")
     view = await open_view(qtbot, ctx_for, user)

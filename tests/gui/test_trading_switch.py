@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tnm_desktop.agent.events import LimitReached
-from tnm_desktop.gui.mainwindow import MainWindow
+from tnm_desktop.gui.shell.mainwindow import MainWindow
 
 from tests.gui import test_mainwindow
 from tests.gui.seed import seed_broker, seed_strategy

@@ -18,8 +18,8 @@ ALERT = json.dumps({"action": "buy", "symbol": "EURUSD", "price": 1.085, "time":
 
 def _now(desk: Desk) -> datetime:
     row = desk.db.admin.execute("select now() as t").fetchone()
-    assert row is not None
-    return row["t"]  # type: ignore[return-value]
+    assert row is not None and isinstance(row["t"], datetime)
+    return row["t"]
 
 
 def test_the_same_alert_twice_makes_one_job_and_logs_the_second_as_duplicate(desk: Desk) -> None:

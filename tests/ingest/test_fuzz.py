@@ -163,4 +163,4 @@ def test_no_body_gets_a_5xx_and_every_known_secret_is_logged_exactly_once(desk: 
     jobs = desk.db.admin.execute("select payload from jobs").fetchall()
     assert len(jobs) == accepted > 0
     for job in jobs:
-        TradeInstruction.from_payload(job["payload"])  # type: ignore[arg-type]
+        TradeInstruction.from_payload(job["payload"])

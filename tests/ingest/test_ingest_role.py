@@ -1,4 +1,8 @@
-"""Role tnm_ingest may call public.ingest_tv_signal and nothing else; nobody else may call it."""
+"""Role tnm_ingest may call public.ingest_tv_signal and nothing else; nobody else may call it.
+
+The function's privileged body is tnm_privileged.ingest_tv_signal (see the migration
+20251201000000_definer_functions_out_of_public): the role may execute that one too, and only it.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ def test_it_can_touch_no_table_or_view(desk: Desk, statement: str) -> None:
                 "select attname from pg_attribute where attrelid = %s::regclass and attnum = 1",
                 (f"public.{relation}",)).fetchone()
             assert column is not None
-            query = sql.SQL(statement).format(rel=sql.Identifier(relation),  # type: ignore[arg-type]
+            query = sql.SQL(statement).format(rel=sql.Identifier(relation),
                                               col=sql.Identifier(str(column["attname"])))
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(query)
@@ -79,12 +83,13 @@ def test_it_may_execute_no_other_function_and_reach_no_private_schema(db: Db) ->
 def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
     with psycopg.connect(desk.ingest_url, autocommit=True) as conn:
         for call in ["select * from public.claim_next_job(%s, %s)",
+                     "select * from tnm_privileged.claim_next_job(%s, %s)",
                      "select public.record_broker_symbols(%s, %s, %s, '[]')",
                      "select * from public.signal_page()",
                      "select public.rotate_strategy_secret(%s)"]:
             params = (desk.agent.id, desk.agent.key, desk.broker_id)[:call.count("%s")]
             with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute(call, params)  # type: ignore[arg-type]
+                conn.execute(call, params)
         for role in ("authenticated", "service_role", "postgres"):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
@@ -93,8 +98,9 @@ def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
 @pytest.mark.parametrize(("role", "allowed"), [
     ("anon", False), ("authenticated", False), ("service_role", True), ("tnm_ingest", True)])
 def test_who_may_execute_the_ingestion_function(db: Db, role: str, allowed: bool) -> None:
-    row = db.admin.execute("select has_function_privilege(%s, %s, 'execute') as ok", (role, INGEST)).fetchone()
-    assert row == {"ok": allowed}
+    for function in (INGEST, "tnm_privileged." + INGEST.removeprefix("public.")):
+        row = db.admin.execute("select has_function_privilege(%s, %s, 'execute') as ok", (role, function)).fetchone()
+        assert row == {"ok": allowed}, function
 
 
 def test_a_signed_in_user_cannot_forge_a_signal_through_it(desk: Desk) -> None:
@@ -113,7 +119,7 @@ def test_record_broker_symbols_replaces_the_catalog_for_the_serving_agent(desk: 
     def record(symbols: list[object]) -> int:
         rows = desk.db.call_as(desk.user, "select record_broker_symbols(%s, %s, %s, %s) as n",
                                (desk.agent.id, desk.agent.key, desk.broker_id, json.dumps(symbols)))
-        return int(rows[0]["n"])  # type: ignore[call-overload]
+        return int(rows[0]["n"])
 
     assert record(["EURUSD.m", {"symbol": "GOLD", "digits": 2, "volume_min": 0.01}, "EURUSD.m"]) == 2
     assert record([{"symbol": "GBPUSD.m", "digits": 5}, "GOLD"]) == 2

@@ -47,7 +47,7 @@ def test_valid_alert_becomes_one_pending_signal_and_its_trade_job_in_one_transac
 def test_stage_times_run_received_then_logged_then_job_created(desk: Desk) -> None:
     received = desk.db.admin.execute("select now() - interval '50 milliseconds' as t").fetchone()
     assert received is not None
-    result = desk.ingest(json.dumps(README_ALERT), received_at=received["t"])  # type: ignore[arg-type]
+    result = desk.ingest(json.dumps(README_ALERT), received_at=received["t"])
     signal = desk.signal(result["signal_id"])
     job = desk.job(result["job_id"])
     assert signal["received_at"] == received["t"]

@@ -133,7 +133,7 @@ def test_the_embedded_receiver_runs_on_its_own_thread_and_stops(desk: Desk) -> N
     receiver = WebhookReceiver(ReceiverConfig(database_url=desk.ingest_url, port=0))
     base_url = receiver.start()
     try:
-        assert receiver.running and receiver.base_url == base_url
+        assert (receiver.running, receiver.base_url) == (True, base_url)
         assert any(t.name == "webhook-receiver" for t in threading.enumerate())
         status, body = _post_sync(f"{base_url}/tv/{desk.secret}", '{"action": "sell", "symbol": "EURUSD"}')
         assert (status, body["status"]) == (200, "pending")
@@ -142,7 +142,7 @@ def test_the_embedded_receiver_runs_on_its_own_thread_and_stops(desk: Desk) -> N
             WebhookReceiver(ReceiverConfig(database_url=desk.ingest_url, port=port)).start()
     finally:
         receiver.stop()
-    assert not receiver.running and receiver.base_url is None
+    assert (receiver.running, receiver.base_url) == (False, None)
     assert not any(t.name == "webhook-receiver" for t in threading.enumerate())
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass

@@ -10,7 +10,7 @@ import bcrypt
 import psycopg
 import pytest
 
-from tests.pg import Agent, Db, User
+from tests.pg import Agent, Db, User, hash_secret, key_digest
 
 Row = dict[str, object]
 
@@ -21,7 +21,7 @@ def agent_call(conn: psycopg.Connection[Row], agent: Agent, query: str,
     with conn.transaction():
         conn.execute("select set_config('role', 'authenticated', true), "
                      "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
-        cur = conn.execute(query, params)  # type: ignore[arg-type]
+        cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 
 
@@ -174,29 +174,83 @@ def test_revoked_agent_and_re_paired_key(db: Db) -> None:
     agent = db.create_agent(user)
     enqueue(db, user, 2)
     with db.connect() as conn:
-        assert claim(conn, agent) is not None  # the key is now cached
+        assert claim(conn, agent) is not None
         new_key = "pk_" + "ab" * 32
-        db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s",
-                         (bcrypt.hashpw(new_key.encode(), bcrypt.gensalt(4, prefix=b"2a")).decode(),
-                          agent.id))
-        with pytest.raises(psycopg.Error):
-            claim(conn, agent)  # the cached old key no longer counts
+        db.admin.execute("update mt5_agents set pairing_key_hash = %s, pairing_key_sha256 = %s where id = %s",
+                         (hash_secret(new_key), key_digest(new_key), agent.id))
+        with pytest.raises(psycopg.Error, match="pairing key"):
+            claim(conn, agent)  # the old key no longer counts
         assert claim(conn, agent, key=new_key) is not None
         db.admin.execute("update mt5_agents set revoked_at = now() where id = %s", (agent.id,))
         enqueue(db, user, 1)
-        with pytest.raises(psycopg.Error):
+        with pytest.raises(psycopg.Error, match="pairing key"):
             claim(conn, agent, key=new_key)
 
 
-def test_python_bcrypt_2b_hashes_are_accepted(db: Db) -> None:
+def test_the_key_is_checked_by_its_sha256_and_nothing_else(db: Db) -> None:
     user = db.create_user()
     agent = db.create_agent(user)
-    hashed_2b = bcrypt.hashpw(agent.key.encode(), bcrypt.gensalt(4)).decode()
-    assert hashed_2b.startswith("$2b$")
-    db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s", (hashed_2b, agent.id))
     enqueue(db, user, 1)
+    # A stored digest decides, whatever the bcrypt hash says: a key whose digest does not match is
+    # refused even though it matches the hash (no slow check, no fallback).
+    other = "pk_" + "cd" * 32
+    db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s", (hash_secret(other), agent.id))
+    db.admin.execute("update mt5_agents set pairing_key_sha256 = %s where id = %s", (key_digest(agent.key), agent.id))
     with db.connect() as conn:
+        with pytest.raises(psycopg.Error, match="pairing key"):
+            claim(conn, agent, key=other)
         assert claim(conn, agent) is not None
+
+
+def _has_pgcrypto(db: Db) -> bool:
+    row = db.admin.execute("select to_regprocedure('extensions.crypt(text, text)') is not null as ok").fetchone()
+    return bool(row and row["ok"])
+
+
+@pytest.mark.parametrize("prefix", [b"2a", b"2b"])
+def test_an_agent_paired_with_a_bcrypt_hash_only_is_checked_once_where_pgcrypto_exists(
+        db: Db, prefix: bytes) -> None:
+    # An earlier app version stored only the bcrypt hash ($2a$; Python's bcrypt writes $2b$ unless
+    # told otherwise). With pgcrypto (Supabase, the system PostgreSQL) the key is checked once and
+    # its digest kept; without it (the embedded PostgreSQL, which no earlier version used) the
+    # agent must be paired again.
+    user = db.create_user()
+    agent = db.create_agent(user)
+    legacy = bcrypt.hashpw(agent.key.encode(), bcrypt.gensalt(4, prefix=prefix)).decode()
+    db.admin.execute("update mt5_agents set pairing_key_hash = %s, pairing_key_sha256 = null where id = %s",
+                     (legacy, agent.id))
+    enqueue(db, user, 2)
+    stored = "select pairing_key_sha256 as d from mt5_agents where id = %s"
+    with db.connect() as conn:
+        with pytest.raises(psycopg.Error, match="pairing key"):
+            claim(conn, agent, key="pk_" + "00" * 32)
+        assert db.admin.execute(stored, (agent.id,)).fetchone() == {"d": None}
+        if _has_pgcrypto(db):
+            assert claim(conn, agent) is not None
+            assert db.admin.execute(stored, (agent.id,)).fetchone() == {"d": key_digest(agent.key)}
+            assert claim(conn, agent) is not None  # now by the digest
+        else:
+            with pytest.raises(psycopg.Error, match="pairing key") as refused:
+                claim(conn, agent)
+            assert refused.value.diag.message_hint == "Pair the agent again from the Agent view."
+            assert db.admin.execute(stored, (agent.id,)).fetchone() == {"d": None}
+
+
+def test_re_pairing_that_sets_only_a_new_hash_retires_the_old_digest(db: Db) -> None:
+    # What an earlier app version does when it re-pairs: a new bcrypt hash, no digest. The old key
+    # must stop working at once; the new one works where pgcrypto can check it.
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 2)
+    new_key = "pk_" + "ef" * 32
+    db.admin.execute("update mt5_agents set pairing_key_hash = %s where id = %s", (hash_secret(new_key), agent.id))
+    assert db.admin.execute("select pairing_key_sha256 as d from mt5_agents where id = %s",
+                            (agent.id,)).fetchone() == {"d": None}
+    with db.connect() as conn:
+        with pytest.raises(psycopg.Error, match="pairing key"):
+            claim(conn, agent)
+        if _has_pgcrypto(db):
+            assert claim(conn, agent, key=new_key) is not None
 
 
 def test_oldest_first_with_a_tiebreaker_for_one_transaction(db: Db) -> None:

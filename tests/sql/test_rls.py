@@ -138,7 +138,7 @@ def test_other_user_cannot_insert_as_the_owner(db: Db, worlds: tuple[World, Worl
     statement = (spec.insert.format(user=alice.user.id, **alice.ids) if spec.insert
                  else f"insert into public.{table} select * from public.{table} limit 1")
     with db.as_user(bob.user) as conn, pytest.raises(errors.InsufficientPrivilege):
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
     assert db.admin.execute(f"select count(*) as n from public.{table}").fetchone() == count
 
 
@@ -149,7 +149,7 @@ def test_own_row_cannot_hang_on_another_users_parent(
     spec = TABLES[table]
     assert spec.insert
     with db.as_user(bob.user) as conn, pytest.raises(errors.ForeignKeyViolation):
-        conn.execute(spec.insert.format(user=bob.user.id, **alice.ids))  # type: ignore[arg-type]
+        conn.execute(spec.insert.format(user=bob.user.id, **alice.ids))
 
 
 @pytest.mark.parametrize("relation", sorted(TABLES) + VIEWS)
@@ -174,7 +174,8 @@ def test_views_show_each_user_only_their_own(db: Db, worlds: tuple[World, World]
 def test_anon_can_execute_no_function(db: Db) -> None:
     rows = db.admin.execute(
         "select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private') and has_function_privilege('anon', p.oid, 'execute')"
+        "where n.nspname in ('public', 'tnm_private', 'tnm_privileged') "
+        "and has_function_privilege('anon', p.oid, 'execute')"
     ).fetchall()
     assert rows == []
 
@@ -183,7 +184,7 @@ def test_security_definer_functions_pin_search_path(db: Db) -> None:
     rows = db.admin.execute(
         "select p.oid::regprocedure::text as fn, p.proconfig from pg_proc p "
         "join pg_namespace n on n.oid = p.pronamespace "
-        "where n.nspname in ('public', 'tnm_private') and p.prosecdef").fetchall()
+        "where n.nspname in ('public', 'tnm_private', 'tnm_privileged') and p.prosecdef").fetchall()
     assert len(rows) >= 10
     for row in rows:
         assert "search_path=\"\"" in (row["proconfig"] or []), row["fn"]

@@ -17,6 +17,7 @@ from tnm_desktop.terminal.simulator.client import RemoteMt5
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
 from tnm_desktop.terminal.simulator.store import StateFile
 
+from tests.must import must
 from tests.terminal.simhelp import market
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,16 +117,16 @@ def test_killing_a_client_with_sigkill_leaves_the_books_intact(served: Simulator
         if client.stdout is not None:
             client.stdout.close()
     sim = _initialized(remote)
-    positions = sim.positions_get()
-    deals = [d for d in sim.history_deals_get(0, 2**40) if d.entry == mt5.DEAL_ENTRY_IN and d.symbol]
-    orders = sim.history_orders_get(0, 2**40)
+    positions = must(sim.positions_get())
+    deals = [d for d in must(sim.history_deals_get(0, 2**40)) if d.entry == mt5.DEAL_ENTRY_IN and d.symbol]
+    orders = must(sim.history_orders_get(0, 2**40))
     assert set(tickets) <= {p.ticket for p in positions}
     assert sorted(p.ticket for p in positions) == sorted(d.position_id for d in deals) == sorted(o.ticket for o in
                                                                                                orders)
     assert sorted(p.comment for p in positions) == sorted(f"k{i}" for i in range(len(positions)))
-    account = sim.account_info()
+    account = must(sim.account_info())
     assert account.balance == 10_000.0
-    assert account.margin == round(sum(sim.order_calc_margin(0, "USDJPY.m", p.volume, p.price_open)
+    assert account.margin == round(sum(must(sim.order_calc_margin(0, "USDJPY.m", p.volume, p.price_open))
                                        for p in positions), 2)
     saved = StateFile(state_file).load()
     assert saved is not None and sorted(p.ticket for p in saved.positions) == sorted(p.ticket for p in positions)
@@ -141,7 +142,7 @@ def test_a_restarted_server_resumes_the_same_account_even_after_sigkill(state_fi
         market(sim, "GBPUSD.m", mt5.ORDER_TYPE_BUY, 0.2, position=closed.order, comment="close")
         sim.control.advance_time(600)
         before = (sim.positions_get(), sim.history_deals_get(0, 2**40), sim.history_orders_get(0, 2**40),
-                  sim.account_info().balance, sim.control.now_ms())
+                  must(sim.account_info()).balance, sim.control.now_ms())
         first.kill()  # SIGKILL: no chance to save anything more
     finally:
         first.stop()
@@ -151,11 +152,11 @@ def test_a_restarted_server_resumes_the_same_account_even_after_sigkill(state_fi
         assert sim.positions_get() is None  # a new terminal: the old connection is gone
         assert sim.initialize()
         after = (sim.positions_get(), sim.history_deals_get(0, 2**40), sim.history_orders_get(0, 2**40),
-                 sim.account_info().balance, sim.control.now_ms())
+                 must(sim.account_info()).balance, sim.control.now_ms())
         assert after == before
-        assert [p.ticket for p in after[0]] == [kept.order]
+        assert [p.ticket for p in must(after[0])] == [kept.order]
         again = market(sim, "EURUSD.m", mt5.ORDER_TYPE_BUY, 0.1)
-        assert again.order > max(o.ticket for o in before[2])  # tickets carry on, never reused
+        assert again.order > max(o.ticket for o in must(before[2]))  # tickets carry on, never reused
     finally:
         assert second.stop() == 0
     # Stopped cleanly: the file no longer names an endpoint, and the history still reads from it.
@@ -175,7 +176,7 @@ def test_history_prints_json_lines_while_the_server_runs(served: SimulatorProces
     deals = [line for line in lines if line["record"] == "deal"]
     assert [(o["ticket"], o["comment"], o["magic"]) for o in orders] == [(opened.order, "gold", 12)]
     assert [(d["order"], d["symbol"], d["entry"]) for d in deals] == [(0, "", 0), (opened.order, "XAUUSD.m", 0)]
-    assert deals[1]["time"] == sim.history_deals_get(ticket=opened.order)[0].time
+    assert deals[1]["time"] == must(sim.history_deals_get(ticket=opened.order))[0].time
 
 
 def test_a_second_server_on_the_same_file_is_refused(served: SimulatorProcess, state_file: Path,

@@ -1,14 +1,16 @@
 """Pairing this machine as an MT5 agent.
 
 A pairing key is ``pk_`` and 32 random bytes in hex. The full key goes to the OS keyring only;
-the database gets its bcrypt hash (``$2a$``, the prefix pgcrypto can verify) and the display
-prefix ``pk_`` + 8 characters. Hashing is slow by design, so it runs in a worker thread, as do the
-keyring calls.
+the database gets its SHA-256 (what each agent call is checked against), its bcrypt hash (the
+column the seed asks for; ``$2a$``, the prefix every bcrypt implementation reads, pgcrypto's too)
+and the display prefix ``pk_`` + 8 characters. bcrypt is slow by design, so hashing runs in a
+worker thread, as do the keyring calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import platform
 import secrets
 
@@ -16,7 +18,7 @@ import bcrypt
 
 from tnm_desktop import keystore
 from tnm_desktop.data.port import DataPort
-from tnm_desktop.domain import Agent, AgentCredentials
+from tnm_desktop.domain import Agent, AgentCredentials, PairingKeyHashes
 
 BCRYPT_ROUNDS = 12
 
@@ -31,9 +33,10 @@ def prefix_of(key: str) -> str:
     return key[:11]
 
 
-def hash_key(key: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    """bcrypt a key with the ``$2a$`` prefix (blocking)."""
-    return bcrypt.hashpw(key.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
+def hash_key(key: str, rounds: int = BCRYPT_ROUNDS) -> PairingKeyHashes:
+    """What the database keeps of a key: its bcrypt hash, SHA-256 and prefix (blocking)."""
+    hashed = bcrypt.hashpw(key.encode(), bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode()
+    return PairingKeyHashes(hashed, hashlib.sha256(key.encode()).hexdigest(), prefix_of(key))
 
 
 def secret_name(agent_id: str) -> str:
@@ -50,7 +53,7 @@ async def pair_machine(data: DataPort, name: str, *, rounds: int = BCRYPT_ROUNDS
     """Register this machine as a new agent; the key goes to the keyring."""
     key = new_key()
     hashed = await asyncio.to_thread(hash_key, key, rounds)
-    agent = await data.create_agent(name, platform.node(), hashed, prefix_of(key))
+    agent = await data.create_agent(name, platform.node(), hashed)
     await asyncio.to_thread(keystore.set_secret, secret_name(agent.id), key)
     return agent, AgentCredentials(agent.id, key)
 
@@ -59,7 +62,7 @@ async def re_pair(data: DataPort, agent_id: str, *, rounds: int = BCRYPT_ROUNDS)
     """Give an agent a new key; the old one stops working at once."""
     key = new_key()
     hashed = await asyncio.to_thread(hash_key, key, rounds)
-    agent = await data.set_agent_key(agent_id, hashed, prefix_of(key))
+    agent = await data.set_agent_key(agent_id, hashed)
     await asyncio.to_thread(keystore.set_secret, secret_name(agent.id), key)
     return agent, AgentCredentials(agent.id, key)
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from tnm_desktop.agent.events import AgentEvent, LogLine, TerminalSeen
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
 from tnm_desktop.domain.trade import Close
@@ -54,7 +54,7 @@ class TerminalRunner:
             ``risk_every``: seconds between looks at the daily loss while no entry comes.
     """
 
-    def __init__(self, data: DataPort, creds: AgentCredentials, terminal: TerminalPort, *,
+    def __init__(self, data: AgentPort, creds: AgentCredentials, terminal: TerminalPort, *,
                  toolchain: EaToolchain | None = None, connect: ConnectSettings | None = None,
                  emit: Callable[[AgentEvent], None] = lambda _e: None, **executor_options: Any) -> None:
         self.data = data

@@ -3,6 +3,8 @@
 :class:`AgentThread` implements :class:`~tnm_desktop.agent.events.AgentControl`: its controls are
 safe from any thread (they hop onto the agent's loop with ``call_soon_threadsafe``), and its
 listeners are called on the agent's thread — the GUI's bridge only re-emits them as Qt signals.
+The thread's event loop is the one its builder chooses (the composition root: a selector loop,
+so that psycopg runs on it directly).
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from collections.abc import Awaitable, Callable
 
 from tnm_desktop.agent.events import AgentEvent, AgentListener, StateChanged
 from tnm_desktop.agent.worker import Agent, AgentSettings, JobRunner
-from tnm_desktop.data.port import DataPort
+from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, AgentState
 from tnm_desktop.errors import TnmError
+from tnm_desktop.loops import LoopFactory, selector_loop
 
 log = logging.getLogger(__name__)
 
-DataFactory = Callable[[], Awaitable[DataPort]]
-RunnerFactory = Callable[[DataPort, AgentCredentials, Callable[[AgentEvent], None]], Awaitable[JobRunner]]
+DataFactory = Callable[[], Awaitable[AgentPort]]
+RunnerFactory = Callable[[AgentPort, AgentCredentials, Callable[[AgentEvent], None]], Awaitable[JobRunner]]
 
 
 class AgentThread:
@@ -34,11 +37,13 @@ class AgentThread:
         runner_factory: Builds the job runner (terminal, toolchain) on the agent's loop; it gets the
             agent's event sink for what it sees of the terminal.
         settings: Timings.
+        loop_factory: Makes the thread's event loop.
     """
 
     def __init__(self, data_factory: DataFactory, creds: AgentCredentials, runner_factory: RunnerFactory,
-                 settings: AgentSettings | None = None) -> None:
+                 settings: AgentSettings | None = None, *, loop_factory: LoopFactory = selector_loop) -> None:
         self._data_factory = data_factory
+        self._loop_factory = loop_factory
         self._creds = creds
         self._runner_factory = runner_factory
         self._settings = settings
@@ -123,7 +128,8 @@ class AgentThread:
                 log.exception("agent listener failed")
 
     def _main(self) -> None:
-        asyncio.run(self._run())
+        with asyncio.Runner(loop_factory=self._loop_factory) as runner:
+            runner.run(self._run())
 
     async def _run(self) -> None:
         data = await self._data_factory()

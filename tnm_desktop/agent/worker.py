@@ -29,7 +29,7 @@ from tnm_desktop.agent.events import (
     LogLine,
     StateChanged,
 )
-from tnm_desktop.data.port import Change, DataPort, LiveState, Subscription, Table
+from tnm_desktop.data.port import AgentPort, Change, LiveState, Subscription, Table
 from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Job, JobStatus
 from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientError, UserError
 
@@ -77,7 +77,7 @@ class JobRunner(Protocol):
 class Agent:
     """One agent's life: start, recover, claim, execute, heartbeat, sync, stop."""
 
-    def __init__(self, data: DataPort, creds: AgentCredentials, runner: JobRunner, *,
+    def __init__(self, data: AgentPort, creds: AgentCredentials, runner: JobRunner, *,
                  settings: AgentSettings | None = None,
                  emit: Callable[[AgentEvent], None] | None = None) -> None:
         self.data = data

@@ -14,14 +14,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from tnm_desktop.data.port import Change, ChangeCallback, LiveState, StateCallback, Table
+from tnm_desktop.data.port import Change, ChangeCallback, LiveRow, LiveState, StateCallback, Table
 from tnm_desktop.errors import TnmError
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[Table, Sequence[str]], Awaitable[Sequence[Any]]]
+Fetch = Callable[[Table, Sequence[str]], Awaitable[Sequence[LiveRow]]]
 ChangesSince = Callable[[datetime], Awaitable[Sequence[tuple[str, str, str]]]]
 
 # A row's timestamp is its transaction's start, which can be before its commit.

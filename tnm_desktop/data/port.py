@@ -25,6 +25,7 @@ from tnm_desktop.domain import (
     JobFilter,
     JobRequest,
     NewVersion,
+    PairingKeyHashes,
     Profile,
     Session,
     Signal,
@@ -53,6 +54,9 @@ class Table(StrEnum):
     AGENTS = "mt5_agents"
 
 
+LiveRow = Signal | Job | SyncLog | TradingAccount | Agent  # a row of a table that can be subscribed to
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """A row of the signed-in user's that was inserted or updated.
@@ -64,7 +68,7 @@ class Change:
     table: Table
     op: str  # "insert" | "update" | "delete"
     id: str
-    row: Signal | Job | SyncLog | TradingAccount | Agent | None
+    row: LiveRow | None
 
 
 class LiveState(StrEnum):
@@ -119,7 +123,37 @@ class AuthPort(Protocol):
 
 
 class AgentPort(Protocol):
-    """What the MT5 agent writes. Every call carries the agent's credentials."""
+    """What the MT5 agent asks of the backend, and nothing more.
+
+    Its writes (claims, results, heartbeats, syncs) carry the agent's credentials. It reads its
+    own row (which terminal to drive), the broker connections it serves and the EA versions its
+    jobs name, and is woken by changes to its jobs.
+    """
+
+    async def close(self) -> None:
+        """Release connections and subscriptions."""
+        ...
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        """One agent of the signed-in user."""
+        ...
+
+    async def list_broker_connections(self) -> list[BrokerConnection]:
+        """The signed-in user's broker connections."""
+        ...
+
+    async def get_ea_version(self, version_id: str) -> EaVersion:
+        """One version with its source."""
+        ...
+
+    async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
+                        on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
+        """Receive the signed-in user's changes to ``tables`` until closed.
+
+        With ``rows=False`` changes are not re-read: each arrives with its id and operation only,
+        as soon as it is announced (for a subscriber that only needs to be woken).
+        """
+        ...
 
     async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
         """Claim the oldest waiting job for this agent, or None when nothing waits."""
@@ -178,14 +212,10 @@ class AgentPort(Protocol):
 
 
 class DataPort(AuthPort, AgentPort, Protocol):
-    """Everything the desktop app asks of its backend."""
+    """Everything the desktop app asks of its backend (the agent's part is :class:`AgentPort`)."""
 
     async def ping(self) -> None:
         """Raise TransientError when the backend cannot be reached."""
-        ...
-
-    async def close(self) -> None:
-        """Release connections and subscriptions."""
         ...
 
     def spawn(self) -> Callable[[], Awaitable[DataPort]]:
@@ -213,8 +243,8 @@ class DataPort(AuthPort, AgentPort, Protocol):
     # Agents -----------------------------------------------------------------------------------
     async def list_agents(self) -> list[Agent]: ...
     async def get_agent(self, agent_id: str) -> Agent | None: ...
-    async def create_agent(self, name: str, machine_name: str, key_hash: str, key_prefix: str) -> Agent: ...
-    async def set_agent_key(self, agent_id: str, key_hash: str, key_prefix: str) -> Agent: ...
+    async def create_agent(self, name: str, machine_name: str, key: PairingKeyHashes) -> Agent: ...
+    async def set_agent_key(self, agent_id: str, key: PairingKeyHashes) -> Agent: ...
     async def update_agent(self, agent_id: str, *, name: str | None = None,
                            terminal_path: str | None = None, mt5_login: int | None = None,
                            mt5_server: str | None = None) -> Agent: ...
@@ -222,7 +252,6 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def delete_agent(self, agent_id: str) -> None: ...
 
     # Broker connections and accounts ----------------------------------------------------------
-    async def list_broker_connections(self) -> list[BrokerConnection]: ...
     async def create_broker_connection(self, draft: BrokerConnectionDraft) -> BrokerConnection: ...
     async def update_broker_connection(self, connection_id: str,
                                        draft: BrokerConnectionDraft) -> BrokerConnection: ...
@@ -270,10 +299,6 @@ class DataPort(AuthPort, AgentPort, Protocol):
         """The project's versions, newest first, without their source."""
         ...
 
-    async def get_ea_version(self, version_id: str) -> EaVersion:
-        """One version with its source."""
-        ...
-
     async def save_ea_version(self, project_id: str, version: NewVersion) -> EaVersion:
         """Save a new version and make it the project's current one."""
         ...
@@ -286,14 +311,4 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def sync_history(self, account_id: str, *, since: datetime | None = None,
                            limit: int = 500) -> list[SyncLog]:
         """An account's sync attempts, oldest first."""
-        ...
-
-    # Live updates -----------------------------------------------------------------------------
-    async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
-                        on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
-        """Receive the signed-in user's changes to ``tables`` until closed.
-
-        With ``rows=False`` changes are not re-read: each arrives with its id and operation only,
-        as soon as it is announced (for a subscriber that only needs to be woken).
-        """
         ...

@@ -14,8 +14,8 @@ import bcrypt
 import psycopg
 
 from tnm_desktop import keystore
-from tnm_desktop.agent.compose import SIMULATOR_PATH
-from tnm_desktop.agent.pairing import hash_key, new_key, prefix_of, secret_name
+from tnm_desktop.agent.pairing import hash_key, new_key, secret_name
+from tnm_desktop.agent.target import SIMULATOR_PATH
 from tnm_desktop.ea.templates import get_template, render_template
 from tnm_desktop.workspace import Connections, Workspace
 
@@ -81,10 +81,11 @@ def _create(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[DemoIds, str]
     conn.execute("update user_settings set risk_percent = 1.0, default_sl_pips = 20, max_lot_size = 2.0 "
                  "where user_id = %s", (user,))
     key = new_key()
+    hashes = hash_key(key, 10)
     agent = _one(conn, "insert into mt5_agents (user_id, name, machine_name, terminal_path, mt5_login, mt5_server, "
-                       "pairing_key_hash, pairing_key_prefix) values (%s, 'This computer (demo)', 'demo', %s, %s, %s, "
-                       "%s, %s) returning id::text", user, SIMULATOR_PATH, SIM_LOGIN, SIM_SERVER,
-                 hash_key(key, 10), prefix_of(key))
+                       "pairing_key_hash, pairing_key_sha256, pairing_key_prefix) values (%s, 'This computer (demo)', "
+                       "'demo', %s, %s, %s, %s, %s, %s) returning id::text", user, SIMULATOR_PATH, SIM_LOGIN,
+                 SIM_SERVER, hashes.bcrypt, hashes.sha256, hashes.prefix)
     broker = _one(conn, "insert into broker_connections (user_id, agent_id, name, broker_name, server, login, "
                         "account_type, symbol_suffix, symbol_map) values (%s, %s, 'Simulator (paper trading)', "
                         "'TNM Simulated Markets', %s, %s, 'demo', '.m', '{\"GOLD\": \"XAUUSD.m\"}') returning id::text",

@@ -16,6 +16,7 @@ from tnm_desktop.domain.people import (
     Agent,
     AgentCredentials,
     AgentState,
+    PairingKeyHashes,
     Profile,
     Session,
     UserSettings,
@@ -36,9 +37,9 @@ from tnm_desktop.domain.trading import (
 )
 
 __all__ = [
-    "AccountSnapshot", "Agent", "AgentCredentials", "AgentState", "BrokerConnection",
-    "BrokerConnectionDraft", "ClaimedJob", "DealRecord", "EaProject", "EaVersion", "Job", "JobFilter",
-    "JobRequest", "JobStatus", "JobType", "NewVersion", "Profile", "Session", "Signal", "SignalCursor",
-    "SignalFilter", "SignalStatus", "Strategy", "StrategyDraft", "StrategyStats", "SyncHealth",
-    "SyncLog", "SyncReport", "TradingAccount", "UserSettings", "VersionOrigin",
+    "AccountSnapshot", "Agent", "AgentCredentials", "AgentState", "BrokerConnection", "BrokerConnectionDraft",
+    "ClaimedJob", "DealRecord", "EaProject", "EaVersion", "Job", "JobFilter", "JobRequest", "JobStatus",
+    "JobType", "NewVersion", "PairingKeyHashes", "Profile", "Session", "Signal", "SignalCursor",
+    "SignalFilter", "SignalStatus", "Strategy", "StrategyDraft", "StrategyStats", "SyncHealth", "SyncLog",
+    "SyncReport", "TradingAccount", "UserSettings", "VersionOrigin",
 ]

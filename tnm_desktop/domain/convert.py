@@ -8,45 +8,45 @@ the same way from either.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, SupportsFloat, SupportsInt
 from uuid import UUID
 
 Row = Mapping[str, Any]
 
 
-def text(value: Any) -> str:
+def text(value: object) -> str:
     """A required text or id."""
     if value is None:
         raise ValueError("missing value")
     return str(value)
 
 
-def opt_text(value: Any) -> str | None:
+def opt_text(value: object) -> str | None:
     """An optional text or id."""
     return None if value is None else str(value)
 
 
-def number(value: Any) -> float:
+def number(value: SupportsFloat | str | None) -> float:
     """A required number (numeric columns arrive as Decimal or JSON numbers/strings)."""
     if value is None:
         raise ValueError("missing number")
     return float(value)
 
 
-def opt_number(value: Any) -> float | None:
+def opt_number(value: SupportsFloat | str | None) -> float | None:
     """An optional number."""
     return None if value is None else float(value)
 
 
-def opt_int(value: Any) -> int | None:
+def opt_int(value: SupportsInt | str | None) -> int | None:
     """An optional integer."""
     return None if value is None else int(value)
 
 
-def moment(value: Any) -> datetime:
+def moment(value: datetime | str | None) -> datetime:
     """A required timestamp, always timezone-aware."""
     result = opt_moment(value)
     if result is None:
@@ -54,7 +54,7 @@ def moment(value: Any) -> datetime:
     return result
 
 
-def opt_moment(value: Any) -> datetime | None:
+def opt_moment(value: datetime | str | None) -> datetime | None:
     """An optional timestamp, always timezone-aware (UTC when the source gave no zone)."""
     if value is None:
         return None
@@ -91,14 +91,14 @@ def json_object(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def str_tuple(value: Any) -> tuple[str, ...] | None:
+def str_tuple(value: Iterable[object] | None) -> tuple[str, ...] | None:
     """A text[] column (None when NULL)."""
     if value is None:
         return None
     return tuple(str(v) for v in value)
 
 
-def to_json(value: Any) -> Any:
+def to_json(value: object) -> Any:
     """Make a value JSON-serialisable for a request body or a jsonb parameter."""
     if isinstance(value, datetime):
         return value.isoformat()

@@ -151,6 +151,22 @@ class Agent:
 
 
 @dataclass(frozen=True, slots=True)
+class PairingKeyHashes:
+    """What the database keeps of a pairing key: never the key itself.
+
+    Attributes:
+        bcrypt: Its bcrypt hash (``$2a$``), the column the seed asks for.
+        sha256: Its SHA-256 in hex, what every agent call is checked against (a 256-bit random
+            key needs no slow hash).
+        prefix: ``pk_`` and its first 8 characters, shown to the trader.
+    """
+
+    bcrypt: str
+    sha256: str
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentCredentials:
     """An agent's id and its raw pairing key. The key never appears in a repr or a log."""
 

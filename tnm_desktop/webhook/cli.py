@@ -1,4 +1,5 @@
-"""``tnm-desktop webhook serve``: run the receiver on its own, for example next to a Supabase project.
+"""The arguments of ``tnm-desktop webhook serve`` (run the receiver on its own, for example next to a
+Supabase project); the composition root runs it (:func:`tnm_desktop.composition.receiver.serve`).
 
 Cheap to import: aiohttp and psycopg load only when the command runs.
 """
@@ -6,38 +7,14 @@ Cheap to import: aiohttp and psycopg load only when the command runs.
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Callable
 from typing import Any
 
-DATABASE_ENV = "TNM_WEBHOOK_DATABASE_URL"
+from tnm_desktop.webhook.config import DATABASE_ENV
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from tnm_desktop.errors import UserError
-    from tnm_desktop.webhook.config import ReceiverConfig
-    from tnm_desktop.webhook.server import new_event_loop, serve_until_stopped
-
-    database = args.database or os.environ.get(DATABASE_ENV, "")
-    if not database:
-        raise UserError(f"Give the database URL of role tnm_ingest with --database or ${DATABASE_ENV}.",
-                        code="invalid")
-    try:
-        config = ReceiverConfig(database_url=database, host=args.host, port=args.port,
-                                rate_per_second=args.rate, burst=args.burst, max_body_bytes=args.max_body)
-    except ValueError as exc:
-        raise UserError(str(exc), code="invalid") from exc
-
-    def ready(base_url: str) -> None:
-        print(f"listening={base_url}", flush=True)
-
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(serve_until_stopped(config, ready))
-
-
-def register(commands: Any) -> None:
-    """Add ``webhook serve`` to the ``tnm-desktop`` subcommands."""
+def register(commands: Any, serve_handler: Callable[[argparse.Namespace], int]) -> None:
+    """Add ``webhook serve`` to the ``tnm-desktop`` subcommands; ``serve_handler`` runs it."""
     webhook = commands.add_parser("webhook", help="the TradingView webhook receiver")
     actions = webhook.add_subparsers(title="webhook commands", metavar="ACTION", required=True)
     serve = actions.add_parser(
@@ -55,4 +32,4 @@ def register(commands: Any) -> None:
                        help="requests each strategy may send at once (default: 20)")
     serve.add_argument("--max-body", type=int, default=64 * 1024, metavar="BYTES",
                        help="longest body read; longer is answered 413 (default: 65536)")
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=serve_handler)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+# Where ``tnm-desktop webhook serve`` finds the database URL when --database is not given: the
+# environment keeps a password out of the process list.
+DATABASE_ENV = "TNM_WEBHOOK_DATABASE_URL"
+
 # TradingView gives up after 3 seconds; every answer must leave margin for the network.
 ANSWER_WITHIN_SECONDS = 2.5
 

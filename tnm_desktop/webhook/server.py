@@ -2,7 +2,8 @@
 
 The desktop app and the demo use :class:`WebhookReceiver`, which serves on its own thread with
 its own event loop, so HTTP never runs on the GUI thread. ``tnm-desktop webhook serve`` uses
-:func:`serve_until_stopped`.
+:func:`serve_until_stopped`. Either runs on a selector loop (the database pool is psycopg's): the
+composition root chooses it, and :class:`WebhookReceiver` makes one by default.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import signal
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tnm_desktop.errors import OperationalError
+from tnm_desktop.loops import LoopFactory, selector_loop, stop_on_signals
 from tnm_desktop.webhook.app import RedactingAccessLogger, create_app
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.ingest import Ingestor
@@ -76,30 +76,21 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
     return running
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """An event loop psycopg can use (on Windows the default proactor loop is not one)."""
-    if sys.platform == "win32":
-        return asyncio.SelectorEventLoop()
-    return asyncio.new_event_loop()
-
-
 async def serve_until_stopped(config: ReceiverConfig, on_ready: Callable[[str], None] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; call ``on_ready`` with the base URL once listening."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
-            pass
-    running = await start_receiver(config)
+    restore = stop_on_signals(asyncio.get_running_loop(), stop.set)
     try:
-        if on_ready is not None:
-            on_ready(running.base_url)
-        await stop.wait()
-        log.info("webhook receiver stopping")
+        running = await start_receiver(config)
+        try:
+            if on_ready is not None:
+                on_ready(running.base_url)
+            await stop.wait()
+            log.info("webhook receiver stopping")
+        finally:
+            await running.close()
     finally:
-        await running.close()
+        restore()
     return 0
 
 
@@ -115,10 +106,12 @@ class WebhookReceiver:
 
     Args:
         config: Where to listen and which database to call.
+        loop_factory: Makes the thread's event loop (a selector loop: psycopg needs one).
     """
 
-    def __init__(self, config: ReceiverConfig) -> None:
+    def __init__(self, config: ReceiverConfig, *, loop_factory: LoopFactory = selector_loop) -> None:
         self._config = config
+        self._loop_factory = loop_factory
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -182,7 +175,7 @@ class WebhookReceiver:
         self.stop()
 
     def _run(self) -> None:
-        loop = new_event_loop()
+        loop = self._loop_factory()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:

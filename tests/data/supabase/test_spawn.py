@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from tnm_desktop.data.port import Change, DataPort, LiveState, Table
@@ -19,7 +19,7 @@ from tests.waiting import eventually
 T = TypeVar("T")
 
 
-async def on_agent_thread(work: Callable[[], Awaitable[T]]) -> T:
+async def on_agent_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` on a thread with its own event loop while this loop keeps running."""
     result: dict[str, Any] = {}
 

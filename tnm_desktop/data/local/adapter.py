@@ -15,6 +15,7 @@ from tnm_desktop.domain import (
     Agent,
     BrokerConnection,
     BrokerConnectionDraft,
+    PairingKeyHashes,
     Profile,
     Session,
     Strategy,
@@ -164,19 +165,19 @@ class LocalAdapter(LocalQueries):
         row = await self._db.row(f"select {_AGENT_COLUMNS} from mt5_agents where id = %s", (agent_id,))
         return Agent.from_row(row) if row else None
 
-    async def create_agent(self, name: str, machine_name: str, key_hash: str, key_prefix: str) -> Agent:
-        """Register an agent with the bcrypt hash and prefix of its pairing key."""
+    async def create_agent(self, name: str, machine_name: str, key: PairingKeyHashes) -> Agent:
+        """Register an agent with the hashes and prefix of its pairing key."""
         return Agent.from_row(await self._db.one(
-            f"insert into mt5_agents (user_id, name, machine_name, pairing_key_hash, pairing_key_prefix) "
-            f"values (%s, %s, %s, %s, %s) returning {_AGENT_COLUMNS}",
-            (self._user_id(), name.strip(), machine_name, key_hash, key_prefix)))
+            f"insert into mt5_agents (user_id, name, machine_name, pairing_key_hash, pairing_key_sha256, "
+            f"pairing_key_prefix) values (%s, %s, %s, %s, %s, %s) returning {_AGENT_COLUMNS}",
+            (self._user_id(), name.strip(), machine_name, key.bcrypt, key.sha256, key.prefix)))
 
-    async def set_agent_key(self, agent_id: str, key_hash: str, key_prefix: str) -> Agent:
+    async def set_agent_key(self, agent_id: str, key: PairingKeyHashes) -> Agent:
         """Re-pair: replace the key (the old one stops working at once)."""
         return Agent.from_row(await self._db.one(
-            f"update mt5_agents set pairing_key_hash = %s, pairing_key_prefix = %s, revoked_at = null "
-            f"where id = %s returning {_AGENT_COLUMNS}", (key_hash, key_prefix, agent_id),
-            missing="Agent not found."))
+            f"update mt5_agents set pairing_key_hash = %s, pairing_key_sha256 = %s, pairing_key_prefix = %s, "
+            f"revoked_at = null where id = %s returning {_AGENT_COLUMNS}",
+            (key.bcrypt, key.sha256, key.prefix, agent_id), missing="Agent not found."))
 
     async def update_agent(self, agent_id: str, *, name: str | None = None,
                            terminal_path: str | None = None, mt5_login: int | None = None,

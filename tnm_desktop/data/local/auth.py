@@ -14,8 +14,10 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import LiteralString
 
 import bcrypt
 import psycopg
@@ -25,6 +27,7 @@ from tnm_desktop import keystore
 from tnm_desktop.data.local.db import translated
 from tnm_desktop.domain import Session
 from tnm_desktop.errors import UserError
+from tnm_desktop.loops import on_selector_loop
 
 BCRYPT_ROUNDS = 12
 REMEMBER_FOR = timedelta(days=30)
@@ -55,10 +58,18 @@ class LocalAuth:
     rounds: int = BCRYPT_ROUNDS
     _failures: dict[str, _Failures] = field(default_factory=dict, repr=False)
 
-    async def _connect(self) -> psycopg.AsyncConnection[dict[str, object]]:
+    async def _one(self, query: LiteralString, params: Sequence[object]) -> dict[str, object] | None:
+        # One statement on a connection of its own; on a loop that can wait on sockets (see db.py).
+        return await on_selector_loop(lambda: self._run(query, params))
+
+    async def _run(self, query: LiteralString, params: Sequence[object]) -> dict[str, object] | None:
         try:
-            return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
-                                                         row_factory=dict_row)
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True, row_factory=dict_row)
+            try:
+                cur = await conn.execute(query, params)
+                return await cur.fetchone() if cur.description else None
+            finally:
+                await conn.close()
         except psycopg.Error as exc:
             raise translated(exc) from exc
 
@@ -71,17 +82,10 @@ class LocalAuth:
             raise UserError("Use a password of at least 8 characters.", code="weak_password")
         hashed = await asyncio.to_thread(
             bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds=self.rounds, prefix=b"2a"))
-        conn = await self._connect()
-        try:
-            cur = await conn.execute(
-                "insert into auth.users (email, encrypted_password, email_confirmed_at, "
-                "raw_app_meta_data) values (%s, %s, now(), '{\"provider\": \"email\"}') "
-                "returning id::text as id", (email, hashed.decode()))
-            row = await cur.fetchone()
-        except psycopg.Error as exc:
-            raise translated(exc) from exc
-        finally:
-            await conn.close()
+        row = await self._one(
+            "insert into auth.users (email, encrypted_password, email_confirmed_at, "
+            "raw_app_meta_data) values (%s, %s, now(), '{\"provider\": \"email\"}') "
+            "returning id::text as id", (email, hashed.decode()))
         assert row is not None
         return Session(str(row["id"]), email, "local")
 
@@ -89,13 +93,9 @@ class LocalAuth:
         """Check the password; raise UserError(wrong_password) whatever was wrong."""
         email = email.strip().lower()
         await self._slow_down(email)
-        conn = await self._connect()
-        try:
-            row = await (await conn.execute(
-                "select id::text as id, email, encrypted_password, banned_until, deleted_at "
-                "from auth.users where lower(email) = %s", (email,))).fetchone()
-        finally:
-            await conn.close()
+        row = await self._one(
+            "select id::text as id, email, encrypted_password, banned_until, deleted_at "
+            "from auth.users where lower(email) = %s", (email,))
         stored = str(row["encrypted_password"]).encode() if row and row["encrypted_password"] else _DUMMY_HASH
         ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), stored)
         if not ok or row is None or row["deleted_at"] is not None:
@@ -126,14 +126,10 @@ class LocalAuth:
         except (ValueError, KeyError, TypeError):
             await asyncio.to_thread(keystore.delete_secret, self.session_key)
             return None
-        conn = await self._connect()
-        try:
-            used = await (await conn.execute(
-                "update auth.refresh_tokens set revoked = true, last_used_at = now() "
-                "where token_hash = %s and user_id = %s and not revoked and expires_at > now() "
-                "returning id", (_digest(token), user_id))).fetchone()
-        finally:
-            await conn.close()
+        used = await self._one(
+            "update auth.refresh_tokens set revoked = true, last_used_at = now() "
+            "where token_hash = %s and user_id = %s and not revoked and expires_at > now() "
+            "returning id", (_digest(token), user_id))
         if used is None:
             await asyncio.to_thread(keystore.delete_secret, self.session_key)
             return None
@@ -150,31 +146,18 @@ class LocalAuth:
             except (ValueError, KeyError, TypeError):
                 token = None
             if token:
-                conn = await self._connect()
-                try:
-                    await conn.execute("update auth.refresh_tokens set revoked = true where token_hash = %s",
-                                       (_digest(token),))
-                finally:
-                    await conn.close()
+                await self._one("update auth.refresh_tokens set revoked = true where token_hash = %s",
+                                (_digest(token),))
         await asyncio.to_thread(keystore.delete_secret, self.session_key)
 
     # Internals ------------------------------------------------------------------------------
 
     async def _store_token(self, user_id: str, token: str) -> None:
-        conn = await self._connect()
-        try:
-            await conn.execute(
-                "insert into auth.refresh_tokens (user_id, token_hash, expires_at) values (%s, %s, %s)",
-                (user_id, _digest(token), datetime.now(UTC) + REMEMBER_FOR))
-        finally:
-            await conn.close()
+        await self._one("insert into auth.refresh_tokens (user_id, token_hash, expires_at) values (%s, %s, %s)",
+                        (user_id, _digest(token), datetime.now(UTC) + REMEMBER_FOR))
 
     async def _touch(self, user_id: str) -> None:
-        conn = await self._connect()
-        try:
-            await conn.execute("update auth.users set last_sign_in_at = now() where id = %s", (user_id,))
-        finally:
-            await conn.close()
+        await self._one("update auth.users set last_sign_in_at = now() where id = %s", (user_id,))
 
     def _failed(self, email: str) -> None:
         entry = self._failures.setdefault(email, _Failures())

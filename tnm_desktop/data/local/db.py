@@ -6,6 +6,9 @@ each connection is set up once per user (session settings, redone when the user 
 call is then one autocommit statement: one round trip, a prepared statement after a few calls.
 Setting it per transaction instead (BEGIN, setup, statement, COMMIT, pipelined) cost ~0.6 ms of
 Python per call on top of the round trip and halved the agent's claims per second (issue 7).
+
+psycopg needs a loop that can wait on sockets: on one that cannot (the GUI's on Windows), the pool
+lives on the shared selector loop thread instead (:func:`tnm_desktop.loops.on_selector_loop`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tnm_desktop.data.errors import translate
 from tnm_desktop.errors import TransientError, UserError
+from tnm_desktop.loops import on_selector_loop
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +73,18 @@ class UserDb:
 
     async def open(self) -> None:
         """Open the pool (idempotent)."""
+        await on_selector_loop(self._open)
+
+    async def _open(self) -> None:
         if not self._opened:
             await self._pool.open(wait=False)
             self._opened = True
 
     async def close(self) -> None:
         """Close every connection."""
+        await on_selector_loop(self._close)
+
+    async def _close(self) -> None:
         if self._opened:
             await self._pool.close()
             self._opened = False
@@ -84,7 +94,10 @@ class UserDb:
         claims = self._claims
         if claims is None:
             raise UserError("Sign in first.", code="signed_out")
-        await self.open()
+        return await on_selector_loop(lambda: self._rows(claims, query, params))
+
+    async def _rows(self, claims: str, query: LiteralString, params: Params) -> list[Row]:
+        await self._open()
         try:
             async with self._pool.connection() as conn:
                 if self._set_up.get(conn) != claims:

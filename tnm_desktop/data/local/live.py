@@ -1,11 +1,18 @@
-"""LISTEN on the signed-in user's channel; reconnect with backoff when the connection drops."""
+"""LISTEN on the signed-in user's channel; reconnect with backoff when the connection drops.
+
+The LISTEN connection waits on its socket, so it runs on a loop that can (see
+:func:`tnm_desktop.loops.can_wait_on_sockets`): the subscriber's, or else the shared selector loop
+thread, from which what it hears is handed back to the subscriber's loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -13,6 +20,7 @@ from psycopg import sql
 
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.port import LiveState
+from tnm_desktop.loops import can_wait_on_sockets, shared_selector_thread
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +43,10 @@ class LocalListener:
         self.feed = feed
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
+        self._elsewhere: concurrent.futures.Future[None] | None = None  # run on the selector thread
         self._first_attempt = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._to_feed: Callable[..., object] = _call  # how _run reaches the feed's loop
 
     @property
     def state(self) -> LiveState:
@@ -45,8 +56,18 @@ class LocalListener:
     async def start(self) -> None:
         """Connect and start listening; return once the first attempt has succeeded or failed."""
         self.feed.start()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"listen-{self._channel}")
-        await self._first_attempt.wait()
+        loop = asyncio.get_running_loop()
+        if can_wait_on_sockets(loop):
+            self._task = loop.create_task(self._run(), name=f"listen-{self._channel}")
+        else:
+            self._to_feed = loop.call_soon_threadsafe
+            self._elsewhere = asyncio.run_coroutine_threadsafe(self._run_elsewhere(), shared_selector_thread().loop)
+        try:
+            await self._first_attempt.wait()
+        except BaseException:
+            if self._elsewhere is not None:
+                self._elsewhere.cancel()
+            raise
 
     async def close(self) -> None:
         """Stop listening."""
@@ -55,7 +76,17 @@ class LocalListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._elsewhere is not None:
+            self._elsewhere.cancel()
+            await self._ended.wait()  # its connection is closed
+            self._elsewhere = None
         await self.feed.close()
+
+    async def _run_elsewhere(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self._to_feed(self._ended.set)
 
     async def _run(self) -> None:
         delay = 0.25
@@ -64,17 +95,17 @@ class LocalListener:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             except (psycopg.Error, OSError) as exc:
                 log.info("live updates: cannot connect (%s); polling", exc)
-                self._down()
+                self._to_feed(self._down)
             else:
                 try:
                     await conn.execute(sql.SQL("listen {}").format(sql.Identifier(self._channel)))
-                    self.feed.channel_up()
-                    self._first_attempt.set()
+                    self._to_feed(self.feed.channel_up)
+                    self._to_feed(self._first_attempt.set)
                     delay = 0.25
                     await self._listen(conn)
                 except (psycopg.Error, OSError) as exc:
                     log.info("live updates: connection lost (%s); polling until it is back", exc)
-                    self._down()
+                    self._to_feed(self._down)
                 finally:
                     with contextlib.suppress(psycopg.Error, OSError):
                         await conn.close()
@@ -91,7 +122,7 @@ class LocalListener:
         while True:
             # timeout=0: what has arrived, without waiting (a closed socket raises OperationalError).
             async for note in conn.notifies(timeout=0):
-                self._push(note.payload)
+                self._to_feed(self._push, note.payload)
             loop.add_reader(fd, readable.set)
             try:
                 await readable.wait()
@@ -109,3 +140,7 @@ class LocalListener:
             self.feed.push(str(note["table"]), str(note["op"]), str(note["id"]))
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed notification: %r", payload[:200])
+
+
+def _call(fn: Callable[..., object], *args: object) -> None:
+    fn(*args)

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.db import UserDb
 from tnm_desktop.data.local.live import LocalListener
-from tnm_desktop.data.port import ChangeCallback, StateCallback, Subscription, Table
+from tnm_desktop.data.port import ChangeCallback, LiveRow, StateCallback, Subscription, Table
 from tnm_desktop.domain import (
     Agent,
     AgentCredentials,
@@ -277,7 +277,7 @@ class LocalQueries:
         while self._subscriptions:
             await self._subscriptions.pop().close()
 
-    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[Any]:
+    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[LiveRow]:
         if table is Table.SIGNALS:
             return await self.get_signals(ids)
         if table is Table.JOBS:

@@ -8,7 +8,7 @@ from typing import Any
 
 from postgrest import AsyncPostgrestClient, AsyncSelectRequestBuilder
 
-from tnm_desktop.data.port import Table
+from tnm_desktop.data.port import LiveRow, Table
 from tnm_desktop.data.supabase.queries import AGENT_COLUMNS, QueriesBase
 from tnm_desktop.domain import (
     Agent,
@@ -172,7 +172,7 @@ class ActivityQueries(QueriesBase):
 
     # Live updates: re-reading rows and the polling fallback -----------------------------------
 
-    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[Any]:
+    async def _fetch_rows(self, table: Table, ids: Sequence[str]) -> Sequence[LiveRow]:
         if table is Table.SIGNALS:
             return await self.get_signals(ids)
         if table is Table.JOBS:

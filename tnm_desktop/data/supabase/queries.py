@@ -10,6 +10,7 @@ from tnm_desktop.domain import (
     Agent,
     BrokerConnection,
     BrokerConnectionDraft,
+    PairingKeyHashes,
     Profile,
     Strategy,
     StrategyDraft,
@@ -92,17 +93,18 @@ class AccountQueries(QueriesBase):
         row = await self._rest.first(lambda r: r.from_("mt5_agents").select(AGENT_COLUMNS).eq("id", agent_id))
         return Agent.from_row(row) if row else None
 
-    async def create_agent(self, name: str, machine_name: str, key_hash: str, key_prefix: str) -> Agent:
-        """Register an agent with the bcrypt hash and prefix of its pairing key."""
+    async def create_agent(self, name: str, machine_name: str, key: PairingKeyHashes) -> Agent:
+        """Register an agent with the hashes and prefix of its pairing key."""
         body = {"user_id": self._user_id(), "name": name.strip(), "machine_name": machine_name,
-                "pairing_key_hash": key_hash, "pairing_key_prefix": key_prefix}
+                "pairing_key_hash": key.bcrypt, "pairing_key_sha256": key.sha256,
+                "pairing_key_prefix": key.prefix}
         return Agent.from_row(await self._rest.single(
             lambda r: r.from_("mt5_agents").insert(body).select(AGENT_COLUMNS).single()))
 
-    async def set_agent_key(self, agent_id: str, key_hash: str, key_prefix: str) -> Agent:
+    async def set_agent_key(self, agent_id: str, key: PairingKeyHashes) -> Agent:
         """Re-pair: replace the key (the old one stops working at once)."""
-        return await self._update_agent(agent_id, {"pairing_key_hash": key_hash, "pairing_key_prefix": key_prefix,
-                                                   "revoked_at": None})
+        return await self._update_agent(agent_id, {"pairing_key_hash": key.bcrypt, "pairing_key_sha256": key.sha256,
+                                                   "pairing_key_prefix": key.prefix, "revoked_at": None})
 
     async def update_agent(self, agent_id: str, *, name: str | None = None,
                            terminal_path: str | None = None, mt5_login: int | None = None,

@@ -1,15 +1,19 @@
-"""``tnm-desktop simulator``: serve a simulated MT5 terminal, print its history."""
+"""The arguments of ``tnm-desktop simulator``: serve a simulated MT5 terminal, print its history.
+
+The composition root runs them (:mod:`tnm_desktop.composition.simulator`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+Handler = Callable[[argparse.Namespace], int]
 
-def register(commands: Any) -> None:
+
+def register(commands: Any, serve_handler: Handler, history_handler: Handler) -> None:
     """Add the ``simulator`` command and its actions to ``commands`` (argparse subparsers)."""
     simulator = commands.add_parser("simulator", help="the simulated MetaTrader 5 terminal")
     actions = simulator.add_subparsers(title="simulator commands", metavar="ACTION", required=True)
@@ -21,33 +25,7 @@ def register(commands: Any) -> None:
     serve.add_argument("--seed", type=int, help="new state only: seed of the price feed")
     serve.add_argument("--server-offset", type=float, metavar="HOURS",
                        help="new state only: trade server time minus UTC, in hours (default 2)")
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=serve_handler)
     history = actions.add_parser("history", help="print the history orders and deals as JSON lines")
     history.add_argument("--state", type=Path, required=True, help="state file")
-    history.set_defaults(handler=_history)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from tnm_desktop.terminal.simulator.server import serve
-
-    offset = None if args.server_offset is None else round(args.server_offset * 3600)
-    return serve(args.state, port=args.port, manual_clock=args.manual_clock, seed=args.seed, server_offset_s=offset)
-
-
-def _history(args: argparse.Namespace) -> int:
-    from tnm_desktop.errors import UserError
-    from tnm_desktop.terminal.simulator import views
-    from tnm_desktop.terminal.simulator.broker import Broker
-    from tnm_desktop.terminal.simulator.store import StateFile
-
-    state = StateFile(args.state).load()
-    if state is None:
-        raise UserError(f"{args.state} does not exist.", code="no_state_file")
-    broker = Broker(state, state.last_scan_ms)
-    for order in sorted(state.history_orders, key=lambda o: (o.time_setup_msc, o.ticket)):
-        record = views.order_record(broker, order, active=False)
-        print(json.dumps({"record": "order", **record._asdict()}))
-    for deal in sorted(state.deals, key=lambda d: (d.time_msc, d.ticket)):
-        print(json.dumps({"record": "deal", **views.deal_record(state, deal)._asdict()}))
-    sys.stdout.flush()
-    return 0
+    history.set_defaults(handler=history_handler)

@@ -1,0 +1,140 @@
+"""``tnm-desktop agent``: the MT5 agent without a window, the same code the app embeds.
+
+On a local workspace (``--dir``) the process is trusted the way the database socket is (only its
+owner can reach either): it acts for the owner of the workspace's agent. On a Supabase profile
+(``--profile``) it restores the session remembered by "remember me" in the app.
+
+The process's loop and the agent's are selector loops (psycopg runs on them directly); SIGTERM and
+Ctrl+C (Ctrl+Break on Windows) let the job in flight finish, then stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tnm_desktop.agent.thread import DataFactory
+from tnm_desktop.domain import AgentCredentials
+from tnm_desktop.loops import selector_loop, stop_on_signals
+
+log = logging.getLogger(__name__)
+
+
+def run(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
+    """Run the agent of a local workspace or of a Supabase profile until SIGTERM or SIGINT."""
+    with asyncio.Runner(loop_factory=selector_loop) as runner:
+        return runner.run(_main(workspace_dir, profile, agent_id))
+
+
+@dataclass
+class _Setup:
+    data_factory: DataFactory
+    creds: AgentCredentials
+    workdir: Path
+    simulator_state: Path | None
+    close: Callable[[], Awaitable[None]]
+
+
+async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
+    from tnm_desktop.agent.events import AgentEvent, StateChanged
+    from tnm_desktop.composition.agent import agent_thread
+
+    if workspace_dir is not None:
+        setup = await _local(workspace_dir, agent_id)
+    else:
+        setup = await _supabase(profile or "", agent_id)
+    thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_event(event: AgentEvent) -> None:
+        if isinstance(event, StateChanged):
+            print(f"state={event.state.value}" + (f" detail={event.detail}" if event.detail else ""), flush=True)
+            if event.state.value == "stopped":
+                loop.call_soon_threadsafe(done.set)
+
+    thread.add_listener(on_event)
+    restore = stop_on_signals(loop, thread.stop)
+    try:
+        thread.start()
+        await done.wait()
+        await asyncio.to_thread(thread.join, 30)
+    finally:
+        restore()
+        await setup.close()
+    return 0
+
+
+async def _local(workspace_dir: Path, agent_id: str | None) -> _Setup:
+    import psycopg
+
+    from tnm_desktop import keystore
+    from tnm_desktop.agent.pairing import load_credentials
+    from tnm_desktop.data.local.adapter import LocalAdapter
+    from tnm_desktop.domain import Session
+    from tnm_desktop.errors import OperationalError
+    from tnm_desktop.workspace import Workspace
+
+    workspace = Workspace(workspace_dir)
+    await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
+    conns = await asyncio.to_thread(workspace.open)
+    agent_id = agent_id or workspace.settings().agent_id
+    if not agent_id:
+        raise OperationalError("This workspace has no paired agent: pair one in the app's Agent view, or pass "
+                               "--agent-id.", code="agent_missing")
+    creds = await load_credentials(agent_id)
+    if creds is None:
+        raise OperationalError("The pairing key of this agent is not in this machine's keyring: pair the agent "
+                               "again on this machine.", code="agent_key_missing")
+
+    def owner() -> tuple[str, str]:
+        with psycopg.connect(conns.admin) as conn:
+            row = conn.execute("select u.id::text, u.email from public.mt5_agents a join auth.users u on "
+                               "u.id = a.user_id where a.id = %s", (agent_id,)).fetchone()
+        if row is None:
+            raise OperationalError(f"No agent {agent_id} in this workspace.", code="agent_missing")
+        return str(row[0]), str(row[1] or "")
+
+    user_id, email = await asyncio.to_thread(owner)
+
+    async def data_factory() -> LocalAdapter:
+        adapter = LocalAdapter(conns.app, conns.auth, f"session:workspace:{workspace.root}")
+        adapter.act_as(Session(user_id, email, "local"))
+        return adapter
+
+    async def close() -> None:
+        return None
+
+    return _Setup(data_factory, creds, workspace.root / "ea", workspace.simulator_state, close)
+
+
+async def _supabase(profile_name: str, agent_id: str | None) -> _Setup:
+    from tnm_desktop.agent.pairing import load_credentials
+    from tnm_desktop.composition.services import open_services
+    from tnm_desktop.errors import OperationalError, UserError
+    from tnm_desktop.profiles import ProfileStore, data_dir
+
+    profiles, _ = await asyncio.to_thread(ProfileStore().load)
+    profile = next((p for p in profiles if profile_name in (p.id, p.name)), None)
+    if profile is None:
+        raise UserError(f"No connection profile named {profile_name!r}.", code="no_profile")
+    services = await open_services(profile)
+    try:
+        if await services.data.restore_session() is None:
+            raise OperationalError("No remembered session for this profile: sign in once in the app with "
+                                   "\"remember me\".", code="signed_out")
+        agents = [a for a in await services.data.list_agents() if a.paired]
+        agent_id = agent_id or (agents[0].id if len(agents) == 1 else None)
+        if agent_id is None:
+            raise UserError("Several agents are paired: pass --agent-id.", code="ambiguous_agent")
+        creds = await load_credentials(agent_id)
+        if creds is None:
+            raise OperationalError("The pairing key of this agent is not in this machine's keyring.",
+                                   code="agent_key_missing")
+    except BaseException:
+        await services.close()
+        raise
+    return _Setup(services.data.spawn(), creds, data_dir() / "ea", None, services.close)

@@ -1,0 +1,233 @@
+"""One signal in full: the payload as received, its job, the fill, and how long each stage took."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPlainTextEdit,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tnm_desktop.domain import Job, Signal
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
+
+
+def pretty_payload(payload: Any) -> str:
+    """The raw payload as indented JSON; a body that was not JSON is shown as the text received."""
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def stages(signal: Signal, job: Job | None) -> list[tuple[str, datetime | None]]:
+    """The pipeline's stages in order, with when each happened (None: not reached)."""
+    return [
+        ("Received", signal.received_at),
+        ("Job created", job.created_at if job else None),
+        ("Claimed by agent", job.claimed_at if job else None),
+        ("Order sent", job.sent_at if job else None),
+        ("Job completed", job.completed_at if job else None),
+        ("Signal resolved", signal.resolved_at),
+    ]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    signal: Signal | None
+    job: Job | None
+    agents: dict[str, str]
+
+
+def _selectable(label: QLabel) -> QLabel:
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(True)
+    return label
+
+
+class SignalDetail(QWidget):
+    """The detail pane of the Signals view."""
+
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._key = f"signal-detail-{id(self)}"
+        self.signal_id: str | None = None
+        self.signal: Signal | None = None
+        self.job: Job | None = None
+        self._names: dict[str, str] = {}
+
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.busy = BusyIndicator()
+        self.message = InlineMessage()
+
+        self.fields: dict[str, QLabel] = {}
+        facts = QFormLayout()
+        for name in ("Strategy", "Status", "Price", "Fill price", "Broker order id", "Error"):
+            self.fields[name] = _selectable(QLabel())
+            facts.addRow(name, self.fields[name])
+        job_box = QGroupBox("Job")
+        job_form = QFormLayout(job_box)
+        for name in ("Type", "Job status", "Attempts", "Agent", "Job error"):
+            self.fields[name] = _selectable(QLabel())
+            job_form.addRow(name.replace("Job ", "").capitalize() if name.startswith("Job ") else name,
+                            self.fields[name])
+        self.timeline_box = QGroupBox("Stages")
+        self.timeline = QGridLayout(self.timeline_box)
+        self.timeline.setColumnStretch(1, 1)
+        self.payload = QPlainTextEdit()
+        self.payload.setReadOnly(True)
+        self.payload.setFont(monospace_font())
+        self.payload.setObjectName("payload")
+        payload_box = QGroupBox("Payload as received")
+        QVBoxLayout(payload_box).addWidget(self.payload)
+
+        details = QWidget()
+        column = QVBoxLayout(details)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.title)
+        column.addLayout(facts)
+        column.addWidget(job_box)
+        column.addWidget(self.timeline_box)
+        column.addWidget(payload_box, 1)
+        self.placeholder = QLabel("Select a signal to see its payload, job and stage times.")
+        self.placeholder.setWordWrap(True)
+        self._pages = QStackedLayout()
+        self._pages.addWidget(self.placeholder)
+        self._pages.addWidget(details)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.message)
+        layout.addLayout(self._pages, 1)
+
+    def set_strategy_names(self, names: dict[str, str]) -> None:
+        """Names to show for strategy ids."""
+        self._names = dict(names)
+
+    def show_signal(self, signal_id: str | None) -> None:
+        """Load and show a signal (None clears the pane)."""
+        self.signal_id = signal_id
+        if signal_id is None:
+            self._pages.setCurrentIndex(0)
+            self.busy.set_busy(False)
+            return
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load the shown signal again (it or its job changed)."""
+        if self.signal_id is None:
+            return
+        self.busy.set_busy(True, "Loading…")
+        self._ctx.tasks.spawn(self._load(self.signal_id), name="signal-detail", key=self._key,
+                              on_result=self._show, on_error=self._failed)
+
+    async def _load(self, signal_id: str) -> _Loaded:
+        data = self._ctx.services.data
+        found = await data.get_signals([signal_id])
+        signal = found[0] if found else None
+        job = None
+        agents: dict[str, str] = {}
+        if signal is not None and signal.job_id is not None:
+            jobs = await data.get_jobs([signal.job_id])
+            job = jobs[0] if jobs else None
+            if job is not None and job.agent_id is not None:
+                agents = {a.id: a.name for a in await data.list_agents()}
+        return _Loaded(signal, job, agents)
+
+    def _failed(self, exc: Exception) -> None:
+        self.busy.set_busy(False)
+        self.message.show_error(getattr(exc, "message", str(exc)))
+
+    def _show(self, loaded: _Loaded) -> None:
+        self.busy.set_busy(False)
+        self.message.clear()
+        signal, job = loaded.signal, loaded.job
+        self.signal, self.job = signal, job
+        if signal is None:
+            self._pages.setCurrentIndex(0)
+            self.placeholder.setText("This signal is no longer there.")
+            return
+        self._pages.setCurrentIndex(1)
+        action = (signal.action or "?").upper()
+        self.title.setText(f"{action} {signal.symbol or '(no symbol)'}")
+        status = self.fields["Status"]
+        status.setText(signal.status.value.capitalize())
+        status.setStyleSheet(f"color: {theme.status_text_color(signal.status).name()}; font-weight: 600;")
+        self.fields["Strategy"].setText(self._names.get(signal.strategy_id, signal.strategy_id))
+        self.fields["Price"].setText(fmt.price(signal.price) or "—")
+        self.fields["Fill price"].setText(fmt.price(signal.fill_price) or "—")
+        self.fields["Broker order id"].setText(signal.broker_order_id or "—")
+        self.fields["Error"].setText(signal.error_message or "—")
+        self.fields["Type"].setText(job.job_type.value if job else "No job (the signal was not executed)")
+        self.fields["Job status"].setText(job.status.value.capitalize() if job else "—")
+        self.fields["Attempts"].setText(f"{job.attempts} of {job.max_attempts}" if job else "—")
+        agent = loaded.agents.get(job.agent_id, job.agent_id) if job and job.agent_id else None
+        self.fields["Agent"].setText(agent or "—")
+        self.fields["Job error"].setText((job.error_message if job else None) or "—")
+        self._show_stages(signal, job)
+        self.payload.setPlainText(pretty_payload(signal.raw_payload))
+
+    def _show_stages(self, signal: Signal, job: Job | None) -> None:
+        while self.timeline.count():
+            item = self.timeline.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
+        previous: datetime | None = None
+        muted = theme.state_color("idle").name()
+        for row, (name, when) in enumerate(stages(signal, job)):
+            step = ""
+            if when is not None and previous is not None:
+                step = "+" + fmt.duration_ms((when - previous).total_seconds() * 1000)
+            name_label = QLabel(name)
+            when_label = QLabel(fmt.precise(when, empty="not reached"))
+            when_label.setObjectName(f"stage_{row}")
+            step_label = QLabel(step)
+            if when is None:
+                for label in (name_label, when_label):
+                    label.setStyleSheet(f"color: {muted};")
+            self.timeline.addWidget(name_label, row, 0)
+            self.timeline.addWidget(when_label, row, 1)
+            self.timeline.addWidget(step_label, row, 2)
+            if when is not None:
+                previous = when
+        steps = stages(signal, job)
+        ends = [when for _, when in steps if when is not None]
+        total = QLabel(f"<b>Total {fmt.duration_ms((ends[-1] - ends[0]).total_seconds() * 1000)}</b>"
+                       if len(ends) > 1 else "")
+        total.setObjectName("stage_total")
+        self.timeline.addWidget(total, len(steps), 0, 1, 3)
+
+    def recolor(self) -> None:
+        """Colour the status again (after a theme change)."""
+        if self.signal is not None:
+            color = theme.status_text_color(self.signal.status).name()
+            self.fields["Status"].setStyleSheet(f"color: {color}; font-weight: 600;")
+
+    def stage_texts(self) -> list[tuple[str, str, str]]:
+        """What the stages box shows, row by row (name, time, step) — for tests and accessibility."""
+        rows: list[tuple[str, str, str]] = []
+        for row in range(len(stages(self.signal, self.job)) if self.signal else 0):
+            cells = []
+            for column in range(3):
+                item = self.timeline.itemAtPosition(row, column)
+                widget = item.widget() if item is not None else None
+                cells.append(widget.text() if isinstance(widget, QLabel) else "")
+            rows.append((cells[0], cells[1], cells[2]))
+        return rows

@@ -1,0 +1,226 @@
+"""Create or edit a strategy: name, broker connection, risk override, allowed pairs, opposite signals, enabled."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tnm_desktop.domain import BrokerConnection, Strategy, StrategyDraft
+from tnm_desktop.domain.alerts import OPPOSITE_CHOICES, opposite_explained
+from tnm_desktop.errors import TnmError, UserError
+from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage
+
+# TradingView tickers as the alert's {{ticker}} sends them: EURUSD, XAUUSD, US30, BTCUSDT.P…
+_PAIR = re.compile(r"^[A-Z0-9][A-Z0-9._!-]{1,29}$")
+MAX_NAME = 100
+
+
+def parse_pair(text: str) -> str:
+    """A pair as stored (upper case, exchange prefix dropped); UserError when it cannot be one."""
+    pair = text.strip().upper().split(":")[-1]
+    if not _PAIR.match(pair):
+        raise UserError(f"“{text.strip()}” is not a symbol TradingView sends (like EURUSD or XAUUSD).",
+                        code="invalid")
+    return pair
+
+
+class StrategyDialog(QDialog):
+    """The strategy form; saves through the data port and shows its refusals inline.
+
+    Args:
+        ctx: The window's context.
+        brokers: The broker connections to choose from.
+        strategy: The strategy to edit, or None to create one.
+
+    Signals:
+        saved(object): the Strategy as stored.
+    """
+
+    saved = Signal(object)
+
+    def __init__(self, ctx: ViewContext, brokers: list[BrokerConnection], strategy: Strategy | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("strategy_dialog")
+        self.setWindowTitle("Edit strategy" if strategy else "New strategy")
+        self._ctx = ctx
+        self._strategy = strategy
+
+        self.name = QLineEdit(strategy.name if strategy else "")
+        self.name.setMaxLength(MAX_NAME)
+        self.name.setPlaceholderText("e.g. London breakout")
+        self.broker = QComboBox()
+        for broker in brokers:
+            self.broker.addItem(f"{broker.name} ({broker.server})" if broker.server else broker.name, broker.id)
+        if strategy is not None:
+            self.broker.setCurrentIndex(max(self.broker.findData(strategy.broker_connection_id), 0))
+        self.override_risk = QCheckBox("Use its own risk per trade")
+        self.risk = QDoubleSpinBox()
+        self.risk.setRange(0.01, 100.0)
+        self.risk.setDecimals(2)
+        self.risk.setSingleStep(0.25)
+        self.risk.setSuffix(" %")
+        self.risk.setValue(strategy.risk_override_pct if strategy and strategy.risk_override_pct else 1.0)
+        self.override_risk.setChecked(bool(strategy and strategy.risk_override_pct is not None))
+        self.override_risk.toggled.connect(self.risk.setEnabled)
+        self.risk.setEnabled(self.override_risk.isChecked())
+        risk_row = QHBoxLayout()
+        risk_row.addWidget(self.override_risk)
+        risk_row.addWidget(self.risk)
+        risk_row.addStretch(1)
+
+        self.only_pairs = QCheckBox("Only trade these pairs (others are discarded)")
+        self.pairs = QListWidget()
+        self.pairs.setMaximumHeight(110)
+        self.pair_input = QLineEdit()
+        self.pair_input.setPlaceholderText("Add a symbol, e.g. EURUSD")
+        self.pair_input.returnPressed.connect(self._on_add_pair_clicked)
+        add = QPushButton("Add")
+        add.setAutoDefault(False)
+        add.clicked.connect(self._on_add_pair_clicked)
+        self.remove_pair = QPushButton("Remove")
+        self.remove_pair.setAutoDefault(False)
+        self.remove_pair.clicked.connect(self._on_remove_pair_clicked)
+        for pair in (strategy.allowed_pairs or ()) if strategy else ():
+            self.pairs.addItem(pair)
+        self.only_pairs.setChecked(bool(strategy and strategy.allowed_pairs is not None))
+        self.only_pairs.toggled.connect(self._on_only_pairs_toggled)
+        pair_row = QHBoxLayout()
+        pair_row.addWidget(self.pair_input, 1)
+        pair_row.addWidget(add)
+        pair_row.addWidget(self.remove_pair)
+        pairs_box = QVBoxLayout()
+        pairs_box.addWidget(self.only_pairs)
+        pairs_box.addWidget(self.pairs)
+        pairs_box.addLayout(pair_row)
+        self._on_only_pairs_toggled(self.only_pairs.isChecked())
+
+        self.opposite = QComboBox()
+        self.opposite.setObjectName("opposite_signal")
+        for choice, (title, _text) in OPPOSITE_CHOICES.items():
+            self.opposite.addItem(title, choice.value)
+        self.opposite.setCurrentIndex(max(self.opposite.findData(strategy.opposite_signal if strategy else "close"), 0))
+        self.opposite_note = QLabel()
+        self.opposite_note.setWordWrap(True)
+        self.opposite_note.setStyleSheet("color: palette(placeholder-text);")
+        self.opposite.currentIndexChanged.connect(self._on_opposite_current_index_changed)
+        self._on_opposite_current_index_changed(self.opposite.currentIndex())
+
+        self.enabled = QCheckBox("Enabled — alerts become trades")
+        self.enabled.setChecked(strategy.is_enabled if strategy else True)
+        self.message = InlineMessage()
+        self.busy = BusyIndicator()
+        if not brokers:
+            self.message.show_error("Add a broker connection in Settings first: a strategy trades on one.")
+
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Broker connection", self.broker)
+        form.addRow("Risk override", risk_row)
+        form.addRow("Allowed pairs", pairs_box)
+        form.addRow("Opposite signal", self.opposite)
+        form.addRow("", self.opposite_note)
+        form.addRow("", self.enabled)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.busy)
+        bottom.addStretch(1)
+        bottom.addWidget(self.buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addLayout(bottom)
+        self.resize(560, 520)
+
+    def draft(self) -> StrategyDraft:
+        """The strategy the form describes; UserError saying what to fix when it is not valid."""
+        name = self.name.text().strip()
+        if not name:
+            raise UserError("Give the strategy a name.", code="invalid")
+        broker_id = self.broker.currentData()
+        if not broker_id:
+            raise UserError("Choose the broker connection the strategy trades on.", code="invalid")
+        risk = None
+        if self.override_risk.isChecked():
+            risk = round(self.risk.value(), 2)
+            if not 0 < risk <= 100:
+                raise UserError("The risk override must be more than 0 % and at most 100 %.", code="invalid")
+        pairs = None
+        if self.only_pairs.isChecked():
+            pairs = tuple(dict.fromkeys(parse_pair(self.pairs.item(i).text()) for i in range(self.pairs.count())))
+            if not pairs:
+                raise UserError("Add at least one pair, or allow all pairs.", code="invalid")
+        return StrategyDraft(name=name, broker_connection_id=str(broker_id), risk_override_pct=risk,
+                             allowed_pairs=pairs, is_enabled=self.enabled.isChecked(),
+                             opposite_signal=str(self.opposite.currentData()))
+
+    # Slots ------------------------------------------------------------------------------------
+
+    def _on_opposite_current_index_changed(self, _index: int) -> None:
+        self.opposite_note.setText(opposite_explained(str(self.opposite.currentData())))
+
+    def _on_only_pairs_toggled(self, only: bool) -> None:
+        for widget in (self.pairs, self.pair_input, self.remove_pair):
+            widget.setEnabled(only)
+
+    def _on_add_pair_clicked(self) -> None:
+        text = self.pair_input.text()
+        if not text.strip():
+            return
+        try:
+            pair = parse_pair(text)
+        except UserError as exc:
+            self.message.show_error(exc.message)
+            return
+        self.message.clear()
+        if not self.pairs.findItems(pair, Qt.MatchFlag.MatchExactly):
+            self.pairs.addItem(pair)
+        self.pair_input.clear()
+
+    def _on_remove_pair_clicked(self) -> None:
+        for item in self.pairs.selectedItems():
+            self.pairs.takeItem(self.pairs.row(item))
+
+    def _on_buttons_accepted(self) -> None:
+        try:
+            draft = self.draft()
+        except UserError as exc:
+            self.message.show_error(exc.message)
+            return
+        data = self._ctx.services.data
+        work = data.update_strategy(self._strategy.id, draft) if self._strategy else data.create_strategy(draft)
+        self._set_busy(True)
+        self._ctx.tasks.spawn(work, name="save-strategy", key=f"save-strategy-{id(self)}",
+                              on_result=self._saved, on_error=self._failed)
+
+    def _saved(self, strategy: Strategy) -> None:
+        self._set_busy(False)
+        self.saved.emit(strategy)
+        self.accept()
+
+    def _failed(self, exc: TnmError) -> None:
+        self._set_busy(False)
+        self.message.show_error(exc.message)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.set_busy(busy, "Saving…")
+        self.buttons.setEnabled(not busy)
