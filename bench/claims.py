@@ -1,6 +1,6 @@
 """Measurement 2 — claims per second with 1, 2, 4 and 8 agents, against procrastinate.
 
-    python -m bench.claims [--jobs 2000] [--agents 1,2,4,8] [--rounds 3]
+    python -m bench.claims [--jobs 2000] [--agents 1,2,4,8] [--rounds 3] [--quick]
 
 ``--jobs`` is per queue, concurrency and round: by default 3 rounds × 2,000 jobs at each of the
 four concurrencies, 24,000 jobs per queue, ~5 minutes in all on a 2-core machine. Short rounds,
@@ -11,21 +11,22 @@ Every worker is its own process with its own connections; all of them start toge
 complete no-op jobs until the queue is empty. Four queues run on the same database in the same
 run, one after another at each concurrency (the order rotates so drift spreads evenly):
 
-- **app**: the agent's own path, :class:`LocalAdapter.claim_job` / :meth:`complete_job` — one
-  pipelined round trip each as the signed-in user, ``claim_next_job(agent, key)`` with the
-  pairing-key check and the lease sweep, then ``complete_job`` (which checks the key again and the
-  lease token). Each worker is a separately paired agent of one trader, so they race for the
-  same jobs.
+- **app**: the agent's own path, :class:`LocalAdapter.claim_job` once, then
+  :meth:`complete_and_claim` for every job — one round trip and one durable commit a job as the
+  signed-in user: ``complete_and_claim_next(agent, key, job, token)`` checks the pairing key and
+  the lease token, completes the job, sweeps expired leases and claims the next one. Each worker
+  is a separately paired agent of one trader, so they race for the same jobs.
 - **app without key check**: the same, through copies of the two functions made from the
   installed ones with only ``require_agent`` taken out — the difference is what the key check
   costs.
-- **bare SQL**: a single-row ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)``
-  claim and an ``UPDATE`` complete on the same table, autocommit, as the superuser: the floor.
+- **bare SQL, two trips**: a single-row ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED
+  LIMIT 1)`` claim and an ``UPDATE`` complete on the same table, autocommit, as the superuser:
+  the floor of a queue that claims and completes in separate calls (as procrastinate does).
 - **procrastinate** (``pip install -e '.[bench]'``): the same number of no-op jobs, one worker
   process per agent with ``concurrency=1``, in a schema of its own in the same database.
 
 Afterwards every job must be completed with ``attempts = 1`` and the ids the workers claimed must
-all differ (no double claim). Target (issue 7): app ≥ 3× procrastinate at every concurrency.
+all differ (no double claim). Target (issues 7, 16): app ≥ 3× procrastinate at every concurrency.
 """
 
 from __future__ import annotations
@@ -51,14 +52,14 @@ import psycopg
 from psycopg import sql
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.queries import _json
-from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, Session
+from tnm_desktop.domain import AgentCredentials, ClaimedJob, Session
 
 from bench.common import BenchDb, Trader, pairing_hashes, print_machine, private_database, seed_trader, table
 from bench.common import verdict as said
 
-APP = "app (claim_next_job + complete_job)"
+APP = "app (complete_and_claim_next)"
 NOKEY = "app without key check"
-BARE = "bare SQL SKIP LOCKED"
+BARE = "bare SQL, two trips"
 PROCRASTINATE = "procrastinate"
 SYSTEMS = (APP, NOKEY, BARE, PROCRASTINATE)
 SCHEMA = "procrastinate"
@@ -68,7 +69,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 _NOKEY_EDITS = {
     "claim_next_job": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
                        "v_user uuid := (select auth.uid());"),
-    "complete_job": ("perform tnm_private.require_agent(p_agent_id, p_pairing_key);", ""),
+    "complete_and_claim_next": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
+                                "v_user uuid := (select auth.uid());"),
 }
 
 _BARE_CLAIM: LiteralString = """
@@ -169,10 +171,12 @@ async def _app(spec: Worker, barrier: Barrier) -> Outcome:
                                      (creds.agent_id, creds.key, lease_seconds))
             return ClaimedJob.from_row(row) if row else None
 
-        async def complete_job(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any]) -> Job:
-            return Job.from_row(await self._db.one(
-                "select * from bench_claims.complete_job(%s, %s, %s, %s, %s)",
-                (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result))))
+        async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                     lease_seconds: int = 60) -> ClaimedJob | None:
+            row = await self._db.row("select * from bench_claims.complete_and_claim_next(%s, %s, %s, %s, %s, %s)",
+                                     (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token,
+                                      _json(result), lease_seconds))
+            return ClaimedJob.from_row(row) if row else None
 
     kind = NoKeyAdapter if spec.system == NOKEY else LocalAdapter
     data = kind(spec.app_url, spec.auth_url, "bench-claims")
@@ -185,9 +189,10 @@ async def _app(spec: Worker, barrier: Barrier) -> Outcome:
         await asyncio.to_thread(barrier.wait)
         started = time.time()
         await asyncio.to_thread(meter.start)
-        while (job := await data.claim_job(creds)) is not None:
+        job = await data.claim_job(creds)
+        while job is not None:  # as the agent's loop: each completion brings the next job
             claimed.append(job.job.id)
-            await data.complete_job(creds, job, {})
+            job = await data.complete_and_claim(creds, job, {})
         finished = time.time()
         return Outcome(started, finished, claimed, *await asyncio.to_thread(meter.stop))
     finally:
@@ -216,7 +221,7 @@ async def _procrastinate(spec: Worker, barrier: Barrier) -> Outcome:
     claimed: list[str] = []
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=spec.procrastinate_url))
 
-    @app.task(name="noop", queue="bench", pass_context=True)
+    @app.task(name="noop", queue="bench", pass_context=True)  # type: ignore[untyped-decorator, unused-ignore]  # bench extra may be absent
     async def noop(context: procrastinate.JobContext) -> None:
         assert context.job is not None
         claimed.append(str(context.job.id))
@@ -261,14 +266,14 @@ def _install(db: BenchDb) -> None:
     with psycopg.connect(db.admin, autocommit=True) as conn:
         conn.execute("create schema if not exists bench_claims")
         for name, (old, new) in _NOKEY_EDITS.items():
-            row = conn.execute("select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = "
-                               "p.pronamespace where n.nspname = 'tnm_privileged' and p.proname = %s",
-                               (name,)).fetchone()
+            # The privileged body (in tnm_privileged, or in public before it moved there).
+            row = conn.execute("select n.nspname, pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n "
+                               "on n.oid = p.pronamespace where n.nspname in ('tnm_privileged', 'public') "
+                               "and p.proname = %s and p.prosecdef", (name,)).fetchone()
             assert row is not None
-            source = str(row[0])
+            schema, source = str(row[0]), str(row[1])
             assert old in source, f"{name} changed: update the benchmark's copy"
-            source = source.replace(old, new).replace(f"FUNCTION tnm_privileged.{name}(",
-                                                      f"FUNCTION bench_claims.{name}(")
+            source = source.replace(old, new).replace(f"FUNCTION {schema}.{name}(", f"FUNCTION bench_claims.{name}(")
             conn.execute(source.encode())
         conn.execute("grant usage on schema bench_claims to authenticated")
         conn.execute("grant execute on all functions in schema bench_claims to authenticated")
@@ -398,7 +403,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
     parser.add_argument("--fast-db", action="store_true", help="fsync off (the default is the workspace's durable "
                                                                 "commits)")
+    parser.add_argument("--quick", action="store_true", help="one round of 300 jobs (a minute on a quiet machine)")
     args = parser.parse_args()
+    if args.quick:
+        args.jobs, args.rounds = 300, 1
     levels = [int(v) for v in args.agents.split(",")]
 
     with private_database("tnm-bench-claims-", fast=args.fast_db) as db:
@@ -408,8 +416,8 @@ def main() -> None:
         trader = seed_trader(db.admin)
         agents = _pair_agents(db, trader, max(levels))
         _install(db)
-        for system in SYSTEMS:  # warm-up: the caches, the schema
-            run_one(db, trader, agents, system, max(levels), 200)
+        for system in SYSTEMS:  # warm-up: each agent's one bcrypt check, the caches, the schema
+            run_one(db, trader, agents, system, max(levels), 50 if args.quick else 200)
         rates: dict[tuple[str, int], list[float]] = {}
         checks: dict[tuple[str, int], list[str]] = {}
         cpus: dict[tuple[str, int], list[float]] = {}

@@ -30,7 +30,13 @@ from tnm_desktop.agent.pairing import BCRYPT_ROUNDS, hash_key
 from tnm_desktop.domain import PairingKeyHashes
 from tnm_desktop.keystore import FileKeyring
 from tnm_desktop.pgcluster import LocalCluster
+from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.simulator.api import SimulatedMt5
+from tnm_desktop.terminal.simulator.client import RemoteMt5
+from tnm_desktop.terminal.simulator.engine import wall_ms
+from tnm_desktop.terminal.simulator.model import SimState, new_state
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, start_simulator
+from tnm_desktop.terminal.simulator.store import StateFile
 
 # ------------------------------------------------------------------------------------------------
 # A private database
@@ -279,8 +285,43 @@ def print_machine(cluster: LocalCluster | None = None) -> None:
     print()
 
 
-def start_bench_simulator(work: Path) -> tuple[Path, SimulatorProcess]:
-    """The simulator as its own process, its state in ``work``: (state file, process)."""
+def start_bench_simulator(work: Path, history: int = 0) -> tuple[Path, SimulatorProcess]:
+    """The simulator as its own process, its state in ``work``: (state file, process).
+
+    Args:
+        work: Where its state file goes.
+        history: Orders (and as many deals) already in the account's history when it starts.
+    """
     state = work / "simulator" / "state.json"
     state.parent.mkdir(parents=True)
+    if history:
+        books = books_with_history(history)
+        store, _ = StateFile(state).open(lambda: books)
+        store.close()
     return state, start_simulator(state)
+
+
+def simulator_trade(sim: SimulatedMt5 | RemoteMt5, position: int, symbol: str = "EURUSD.m") -> int:
+    """Open a 0.01-lot position (``position`` 0) or close it; return the position to close next (0 after a close)."""
+    tick = sim.symbol_info_tick(symbol)
+    assert tick is not None, sim.last_error()
+    buy = position == 0
+    request = {"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": 0.01,
+               "type": mt5.ORDER_TYPE_BUY if buy else mt5.ORDER_TYPE_SELL, "price": tick.ask if buy else tick.bid,
+               "deviation": 50, "type_filling": mt5.ORDER_FILLING_FOK, "comment": "bench"}
+    if position:
+        request["position"] = position
+    result = sim.order_send(request)
+    assert result is not None, sim.last_error()
+    assert result.retcode == mt5.TRADE_RETCODE_DONE, result
+    return int(result.order) if buy else 0
+
+
+def books_with_history(orders: int) -> SimState:
+    """A fresh simulator account with ``orders`` orders (and as many deals) in its history, ending flat."""
+    sim = SimulatedMt5(state=new_state(now_ms=wall_ms()))
+    assert sim.initialize()
+    position = 0
+    for _ in range(orders + orders % 2):
+        position = simulator_trade(sim, position)
+    return sim.engine.state

@@ -1,8 +1,10 @@
-"""Render the app's pages on the demo, offscreen, to PNGs: ``python docs/demo_screenshots.py [OUT_DIR]``.
+"""Render the app's pages on the demo, offscreen, to PNGs:
+``python docs/demo_screenshots.py [OUT_DIR] [--sizes 1280x800,1920x1080]``.
 
 It runs the real app (``run()``) on an empty machine in a temporary folder — so it opens the demo,
 starts its database, simulator, receiver and agent, and posts the first alerts — waits until the
-agent runs and the alerts are resolved, then saves each page (default: ``docs/screenshots``).
+agent runs and the alerts are resolved, then saves each page (default: ``docs/screenshots``). With
+``--sizes``, every page at every window size, named ``demo-<page>-<W>x<H>.png``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ SETTLE_S = 6.0  # after the agent runs: the first alerts resolve and the first s
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "screenshots").absolute()
+    args = sys.argv[1:]
+    sizes: list[tuple[int, int] | None] = [None]  # None: the README's size, the plain names
+    if "--sizes" in args:
+        at = args.index("--sizes")
+        sizes = [(int(w), int(h)) for w, h in (size.split("x") for size in args[at + 1].split(","))]
+        del args[at:at + 2]
+    out = Path(args[0] if args else Path(__file__).parent / "screenshots").absolute()
     out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="tnm-screenshots-"))
     root.chmod(0o755)  # as root, the database server runs as another user who must enter it
@@ -38,7 +46,7 @@ def main() -> int:
     keyring.set_keyring(FileKeyring(root / "keyring.json"))  # never this user's own keyring
     app = QApplication([])
     ready_at: list[float] = []
-    queue = list(PAGES)
+    queue = [(key, size) for size in sizes for key in PAGES]
 
     def tick() -> None:
         window = next((w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()), None)
@@ -55,7 +63,8 @@ def main() -> int:
         if not queue:
             window.close()
             return
-        key = queue.pop(0)
+        key, size = queue.pop(0)
+        window.resize(*(size or (1400, 860)))
         view = window.show_page(key)
         if key == "signals":  # show one filled order's detail
             model = view.model  # type: ignore[attr-defined]
@@ -65,7 +74,7 @@ def main() -> int:
                     break
 
         def save() -> None:
-            path = out / f"demo-{key}.png"
+            path = out / (f"demo-{key}.png" if size is None else f"demo-{key}-{size[0]}x{size[1]}.png")
             window.grab().save(str(path))
             print(path, flush=True)
             tick()

@@ -55,6 +55,24 @@ def pytest_report_header() -> str:
     return f"postgresql: {install.kind} {install.major} ({install.bindir})"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_folders() -> Iterator[Path]:
+    """The user's config, data and log folders of the session, in a temporary folder: nothing a
+    test does lands in this machine's real ones (where other checkouts' runs write too), and
+    nothing left there by them reaches a test. Tests that need their own set override these."""
+    root = reachable_tmpdir("tnm-test-home-")
+    saved = {name: os.environ.get(name) for name in ("TNM_CONFIG_DIR", "TNM_DATA_DIR", "TNM_LOG_DIR")}
+    for name, sub in (("TNM_CONFIG_DIR", "config"), ("TNM_DATA_DIR", "data"), ("TNM_LOG_DIR", "log")):
+        os.environ[name] = str(root / sub)
+    yield root
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def isolated_keyring() -> Iterator[MemoryKeyring]:
     """Every test gets its own empty keyring."""

@@ -47,6 +47,8 @@ def build_world(db: Db, user: User) -> World:
     ids["tv_strategies"] = one(
         "insert into tv_strategies (user_id, broker_connection_id, name) values (%s, %s, 'Trend') "
         "returning id", user.id, ids["broker_connections"])
+    # The strategy's own connection is one of its connections (a trigger writes that row).
+    ids["strategy_connections"] = ids["tv_strategies"]
     ids["tv_signals"] = one(
         "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload) "
         "values (%s, %s, 'EURUSD', 'buy', '{}') returning id", ids["tv_strategies"], user.id)
@@ -54,6 +56,12 @@ def build_world(db: Db, user: User) -> World:
         "insert into sync_logs (account_id, user_id, sync_type, started_at, status, error_message) "
         "values (%s, %s, 'scheduled', now(), 'failed', 'timeout') returning id",
         ids["trading_accounts"], user.id)
+    ids["position_rules"] = one(
+        "insert into position_rules (user_id, job_id, agent_id, symbol, side, ticket, manage) "
+        "values (%s, %s, %s, 'EURUSD.m', 'buy', 7001, '{}') returning id", user.id, ids["jobs"], agent.id)
+    a.execute("insert into position_rule_events (rule_id, seq, user_id, kind, sl) values (%s, 1, %s, 'breakeven', 1.1)",
+              (ids["position_rules"], user.id))
+    ids["position_rule_events"] = ids["position_rules"]
     a.execute("insert into broker_symbols (broker_connection_id, user_id, symbol, digits) values (%s, %s, 'EURUSD.m', 5)",
               (ids["broker_connections"], user.id))
     ids["broker_symbols"] = ids["broker_connections"]

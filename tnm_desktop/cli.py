@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true",
                       help="no window: print key=value lines and run until SIGTERM")
     demo.add_argument("--dir", type=Path, help="the demo workspace folder (default: in your data folder)")
-    demo.add_argument("--port", type=int, help="the receiver's port (default 8787, or a free one)")
+    demo.add_argument("--port", type=int, help="the receiver's port for this run (default: the workspace's, "
+                                               "8787 unless changed; 0: any free port)")
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -136,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except TnmError as exc:
         print(f"tnm-desktop: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file-system problem no part put in words: still one line, no traceback
+        from tnm_desktop.files import problem
+
+        print(f"tnm-desktop: {problem(exc, 'the path').message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,6 +22,7 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
+from tnm_desktop import files
 from tnm_desktop.errors import OperationalError
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,10 @@ SERVICE = "tnm-desktop"
 class FileKeyring(KeyringBackend):
     """A keyring in one owner-only JSON file, for machines without an OS keyring.
 
-    The file is not encrypted: it is protected by file permissions (0600 in a 0700 directory),
-    like an SSH key. Writes are atomic.
+    The file is not encrypted: it is protected by file permissions (0600, and 0700 for a folder
+    made for it), like an SSH key. Writes are atomic. A folder that exists already keeps its
+    permissions: it may be a workspace whose database server, run as another user when the app
+    runs as root, must reach into it.
     """
 
     priority = 0.5
@@ -47,17 +50,23 @@ class FileKeyring(KeyringBackend):
         return f"FileKeyring({str(self.path)!r})"
 
     def _load(self) -> dict[str, dict[str, str]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        # A damaged file is refused, never replaced: it holds secrets that cannot be made again.
+        data = files.read_json_object(self.path, "the keyring file")
+        if data is None:
             return {}
+        if not all(isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in data.values()):
+            raise files.damaged("the keyring file", self.path, "not a keyring")
         return {str(k): dict(v) for k, v in data.items()}
 
     def _save(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(self.path.parent, 0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keyring-")
+        try:
+            if not self.path.parent.is_dir():
+                self.path.parent.mkdir(mode=0o700, parents=True)
+                with contextlib.suppress(OSError):
+                    os.chmod(self.path.parent, 0o700)  # whatever the umask
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keyring-")
+        except OSError as exc:
+            raise files.problem(exc, "the keyring file's folder", self.path.parent) from exc
         try:
             os.fchmod(fd, 0o600) if hasattr(os, "fchmod") else None
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -65,9 +74,11 @@ class FileKeyring(KeyringBackend):
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise files.problem(exc, "the keyring file", self.path) from exc
             raise
 
     def get_password(self, service: str, username: str) -> str | None:

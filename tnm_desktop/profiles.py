@@ -8,20 +8,23 @@ remembered sessions go to the OS keyring under the profile's id.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 
 import platformdirs
 
+from tnm_desktop import files
 from tnm_desktop.errors import UserError
 
 APP = "tnm-desktop"
-DEFAULT_WEBHOOK_BASE = "http://127.0.0.1:8787"
+# Empty: the app chooses (this workspace's receiver, or the Supabase project's Edge Function).
+DEFAULT_WEBHOOK_BASE = ""
 
 
 class ProfileKind(StrEnum):
@@ -99,7 +102,7 @@ class ConnectionProfile:
         if not name:
             raise UserError("Give the profile a name.", code="invalid")
         base = self.webhook_base_url.strip().rstrip("/")
-        if not base.startswith(("http://", "https://")):
+        if base and not base.startswith(("http://", "https://")):
             raise UserError("The webhook base URL must start with http:// or https://.", code="invalid")
         if self.kind is ProfileKind.SUPABASE:
             url = self.supabase_url.strip().rstrip("/")
@@ -118,6 +121,16 @@ class ConnectionProfile:
         return ConnectionProfile(id=uuid.uuid4().hex[:12], name=name, kind=kind, **fields)
 
 
+def _profile_of(raw: object) -> ConnectionProfile:
+    if not isinstance(raw, dict):
+        raise TypeError("not an object")
+    known = {f.name for f in fields(ConnectionProfile)}
+    values = {k: v for k, v in raw.items() if k in known}
+    if not all(isinstance(v, str) for v in values.values()):
+        raise TypeError("a field is not text")
+    return ConnectionProfile(**{**values, "kind": ProfileKind(values["kind"])})
+
+
 @dataclass
 class ProfileStore:
     """The profiles file. Reads and writes block: call off the GUI thread."""
@@ -125,24 +138,38 @@ class ProfileStore:
     path: Path = field(default_factory=lambda: config_dir() / "profiles.json")
 
     def load(self) -> tuple[list[ConnectionProfile], str | None]:
-        """All profiles and the default one's id."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        """All profiles and the default one's id.
+
+        Raises:
+            OperationalError: The file cannot be read or is damaged (it is left as it is).
+        """
+        data = files.read_json_object(self.path, "the connection profiles file")
+        if data is None:
             return [], None
-        except ValueError as exc:
-            raise UserError(f"The profiles file {self.path} is damaged: {exc}", code="corrupt") from exc
-        profiles = [ConnectionProfile(**{**p, "kind": ProfileKind(p["kind"])}) for p in data.get("profiles", [])]
-        return profiles, data.get("default")
+        try:
+            profiles = [_profile_of(p) for p in data.get("profiles", [])]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise files.damaged("the connection profiles file", self.path, f"a profile is not readable: {exc}") \
+                from None
+        default = data.get("default")
+        return profiles, default if isinstance(default, str) else None
 
     def save(self, profiles: list[ConnectionProfile], default: str | None) -> None:
         """Write all profiles atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"default": default, "profiles": [asdict(p) for p in profiles]}, indent=2)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".profiles-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(body)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".profiles-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(body)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise files.problem(exc, "the connection profiles file", self.path) from exc
 
     def upsert(self, profile: ConnectionProfile, *, make_default: bool = False) -> ConnectionProfile:
         """Add or replace a profile (validated)."""

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import Agent, AgentCredentials
-from tnm_desktop.profiles import DEFAULT_WEBHOOK_BASE, ConnectionProfile
+from tnm_desktop.profiles import ConnectionProfile, ProfileKind
+from tnm_desktop.webhook.urls import LOCAL_DEFAULT, edge_function_base, is_automatic, is_loopback
 from tnm_desktop.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -36,6 +37,39 @@ class AgentLauncher(Protocol):
         ...
 
 
+class ReceiverHandle(Protocol):
+    """A local workspace's own webhook receiver, on the port the workspace pins. Its calls block."""
+
+    error: str | None  # why it is not running, in the trader's words
+
+    @property
+    def port(self) -> int:
+        """The port its URLs use."""
+        ...
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether it is listening."""
+        ...
+
+    def start(self) -> str:
+        """Listen on the pinned port; return the base URL (OperationalError: the port is taken)."""
+        ...
+
+    def move_to(self, port: int) -> str:
+        """Listen on another port and pin it; return the base URL."""
+        ...
+
+    def stop(self) -> None:
+        """Stop listening."""
+        ...
+
+
 @dataclass
 class Services:
     """Everything a signed-in window or a headless command works with.
@@ -46,8 +80,8 @@ class Services:
         workspace: The local workspace, when the profile is one.
         keyring: Which keyring holds the secrets (shown in Settings).
         closers: Blocking calls that stop what was started beside the data port (the demo's
-            receiver and simulator), run in a worker thread on close, last started first.
-        receiver_url: Where this process's webhook receiver listens (a local workspace's).
+            simulator), run in a worker thread on close, last started first.
+        receiver: This workspace's own webhook receiver on its pinned port (local workspaces).
         agents: Builds this machine's agent for the app (None: this process runs no agent).
     """
 
@@ -56,21 +90,32 @@ class Services:
     workspace: Workspace | None = None
     keyring: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
-    receiver_url: str | None = None
+    receiver: ReceiverHandle | None = None
     agents: AgentLauncher | None = field(default=None, repr=False)
 
     @property
     def webhook_base_url(self) -> str:
-        """The base of the webhook URLs shown to the trader: the profile's, or, while it is left
-        at the default, where this workspace's receiver really listens (its port may be taken)."""
-        if self.receiver_url and self.profile.webhook_base_url in ("", DEFAULT_WEBHOOK_BASE):
-            return self.receiver_url
-        return self.profile.webhook_base_url
+        """The base of the webhook URLs shown to the trader.
+
+        The profile's when it names one that is not this computer (a tunnel, a proxy, a server);
+        else this workspace's receiver on its pinned port; else, for a Supabase project, its
+        Edge Function (``<project>/functions/v1``).
+        """
+        base = self.profile.webhook_base_url.strip().rstrip("/")
+        if self.receiver is not None and (is_automatic(base) or is_loopback(base)):
+            return self.receiver.base_url
+        if not is_automatic(base):
+            return base
+        if self.profile.kind is ProfileKind.SUPABASE:
+            return edge_function_base(self.profile.supabase_url)
+        return LOCAL_DEFAULT
 
     async def close(self) -> None:
         """Close the data port and stop what this process started (the workspace database)."""
         with contextlib.suppress(Exception):
             await self.data.close()
+        if self.receiver is not None:
+            await asyncio.to_thread(self.receiver.stop)
         if self.agents is not None:
             try:
                 await self.agents.close()

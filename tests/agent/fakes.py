@@ -37,6 +37,9 @@ class RecordingRunner:
     async def sync(self, sync_type: str) -> None:
         self.syncs.append(sync_type)
 
+    async def manage(self) -> None:
+        await asyncio.Event().wait()  # nothing to manage; cancelled when the agent stops
+
     async def close(self) -> None:
         pass
 

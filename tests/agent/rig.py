@@ -91,7 +91,7 @@ class TradeRig:
               close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
               max_attempts: int = 3, created_at: datetime | None = None,
               allowed_pairs: list[str] | None = None, opposite: str = "hedge",
-              pip_size: float | None = None) -> tuple[str, str]:
+              pip_size: float | None = None, extra: dict[str, Any] | None = None) -> tuple[str, str]:
         """A trade job and its signal, as ingestion writes them; return (job id, signal id).
 
         ``opposite`` is the strategy's opposite-signal setting; "hedge" (every buy and sell opens)
@@ -101,7 +101,7 @@ class TradeRig:
                    "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
                    "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
                    "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs, "opposite": opposite,
-                   "pip_size": pip_size}
+                   "pip_size": pip_size, **(extra or {})}
         job = self.db.admin.execute(
             "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts, created_at) "
             "values (%s, 'trade', %s, %s, %s, coalesce(%s, now())) returning id::text as id",
@@ -113,6 +113,23 @@ class TradeRig:
             (self.strategy_id, self.user.id, symbol, action, json.dumps({"action": action}), job["id"])).fetchone()
         assert signal is not None
         return str(job["id"]), str(signal["id"])
+
+    def alert(self, body: str | dict[str, Any]) -> tuple[str, list[str]]:
+        """Post an alert to the strategy as the receiver does (``ingest_tv_signal``); return (signal, job ids).
+
+        Raises:
+            AssertionError: the alert was not accepted (the reason is in the message).
+        """
+        text = body if isinstance(body, str) else json.dumps(body)
+        secret = self.db.admin.execute("select webhook_secret from tv_strategies where id = %s",
+                                       (self.strategy_id,)).fetchone()
+        assert secret is not None
+        row = self.db.admin.execute("select signal_id::text, code, reason from ingest_tv_signal(%s, %s)",
+                                    (secret["webhook_secret"], text)).fetchone()
+        assert row is not None and row["code"] == "accepted", (text, row)
+        jobs = self.db.admin.execute("select id::text from jobs where signal_id = %s order by (payload ->> 'leg')::int",
+                                     (row["signal_id"],)).fetchall()
+        return str(row["signal_id"]), [str(j["id"]) for j in jobs]
 
     def job(self, job_id: str) -> dict[str, Any]:
         row = self.db.admin.execute("select * from jobs where id = %s", (job_id,)).fetchone()

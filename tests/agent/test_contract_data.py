@@ -51,10 +51,11 @@ async def _trade(rig: TradeRig, terminal: CountingTerminal, *args: str, **kwargs
 async def test_sizing_reuses_contract_data_but_never_a_quote(counted: tuple[TradeRig, CountingTerminal]) -> None:
     rig, terminal = counted
     risk = {"sizing": {"mode": "risk", "risk_pct": 0.5}, "sl": {"pips": 30}}
-    # The first trade reads the contract; every order is sent on freshly read data.
-    assert await _trade(rig, terminal, "buy", "EURUSD", **risk) == ("completed", 2)
-    assert await _trade(rig, terminal, "sell", "EURUSD", **risk) == ("completed", 1)
-    assert await _trade(rig, terminal, "buy", "EURUSD", sizing={"mode": "lots", "lots": 0.1}) == ("completed", 1)
+    # The first trade reads the contract, and its order goes out with what sizing read; later trades
+    # read no contract, but every one reads the quote.
+    assert await _trade(rig, terminal, "buy", "EURUSD", **risk) == ("completed", 1)
+    assert await _trade(rig, terminal, "sell", "EURUSD", **risk) == ("completed", 0)
+    assert await _trade(rig, terminal, "buy", "EURUSD", sizing={"mode": "lots", "lots": 0.1}) == ("completed", 0)
     assert terminal.quotes.count("EURUSD.m") == 3
 
 
@@ -63,19 +64,20 @@ async def test_risk_sizing_rereads_a_tick_value_that_moves_with_the_rate(
     rig, terminal = counted
     risk = {"sizing": {"mode": "risk", "risk_pct": 0.5}, "sl": {"pips": 30}}
     # USDJPY's profit currency is not the account's: its tick value follows USDJPY itself.
-    assert await _trade(rig, terminal, "buy", "USDJPY", **risk) == ("completed", 2)
-    assert await _trade(rig, terminal, "buy", "USDJPY", **risk) == ("completed", 2)
+    assert await _trade(rig, terminal, "buy", "USDJPY", **risk) == ("completed", 1)
+    assert await _trade(rig, terminal, "buy", "USDJPY", **risk) == ("completed", 1)
     # Fixed lots do not depend on the tick value.
-    assert await _trade(rig, terminal, "buy", "USDJPY", sizing={"mode": "lots", "lots": 0.1}) == ("completed", 1)
+    assert await _trade(rig, terminal, "buy", "USDJPY", sizing={"mode": "lots", "lots": 0.1}) == ("completed", 0)
 
 
 async def test_a_refused_order_makes_the_next_one_read_the_contract_afresh(
         counted: tuple[TradeRig, CountingTerminal]) -> None:
     rig, terminal = counted
-    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("completed", 2)
+    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("completed", 1)
     rig.sim.control.inject_fault("reject", symbol="GBPUSD.m", retcode=10014)
-    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("failed", 1)
-    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("completed", 2)
+    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("failed", 0)
+    # Both the agent and the terminal's adapter forget what they knew of the symbol.
+    assert await _trade(rig, terminal, "buy", "GBPUSD") == ("completed", 1)
 
 
 async def test_reconnecting_to_the_terminal_forgets_contract_data(

@@ -59,15 +59,17 @@ async def test_two_hundred_random_crashes_leave_no_duplicate_and_no_stuck_job(db
 
             first = rig.runner(checkpoint=checkpoint)
             if step == "after_result":
-                # Dies just after the result is stored: wrap the data port's completion.
-                original = rig.adapter.complete_job
+                # Dies just after the result is stored: wrap the data port's completions (the agent
+                # completes and claims the next job in one call while it keeps working).
+                for name in ("complete_job", "complete_and_claim"):
+                    original = getattr(rig.adapter, name)
 
-                async def complete_then_die(creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any], *,
-                                            original: Complete = original) -> Job:
-                    await original(creds, claimed, result)
-                    raise Crash("after_result")
+                    async def complete_then_die(*args: object, original: object = original,
+                                                **kwargs: object) -> object:
+                        await original(*args, **kwargs)  # type: ignore[operator]
+                        raise Crash("after_result")
 
-                rig.adapter.complete_job = complete_then_die  # type: ignore[method-assign]
+                    setattr(rig.adapter, name, complete_then_die)
             agent = await rig.start(first, settings)
             assert rig.task is not None
             with contextlib.suppress(Crash, asyncio.TimeoutError):
@@ -76,7 +78,7 @@ async def test_two_hundred_random_crashes_leave_no_duplicate_and_no_stuck_job(db
                 else:
                     await asyncio.wait_for(asyncio.shield(rig.task), 10)
             if step == "after_result":
-                del rig.adapter.complete_job  # back to the class's method
+                del rig.adapter.complete_job, rig.adapter.complete_and_claim  # back to the class's methods
             if step is not None:
                 assert rig.task.done(), f"run {run}: the agent did not die at {step}"
                 seen[step] += 1

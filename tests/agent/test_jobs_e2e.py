@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -152,13 +153,27 @@ async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> N
     assert mt5.TRADE_RETCODE_DONE == 10009
 
 
-async def test_stale_alert_is_not_traded(rig: TradeRig) -> None:
+async def test_alerts_too_old_are_refused_in_arrival_order_and_the_fresh_ones_traded(rig: TradeRig) -> None:
     from datetime import UTC, datetime, timedelta
 
-    job_id, signal_id = rig.trade("buy", created_at=datetime.now(UTC) - timedelta(minutes=10))
-    assert (await rig.final(job_id))["status"] == "failed"
-    assert "old and was not executed" in rig.signal(signal_id)["error_message"]
-    assert rig.opening_deals(job_id) == []
+    assert rig.agent is not None
+    rig.agent.pause()  # a backlog: everything below is waiting when the agent comes back
+    now = datetime.now(UTC)
+    stale = [rig.trade("buy", created_at=now - timedelta(minutes=10 - i)) for i in range(3)]
+    fresh = rig.trade("buy")
+    rig.agent.resume()
+    assert (await rig.final(fresh[0]))["status"] == "completed"
+    assert len(rig.opening_deals(fresh[0])) == 1
+    refused = [rig.job(job_id) for job_id, _ in stale]
+    assert [j["status"] for j in refused] == ["failed"] * 3
+    assert sorted(refused, key=lambda j: j["completed_at"]) == refused  # in the order they arrived
+    for (job_id, signal_id), age in zip(stale, (600, 540, 480), strict=True):
+        reason = rig.signal(signal_id)["error_message"]
+        told = re.fullmatch(r"Not executed: the alert was (\d+) s old when its turn came \(the limit is 120 s\), .*",
+                            reason)
+        assert told is not None, reason
+        assert age <= int(told[1]) < age + 60  # as old as it was when the agent reached it
+        assert rig.opening_deals(job_id) == []
 
 
 async def test_the_agent_publishes_the_brokers_symbols_for_ingestion(rig: TradeRig) -> None:

@@ -211,3 +211,22 @@ async def test_a_close_all_trade_job_closes_every_symbol(rig: TradeRig) -> None:
     done = await rig.final(job["id"])
     assert done["status"] == "completed" and done["result"]["note"] == "Closed 2 positions."
     assert rig.sim.positions_get() == ()
+
+
+async def test_a_pending_order_is_an_entry_the_limits_hold(rig: TradeRig) -> None:
+    await opened(rig, "buy", "EURUSD")
+    settings(rig, max_open_positions=1)
+    code, reason = await refused(rig, "buy", "GBPUSD", extra={"order": {"kind": "limit", "entry": {"pips": 15}}})
+    assert (code, reason) == ("max_positions", "Maximum open positions: 1 positions are open; the limit is 1.")
+    assert rig.sim.orders_get() == ()
+
+
+async def test_a_reversal_closes_and_its_entry_is_refused_while_trading_is_off(rig: TradeRig) -> None:
+    ticket = await opened(rig, "buy", "EURUSD")
+    settings(rig, trading_enabled=False)
+    job_id, signal_id = rig.trade("sell", "EURUSD", extra={"close_first": "long", "command": "closelongsell"})
+    job = await rig.final(job_id)
+    assert (job["status"], job["error_code"]) == ("failed", "trading_disabled")
+    assert job["error_message"].startswith("The long position was closed; the new sell was not opened. Trading switch")
+    assert rig.sim.positions_get(ticket=ticket) == () and rig.sim.positions_get(symbol="EURUSD.m") == ()
+    assert rig.signal(signal_id)["status"] == "failed"

@@ -88,7 +88,7 @@ async def test_disconnect_degrades_then_trades_once_the_terminal_is_back(rig: Tr
     job_id, signal_id = rig.trade("buy")
     await eventually(lambda: any(s.state is AgentState.DEGRADED for s in rig.states()), within=10)
     degraded = next(s for s in rig.states() if s.state is AgentState.DEGRADED)
-    assert "Retrying" in degraded.detail
+    assert "Trying again" in degraded.detail
     assert rig.signal(signal_id)["status"] == "pending"
     rig.sim.control.reconnect()
     job = await rig.final(job_id, within=20)

@@ -51,6 +51,25 @@ async def test_pair_claim_extend_complete(backend: Backend) -> None:
     assert [j.id for j in await port.list_jobs(JobFilter(agent_id=agent.id))] == [job.id]
 
 
+async def test_complete_and_claim_hands_over_the_next_job_in_one_call(backend: Backend) -> None:
+    port = await backend.signed_in(backend.db.create_user())
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "DESK-01", hashed)
+    creds = AgentCredentials(agent.id, key)
+    first = await port.enqueue_job(JobRequest(JobType.GET_ACCOUNT))
+    second = await port.enqueue_job(JobRequest(JobType.GET_POSITIONS, target_agent_id=agent.id))
+    claimed = await port.claim_job(creds)
+    assert claimed is not None and claimed.job.id == first.id
+    following = await port.complete_and_claim(creds, claimed, {"balance": 5.0}, lease_seconds=30)
+    assert following is not None and following.job.id == second.id and following.lease_token
+    assert following.job.status is JobStatus.RUNNING and following.job.job_type is JobType.GET_POSITIONS
+    (done,) = [j for j in await port.list_jobs(JobFilter(agent_id=agent.id)) if j.id == first.id]
+    assert done.status is JobStatus.COMPLETED and done.result == {"balance": 5.0}
+    with pytest.raises(LeaseLost):
+        await port.complete_and_claim(creds, claimed, {})  # reported already: the lease moved on
+    assert await port.complete_and_claim(creds, following, {}) is None  # nothing more waits
+
+
 async def test_fail_with_retry_then_recover(backend: Backend) -> None:
     port = await backend.signed_in(backend.db.create_user())
     key, hashed = new_key()

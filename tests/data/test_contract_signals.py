@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from tnm_desktop.domain import SignalFilter, SignalStatus
@@ -70,3 +71,6 @@ async def test_get_signals_by_id_returns_the_payload(backend: Backend) -> None:
     assert (signal.symbol, signal.action, signal.status) == ("XAUUSD", "sell", SignalStatus.PENDING)
     assert signal.raw_payload == {"symbol": "XAUUSD", "action": "sell"}
     assert await port.get_signals([]) == []
+    (listed,) = await port.list_signals(SignalFilter())  # a page leaves the payload to the detail
+    assert listed.raw_payload is None
+    assert listed == dataclasses.replace(signal, raw_payload=None)

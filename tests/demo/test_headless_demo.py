@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -172,5 +173,20 @@ def test_sigterm_stops_everything_it_started() -> None:
         assert "running=no" in status.stdout
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(running.info["database"], connect_timeout=2)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_busy_port_is_said_in_one_line_before_anything_starts() -> None:
+    root = reachable_tmpdir("tnm-demo-port-")
+    try:
+        with socket.socket() as other:
+            other.bind(("127.0.0.1", 0))
+            other.listen()
+            port = other.getsockname()[1]
+            done = tnm("demo", "--headless", "--dir", str(root / "ws"), "--port", str(port))
+        assert done.returncode == 2
+        assert done.stderr == f"tnm-desktop: Port {port} is in use by another program. Choose another port with --port.\n"
+        assert not (root / "ws" / "db").exists()  # nothing was started
     finally:
         shutil.rmtree(root, ignore_errors=True)

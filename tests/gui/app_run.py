@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from tnm_desktop.composition import gui as gui_app
-from tnm_desktop.pgcluster import LocalCluster
+from tnm_desktop.pgcluster import LocalCluster, free_port
+from tnm_desktop.workspace import Workspace
 
 from tests.conftest import reachable_tmpdir
 
@@ -22,6 +23,9 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = reachable_tmpdir("tnm-gui-run-")
     for name, sub in (("TNM_CONFIG_DIR", "config"), ("TNM_DATA_DIR", "data"), ("TNM_LOG_DIR", "log")):
         monkeypatch.setenv(name, str(root / sub))
+    # The receivers of the workspace and the demo get free ports: a test never binds 8787.
+    for folder in ("workspace", "demo"):
+        Workspace(root / "data" / folder).update_settings(receiver_port=free_port())
     yield root
     for folder in ("workspace", "demo"):
         cluster = LocalCluster(root / "data" / folder / "db")

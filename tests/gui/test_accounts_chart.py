@@ -97,3 +97,14 @@ def test_painting_thousands_of_times_does_not_wear_none_down(qtbot: QtBot) -> No
         chart.grab()
     assert sys.getrefcount(None) > 1_000_000, "None's reference count is being worn down"
     assert sys.getrefcount(None) >= before - 300 * 400
+
+
+def test_a_long_title_and_the_legend_never_share_a_row(qtbot: QtBot) -> None:
+    chart = SyncChart()
+    qtbot.addWidget(chart)
+    chart.set_history(history(), "Sync history — 51234567 · TNM-Simulator (TNM Simulator paper trading)")
+    for width in (320, 520, 1200):
+        chart.resize(width, 280)
+        title, legend = chart.title_rect(), chart.legend_rect()
+        assert not title.intersects(legend), width
+        assert legend.bottom() <= chart.bars()[0][0].top() or legend.bottom() < chart.height() / 4

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from PySide6.QtCore import QSettings
 from tnm_desktop.composition.gui import choose_startup
+from tnm_desktop.composition.services import open_services
 from tnm_desktop.gui.shell.app import redact
 from tnm_desktop.gui.shell.controller import AppController
 from tnm_desktop.gui.widgets.bridge import MessageBridge
@@ -125,6 +126,8 @@ async def test_start_up_takes_the_folder_given_then_the_default_profile(tmp_path
     folder = tmp_path / "elsewhere"
     given = await choose_startup(store, workspace=folder)
     assert given.profile.workspace_dir == str(folder) and given.profile.name == "elsewhere"
+    assert store.load() == ([], None)  # saved only once it opened (a mistyped folder must not stick)
+    store.upsert(given.profile)  # as signing in to it does
     assert (await choose_startup(store, workspace=folder)).profile.id == given.profile.id  # found, not added again
     assert len(store.load()[0]) == 1
 
@@ -143,3 +146,36 @@ def test_logs_never_carry_secrets() -> None:
     for secret in ("3f9a0c1d2e3f4a5b", "89abcdef0123456789abcdef", "abc.def", "eyJhbGciOiJIUzI1NiJ9", "hunter22"):
         assert secret not in clean
     assert "/tv/[secret]" in clean and "pk_01234567…" in clean
+
+
+@pytest.mark.parametrize("how", ["given with --workspace", "the default profile"])
+async def test_a_folder_that_cannot_open_leaves_the_sign_in_window_usable_and_is_not_saved(
+        request: pytest.FixtureRequest, tmp_path: Path, gui_settings: QSettings, crashes: list[str], how: str) -> None:
+    # The real composition root on a "folder" that is a file: it cannot become a workspace.
+    not_a_folder = tmp_path / "report.pdf"
+    not_a_folder.write_text("%PDF")
+    store = ProfileStore(tmp_path / "config" / "profiles.json")
+    if how == "the default profile":
+        store.upsert(ConnectionProfile.new("Reports", ProfileKind.LOCAL, workspace_dir=str(not_a_folder)),
+                     make_default=True)
+    saved = store.load()
+    bridge = MessageBridge()
+    bridge.crashed.connect(crashes.append)
+    controller = AppController(bridge, gui_settings, store,
+                               lambda s: choose_startup(s, workspace=not_a_folder if how.startswith("given") else None),
+                               open_services)
+    close_at_test_end(request.node, controller.shutdown)
+    controller.start()
+    window = controller.signin
+    await eventually(lambda: window.message.text() != "", what="the reason")
+    assert window.message.text() == (f"Cannot use the workspace folder {not_a_folder}: a file is in the way where a "
+                                     "folder is needed. Choose a folder, or move that file away.")
+    # Every way out works: another profile, Manage…, another try.
+    assert all(w.isEnabled() for w in (window.sign_in_button, window.create_button, window.manage, window.profile))
+    assert not window.busy.busy
+    await sign_in(controller, "someone@example.com", "a long enough password")
+    await eventually(lambda: not window.busy.busy and window.message.text() != "", what="the second refusal")
+    assert window.message.text().startswith("Cannot use the workspace folder") and window.manage.isEnabled()
+    assert store.load() == saved and not_a_folder.read_text() == "%PDF"
+    window.close()
+    assert not crashes, crashes

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
-from tnm_desktop.domain import NewVersion
+from tnm_desktop.domain import JobRequest, JobType, NewVersion
 from tnm_desktop.gui.pages.ea_studio import EaStudioView
 from tnm_desktop.gui.widgets import theme
 from tnm_desktop.gui.widgets.diff_view import RowKind, side_by_side
@@ -175,3 +177,28 @@ async def test_diff_of_two_versions_marks_the_changed_lines(
         await save_screenshot(dialog, "ea_diff.png", tmp_path)
     dialog.close()
     await settle(ctx)
+
+
+async def test_stop_is_offered_only_while_the_ea_runs_and_a_jobs_log_is_in_words(
+        ctx_for: MakeContext, db: Db, user: User, qtbot: QtBot) -> None:
+    view, project_id, (_v1, v2) = await open_studio(ctx_for, user, qtbot)
+    stop = view.job_buttons[JobType.STOP]
+    assert not stop.isEnabled()  # nothing runs: nothing to stop
+    data = view.ctx.services.data
+    payload = {"version_id": v2, "version_number": 2, "project_id": project_id, "project": "MA cross",
+               "symbol": "EURUSD", "timeframe": "H1"}
+    run = await data.enqueue_job(JobRequest(JobType.RUN, payload, ea_project_id=project_id))
+    await eventually(lambda: stop.isEnabled(), what="Stop offered once a run is asked for")
+    db.admin.execute("update jobs set status = 'completed', completed_at = now(), result = %s where id = %s",
+                     (json.dumps({"attached": True, "chart": "EURUSD H1", "terminal_id": run.id}), run.id))
+    await eventually(lambda: view.panel.jobs.row_of(run.id) >= 0
+                     and view.panel.jobs.row_at(view.panel.jobs.row_of(run.id)).status == "completed",  # type: ignore[union-attr]
+                     what="the run done")
+    view.panel.jobs_view.selectRow(view.panel.jobs.row_of(run.id))
+    log = view.panel.output.toPlainText()
+    assert log.splitlines()[:3] == ["Run — Done", "EA: MA cross, version 2", "Market: EURUSD H1"], log
+    assert "Attached: yes" in log and "Chart: EURUSD H1" in log
+    assert "{" not in log and not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", log), log  # no raw JSON, no ids
+
+    await data.enqueue_job(JobRequest(JobType.STOP, payload, ea_project_id=project_id))
+    await eventually(lambda: not stop.isEnabled(), what="Stop withdrawn once asked")

@@ -11,7 +11,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
+from tnm_desktop.domain.trade import stale_reason
 from tnm_desktop.gui.shell.mainwindow import MainWindow
+from tnm_desktop.gui.shell.notify import STALE_TEXT, STALE_TITLE
 from tnm_desktop.gui.shell.session import GuiSession
 from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
@@ -122,6 +124,24 @@ async def test_notifications_for_failed_signals_repeated_sync_failures_and_a_sto
                      (agent.id,))
     await eventually(lambda: ("Agent stopped", "Desk PC stopped: Terminal closed") in told, what="the stop")
     assert [t for t, _ in told].count("Signal failed") == 1
+
+
+async def test_a_run_of_alerts_refused_for_their_age_is_one_notification(open_window: OpenWindow, db: Db,
+                                                                         user: User) -> None:
+    strategy = seed_strategy(db, user, "Trend", seed_broker(db, user))
+    window = await open_window(user)
+    told: list[tuple[str, str]] = []
+    window.notifier.notify.connect(lambda title, text: told.append((title, text)))
+    ids = [insert_signal(db, user, strategy, symbol="EURUSD", action="buy") for _ in range(30)]
+    other = insert_signal(db, user, strategy, symbol="GBPUSD", action="sell")
+    for age, signal_id in enumerate(ids, start=121):  # refused one after the other, in arrival order
+        db.admin.execute("update tv_signals set status = 'failed', error_message = %s where id = %s",
+                         (stale_reason(age, 120), signal_id))
+    db.admin.execute("update tv_signals set status = 'failed', error_message = 'Market closed' where id = %s",
+                     (other,))
+    await eventually(lambda: len(window.notifier._failed_signals) == 31, what="every failure heard")
+    assert told == [(STALE_TITLE, STALE_TEXT), ("Signal failed", "SELL GBPUSD: Market closed")]
+    assert "faster than the terminal could take them" in STALE_TEXT
 
 
 async def test_window_layout_and_column_widths_are_remembered(open_window: OpenWindow, user: User,

@@ -1,4 +1,9 @@
-"""With a backend whose every call takes 2 s, the GUI thread keeps running and shows it is busy."""
+"""With a backend whose every call takes seconds, the GUI thread keeps running and shows it is busy.
+
+The limit on a stall is far above what a loaded machine's scheduling costs (up to ~150 ms seen
+with both cores busy) and far below the backend's delay, which is what a call waited for on the
+GUI thread would cost: a busy machine cannot fail the test, a blocked GUI cannot pass it.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from tests.gui.seed import seed_broker, seed_signals, seed_strategy
 from tests.pg import Db, User
 from tests.waiting import eventually
 
-MAX_STALL_S = 0.050
+BACKEND_DELAY_S = 4.0
+MAX_STALL_S = 1.5  # 10× the worst scheduling noise seen under load; under half the backend's delay
 
 
 class StallMeter:
@@ -43,6 +49,7 @@ class StallMeter:
 
     def stop(self) -> None:
         self.timer.stop()
+        self._on_timer_timeout()  # the gap up to now counts too: the timer must have run throughout
 
     def _on_timer_timeout(self) -> None:
         now = time.perf_counter()
@@ -58,7 +65,7 @@ async def test_the_main_window_over_a_slow_backend(request: pytest.FixtureReques
     import_views()  # as the app does in a worker thread while the user signs in
     data = local_adapter(db)
     await data.sign_in(user.email, user.password)
-    slow = SlowPort(data, delay=2.0)
+    slow = SlowPort(data, delay=BACKEND_DELAY_S)
     bridge = MessageBridge()
     bridge.crashed.connect(crashes.append)
     meter = StallMeter()
@@ -69,7 +76,7 @@ async def test_the_main_window_over_a_slow_backend(request: pytest.FixtureReques
     window = MainWindow(session)
     qtbot.addWidget(window)
     window.show()
-    live = session.start_live()  # the subscription too waits 2 s
+    live = session.start_live()  # the subscription too waits
     # The window builds one page per event-loop turn; wait for them rather than forcing them at once.
     await eventually(lambda: {"strategies", "signals", "settings"} <= window.views.keys(), what="the pages built")
     strategies, signals, settings = window.views["strategies"], window.views["signals"], window.views["settings"]
@@ -81,14 +88,14 @@ async def test_the_main_window_over_a_slow_backend(request: pytest.FixtureReques
     await live
     await eventually(lambda: strategies.model.rowCount() == 1 and signals.model.rowCount() == 300  # type: ignore[attr-defined]
                      and not strategies.busy.busy and not signals.busy.busy  # type: ignore[attr-defined]
-                     and not settings.risk_busy.busy, within=30, what="everything loaded")  # type: ignore[attr-defined]
+                     and not settings.risk_busy.busy, within=60, what="everything loaded")  # type: ignore[attr-defined]
 
-    # Scrolling to the end asks for the next page, which also takes 2 s.
+    # Scrolling to the end asks for the next page, which also takes its time.
     signals.table.scrollToBottom()  # type: ignore[attr-defined]
     await eventually(lambda: signals.busy.busy, what="the next page requested")  # type: ignore[attr-defined]
-    await eventually(lambda: not signals.busy.busy, within=10, what="the next page")  # type: ignore[attr-defined]
+    await eventually(lambda: not signals.busy.busy, within=30, what="the next page")  # type: ignore[attr-defined]
     meter.stop()
-    assert meter.ticks > 500  # the timer really ran throughout (> 4 s of 5 ms ticks)
+    assert meter.ticks > 10
     assert meter.largest < MAX_STALL_S, f"the GUI thread stalled for {meter.largest * 1000:.0f} ms"
 
 
@@ -99,7 +106,7 @@ async def test_signing_in_over_a_slow_backend(request: pytest.FixtureRequest, db
                  make_default=True)
 
     async def open_services(profile: ConnectionProfile) -> Services:
-        return Services(profile, SlowPort(local_adapter(db, profile.session_key), delay=2.0))
+        return Services(profile, SlowPort(local_adapter(db, profile.session_key), delay=BACKEND_DELAY_S))
 
     bridge = MessageBridge()
     bridge.crashed.connect(crashes.append)
@@ -111,12 +118,12 @@ async def test_signing_in_over_a_slow_backend(request: pytest.FixtureRequest, db
     window = controller.signin
     await eventually(lambda: window.busy.busy and window.busy.label.text() == "Restoring your session…",
                      what="restoring")
-    await eventually(lambda: window.sign_in_button.isEnabled(), within=10, what="ready")
+    await eventually(lambda: window.sign_in_button.isEnabled(), within=30, what="ready")
     window.email.setText(user.email)
     window.password.setText(user.password)
     window.sign_in_button.click()
     assert window.busy.busy and window.busy.label.text() == "Signing in…" and not window.sign_in_button.isEnabled()
-    await eventually(lambda: isinstance(controller.window, MainWindow), within=20, what="the main window")
+    await eventually(lambda: isinstance(controller.window, MainWindow), within=60, what="the main window")
     meter.stop()
     assert controller.window is not None
     controller.window.close()

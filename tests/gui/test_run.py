@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from tnm_desktop.gui.shell.mainwindow import MainWindow
 from tnm_desktop.gui.shell.signin import SignInWindow
 from tnm_desktop.pgcluster import LocalCluster
+from tnm_desktop.workspace import Workspace
 
 from tests.gui.app_run import drive
 
@@ -41,7 +42,9 @@ def test_a_new_workspace_sign_up_then_a_silent_restore_and_the_database_stops(ma
         return False
 
     assert drive(sign_up, workspace=folder) == 0
-    assert seen["base"].startswith("http://127.0.0.1:") and '"database": "ok"' in seen["health"]
+    # The URLs shown are on the workspace's pinned port.
+    assert seen["base"] == f"http://127.0.0.1:{Workspace(folder).settings().receiver_port}"
+    assert '"database": "ok"' in seen["health"]
     with pytest.raises(urllib.error.URLError, match="refused"):  # and stops with it
         urllib.request.urlopen(seen["base"] + "/healthz", timeout=5)  # noqa: S310
     assert seen["where"] == f"Local workspace · {folder}"  # the kind, then the folder

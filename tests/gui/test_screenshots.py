@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
+from tnm_desktop.composition.local_receiver import LocalReceiver
 from tnm_desktop.data.port import LiveState
+from tnm_desktop.errors import OperationalError
+from tnm_desktop.gui.pages.webhook_reach import PortDialog, ReachDialog
 from tnm_desktop.gui.shell.mainwindow import MainWindow
 from tnm_desktop.gui.shell.session import GuiSession
 from tnm_desktop.gui.shell.signin import SignInWindow
@@ -26,6 +30,7 @@ from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, ProfileStore
 from tnm_desktop.services import Services
+from tnm_desktop.workspace import Workspace
 
 from tests.gui.conftest import close_at_test_end, local_adapter, local_profile
 from tests.gui.seed import seed_broker, seed_strategy, seed_trade_job
@@ -167,6 +172,76 @@ async def test_main_window_pages(request: pytest.FixtureRequest, qtbot: QtBot, d
                      what="settings")
     await settle()
     save(window, target / "settings.png")
+
+
+@pytest.mark.parametrize("where", ["cloud-url", "loopback-warning", "port-taken"])
+async def test_strategies_page_where_alerts_go(request: pytest.FixtureRequest, qtbot: QtBot, db: Db, user: User,
+                                               tmp_path: Path, where: str) -> None:
+    """The Strategies page of a Supabase project (its Edge Function's URL) and of a local workspace
+    while its URL is this computer's own address (the warning)."""
+    agent = db.create_agent(user, "Trading PC")
+    ids = seed_desk(db, user, agent)
+    data = local_adapter(db)
+    await data.sign_in(user.email, user.password)
+    receiver = None
+    if where == "cloud-url":
+        profile = ConnectionProfile.new("TNM cloud", ProfileKind.SUPABASE, supabase_url="https://abcd1234.supabase.co",
+                                        anon_key="")
+    else:
+        # The workspace's receiver on its default port, as a trader sees it; not started, so that
+        # the test binds no fixed port (the URL and the warning do not depend on it listening).
+        profile = local_profile(tmp_path / "ws", "")
+        workspace = Workspace(tmp_path / "ws")
+        if where == "port-taken":  # another program holds the pinned port
+            other = socket.socket()
+            request.addfinalizer(other.close)
+            other.bind(("127.0.0.1", 0))
+            other.listen()
+            workspace.update_settings(receiver_port=other.getsockname()[1])
+        receiver = LocalReceiver(workspace, db.cluster.conninfo(user="tnm_ingest", dbname=db.name))
+        if where == "port-taken":
+            with pytest.raises(OperationalError):
+                receiver.start()
+    session = GuiSession(Services(profile, data, receiver=receiver), MessageBridge(),
+                         QSettings(str(tmp_path / "shots.ini"), QSettings.Format.IniFormat))
+    close_at_test_end(request.node, session.close)
+    await session.start_live()
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.resize(1366, 800)
+    window.show()
+    await eventually(lambda: session.ctx.live.state is LiveState.LIVE and not window.building, what="ready")
+    strategies = window.show_page("strategies")
+    await eventually(lambda: strategies.model.rowCount() == 3 and not strategies.busy.busy, what="strategies")  # type: ignore[attr-defined]
+    strategies.select_row(strategies.model.row_of(ids["london"]))  # type: ignore[attr-defined]
+    url = strategies.webhook.url.text()  # type: ignore[attr-defined]
+    if where == "cloud-url":
+        assert url == "https://abcd1234.supabase.co/functions/v1/tv/" + "•" * 16
+        assert strategies.reach.isHidden()  # type: ignore[attr-defined]
+        assert "Edge Function “tv” receives these alerts" in strategies.webhook.route.text()  # type: ignore[attr-defined]
+    elif where == "port-taken":
+        assert receiver is not None
+        assert url == f"http://127.0.0.1:{receiver.port}/tv/" + "•" * 16  # never another port
+        assert strategies.reach.label.text().startswith(f"Port {receiver.port} is in use by another program.")  # type: ignore[attr-defined]
+    else:
+        assert url == "http://127.0.0.1:8787/tv/" + "•" * 16
+        assert strategies.reach.isVisible() and "TradingView cannot reach 127.0.0.1" in strategies.reach.label.text()  # type: ignore[attr-defined]
+    await settle()
+    save(window, shots_dir(tmp_path) / f"strategies-{where}.png")
+    if where == "loopback-warning":  # and the way out it offers
+        strategies.reach.button.click()  # type: ignore[attr-defined]
+        dialog = strategies.findChild(ReachDialog)
+        assert dialog is not None and "tailscale funnel --bg 8787" in dialog.steps.toPlainText()
+        await settle()
+        save(dialog, shots_dir(tmp_path) / "strategies-tunnel-steps.png")
+        dialog.close()
+    if where == "port-taken":
+        strategies.reach.button.click()  # type: ignore[attr-defined]
+        port_dialog = strategies.findChild(PortDialog)
+        assert port_dialog is not None
+        await settle()
+        save(port_dialog, shots_dir(tmp_path) / "strategies-port-dialog.png")
+        port_dialog.close()
 
 
 async def test_risk_limits_and_stop_trading(request: pytest.FixtureRequest, qtbot: QtBot, db: Db, user: User,

@@ -192,3 +192,16 @@ async def test_a_connections_pip_sizes_are_checked_and_saved(qtbot: QtBot, ctx_f
     await eventually(lambda: view.brokers.connection(0).pip_sizes == {"XAUUSD": 0.01, "US30": 0.1}, what="reloaded")
     again = view.open_broker_dialog(view.brokers.connection(0))
     assert again.pip_sizes.text() == "US30=0.1, XAUUSD=0.01"
+
+
+async def test_a_new_connection_is_served_by_the_paired_agent_not_by_none(qtbot: QtBot, ctx_for: MakeContext,
+                                                                          db: Db, user: User) -> None:
+    revoked = db.create_agent(user, "Old laptop")
+    db.admin.execute("update mt5_agents set revoked_at = now() where id = %s", (revoked.id,))
+    paired = db.create_agent(user, "Desk PC")
+    view = await open_view(qtbot, ctx_for, user)
+    await eventually(lambda: len(view._agents) == 2, what="the agents")
+    dialog = view.open_broker_dialog(None)
+    assert dialog.agent.currentData() == paired.id
+    assert dialog.agent.itemText(0) == "None (orders wait for one)"
+    dialog.reject()

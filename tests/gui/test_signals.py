@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtWidgets import QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from tnm_desktop.domain import SignalStatus
 from tnm_desktop.gui.pages.signals import SignalsView
-from tnm_desktop.gui.pages.signals_model import ERROR, ORDER, RECEIVED, STATUS, SignalsModel
+from tnm_desktop.gui.pages.signals_model import COLUMNS, ERROR, ORDER, RECEIVED, STATUS, SignalsModel
+from tnm_desktop.gui.widgets.tables import setup_table
 
 from tests.data.helpers import insert_signal
 from tests.gui.conftest import MakeContext
@@ -182,3 +185,47 @@ async def test_an_update_deep_in_the_log_finds_its_row(qtbot: QtBot, ctx_for: Ma
     assert view.model.data(view.model.index(599, ORDER)) == "ABC-77"  # not a number: kept as text
     assert view.model.data(view.model.index(599, 6)) == "1.2345"
     assert view.model.rowCount() == 600
+
+
+async def test_the_log_paints_what_qts_own_table_paints(qtbot: QtBot, ctx_for: MakeContext, db: Db,
+                                                        user: User) -> None:
+    # The view paints its rows itself (a whole repaint costs a third of Qt's delegate): each cell
+    # must show what Qt's own table shows — the status tint, the selection, text where there is
+    # text — including text elided in a narrow column.
+    strategy = seed_strategy(db, user, "Trend", seed_broker(db, user))
+    seed_signals(db, user, strategy, 40)
+    db.admin.execute("update tv_signals set error_message = 'The broker refused the order: not enough money "
+                     "in the account' where status = 'failed' and user_id = %s", (user.id,))
+    view = await open_view(qtbot, ctx_for, user)
+    view.resize(1600, 700)
+    view.splitter.setSizes([1300, 300])  # every column in sight
+    view.table.setColumnWidth(ERROR, 90)  # too narrow for the error: elided
+    view.table.selectRow(2)
+    plain = QTableView()
+    qtbot.addWidget(plain)
+    plain.setModel(view.model)
+    plain.setSelectionModel(view.table.selectionModel())
+    setup_table(plain, widths={c: view.table.columnWidth(c) for c in range(len(COLUMNS))})
+    plain.resize(view.table.size())
+    plain.show()
+    await eventually(lambda: plain.isVisible())
+    ours, theirs = view.table.viewport().grab().toImage(), plain.viewport().grab().toImage()
+    checked = 0
+    for row in range(view.table.rowAt(ours.height() - 1)):
+        for column in range(len(COLUMNS)):
+            cell = view.table.visualRect(view.model.index(row, column))
+            assert cell == plain.visualRect(view.model.index(row, column))
+            assert ours.rect().contains(cell.adjusted(0, 0, -1, 0)), (row, column)
+            background = ours.pixelColor(cell.right() - 1, cell.center().y())
+            assert background == theirs.pixelColor(cell.right() - 1, cell.center().y()), (row, column)
+
+            def inked(image: QImage, area: QRect = cell, paper: QColor = background) -> bool:
+                return any(image.pixelColor(x, y) != paper for x in range(area.left() + 1, area.right() - 1)
+                           for y in range(area.top() + 2, area.bottom() - 1))
+
+            assert inked(ours) == inked(theirs) == bool(view.model.data(view.model.index(row, column))), (row, column)
+            checked += 1
+    assert checked >= len(COLUMNS) * 10
+    selected = view.table.visualRect(view.model.index(2, RECEIVED))
+    assert ours.pixelColor(selected.right() - 1, selected.center().y()) == view.table.palette().color(
+        QPalette.ColorRole.Highlight)

@@ -214,3 +214,16 @@ def test_the_job_carries_the_opposite_setting_the_pip_size_and_the_limits(desk: 
     fresh, _ = desk.add_strategy("Fresh")
     assert desk.db.admin.execute("select opposite_signal from tv_strategies where id = %s",
                                  (fresh,)).fetchone() == {"opposite_signal": "close"}
+
+
+def test_the_switch_holds_pending_orders_and_lets_a_reversals_close_through(desk: Desk) -> None:
+    # Issue 12's entry kinds: a pending order is an entry; a reversal's close always runs (the agent
+    # then refuses its entry with the same reason).
+    desk.ingest("60123456789,eaoff,eaoff")
+    pending = desk.ingest("60123456789,buylimit,EURUSD,vol_lots=0.1,price=15")
+    assert (pending["code"], pending["reason"]) == (
+        "disabled", f"Trading switch: {OFF_BY_ALERT}. New entries are refused until trading is turned on again; "
+                    "closes still run.")
+    reversal = desk.ingest("60123456789,closelongsell,EURUSD,vol_lots=0.1")
+    assert reversal["code"] == "accepted"
+    assert desk.job(reversal["job_id"])["payload"]["close_first"] == "long"

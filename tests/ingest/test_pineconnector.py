@@ -63,13 +63,21 @@ def test_the_raw_pineconnector_alert_is_kept_as_text(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(("pine", "reason"), [
-    ("60123456789,buystop,EURUSD,risk=1,price=10", "unsupported PineConnector command buystop"),
-    ("60123456789,selllimit,EURUSD,risk=1,price=1.2", "unsupported PineConnector command selllimit"),
-    ("60123456789,newsltplong,EURUSD,sl=10", "unsupported PineConnector command newsltplong"),
-    ("60123456789,cancellong,EURUSD", "unsupported PineConnector command cancellong"),
-    ("60123456789,closelongbuy,EURUSD,risk=1", "unsupported PineConnector command closelongbuy"),
     ("60123456789,buy,EURUSD,vol_dollar=50,sl=20", "unsupported PineConnector parameter vol_dollar"),
-    ("60123456789,buy,EURUSD,risk=1,betrigger=20,beoffset=5", "unsupported PineConnector parameter betrigger"),
+    ("60123456789,buy,EURUSD,risk=1,atrtimeframe=60,atrperiod=14", "unsupported PineConnector parameter atrtimeframe"),
+    ("60123456789,buystop,EURUSD,risk=1", "buystop needs price=<where the order waits>"),
+    ("60123456789,buystoplimit,EURUSD,risk=1,price=20", "buystoplimit needs stoplimit=<the price of the limit order "
+                                                         "it places>"),
+    ("60123456789,newsltplong,EURUSD", "newsltplong needs sl= or tp="),
+    ("60123456789,buy,EURUSD,risk=1,beoffset=5", "beoffset needs betrigger"),
+    ("60123456789,buy,EURUSD,risk=1,betrigger=5,beoffset=5", "beoffset (5) must be less than betrigger (5)"),
+    ("60123456789,buy,EURUSD,risk=1,traildist=10", "a trailing stop needs trailtrig and traildist"),
+    ("60123456789,buy,EURUSD,risk=1,tp=40,tp1=20", "give tp or the targets tp1…tp3, not both"),
+    ("60123456789,buy,EURUSD,risk=1,tp1=20,tp1pct=60,tp2=40,tp2pct=60",
+     "the targets close 120% of the volume; at most 100% can be closed"),
+    ("60123456789,buy,EURUSD,risk=1,tp2=40", "tp2 needs tp1 first"),
+    ("60123456789,closelong,EURUSD,betrigger=10", "breakeven, trailing and tp1…tp3 apply only to buy and sell alerts"),
+    ("60123456789,buy,EURUSD,risk=1,price=10", "entry applies only to pending orders (buylimit, sellstop, …)"),
     ("60123456789,buy,EURUSD,risk=1,risk=2", "PineConnector parameter risk is given twice"),
     ("60123456789,buy,EURUSD,risk=1,sl=10,sl_price=1.05", "give sl (a price) or sl_pips, not both"),
     ("60123456789,buy,EURUSD,risk=1,sl_pips=10,sl=10", "PineConnector parameter sl repeats another one that sets sl_pips"),

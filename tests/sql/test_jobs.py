@@ -492,3 +492,108 @@ def test_record_sync_updates_account_health(db: Db) -> None:
     counts = db.admin.execute("select trades_synced from sync_logs where sync_type = 'scheduled' "
                               "and status = 'success' order by created_at").fetchall()
     assert [c["trades_synced"] for c in counts] == [2, 0]  # the second sync found nothing new
+
+
+def complete_and_claim(conn: psycopg.Connection[Row], agent: Agent, held: Row, result: str = "{}",
+                       key: str | None = None) -> Row | None:
+    rows = agent_call(conn, agent, "select * from complete_and_claim_next(%s, %s, %s, %s, %s)",
+                      (agent.id, agent.key if key is None else key, held["id"], held["lease_token"], result))
+    return rows[0] if rows else None
+
+
+def test_complete_and_claim_completes_then_hands_out_the_next_oldest_job(db: Db) -> None:
+    alice, bob = db.create_user(), db.create_user()
+    agent, other = db.create_agent(alice, "desk"), db.create_agent(alice, "vps")
+    bobs = db.create_agent(bob)
+    first, second = enqueue(db, alice, 2)
+    (pinned_elsewhere,) = enqueue(db, alice, 1, target=other)
+    enqueue(db, bob, 1, target=bobs)
+    (last,) = enqueue(db, alice, 1, target=agent)
+    with db.connect() as conn:
+        held = claim(conn, agent)
+        assert held is not None and str(held["id"]) == first
+        following = complete_and_claim(conn, agent, held, '{"balance": 1}')
+        assert following is not None and str(following["id"]) == second
+        assert following["status"] == "running" and following["attempts"] == 1
+        assert following["lease_token"] is not None and str(following["agent_id"]) == agent.id
+        done = job(db, first)
+        assert done["status"] == "completed" and done["result"] == {"balance": 1}
+        assert done["lease_token"] is None and done["completed_at"] is not None
+        following = complete_and_claim(conn, agent, following)
+        assert following is not None and str(following["id"]) == last  # not the job pinned to the other agent
+        assert complete_and_claim(conn, agent, following) is None  # nothing left for this agent
+    statuses = {r["id"]: r["status"] for r in db.admin.execute("select id::text as id, status from jobs").fetchall()}
+    assert [statuses[j] for j in (first, second, last)] == ["completed"] * 3
+    assert statuses[pinned_elsewhere] == "pending"
+    assert sorted(statuses.values()).count("pending") == 2  # bob's job too
+
+
+def test_complete_and_claim_refuses_a_stale_lease_or_a_wrong_key_and_claims_nothing(db: Db) -> None:
+    user = db.create_user()
+    slow, fresh = db.create_agent(user, "slow"), db.create_agent(user, "fresh")
+    job_id, waiting = enqueue(db, user, 2)
+    with db.connect() as conn:
+        first = claim(conn, slow)
+        assert first is not None and str(first["id"]) == job_id
+        for key, sqlstate in (("pk_" + "0" * 64, "TNA01"), (slow.key, "TNL01")):
+            if sqlstate == "TNL01":  # the lease ran out and the job went to another agent
+                db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second' where id = %s",
+                                 (job_id,))
+                again = claim(conn, fresh)
+                assert again is not None and str(again["id"]) == job_id
+            with pytest.raises(psycopg.Error) as raised:
+                complete_and_claim(conn, slow, first, '{"late": true}', key=key)
+            assert raised.value.sqlstate == sqlstate
+            assert job(db, waiting)["status"] == "pending"  # the claim went with the refused completion
+    held = job(db, job_id)
+    assert (held["status"], held["result"], str(held["agent_id"])) == ("running", None, fresh.id)
+
+
+def test_complete_and_claim_commits_durably(db: Db) -> None:
+    # The completion is in it: unlike a claim alone, it waits for the log flush.
+    user = db.create_user()
+    agent = db.create_agent(user)
+    enqueue(db, user, 2)
+    with db.connect(autocommit=True) as conn:
+        conn.execute("set synchronous_commit = on")  # the tests' cluster runs with it off
+        held = claim(conn, agent)
+        assert held is not None
+        with conn.transaction():
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
+            conn.execute("select * from complete_and_claim_next(%s, %s, %s, %s, '{}')",
+                         (agent.id, agent.key, held["id"], held["lease_token"]))
+            row = conn.execute("select current_setting('synchronous_commit') as s").fetchone()
+            assert row is not None and row["s"] == "on"
+
+
+def test_eight_agents_completing_and_claiming_in_one_call_take_each_job_once(db: Db) -> None:
+    user = db.create_user()
+    agents = [db.create_agent(user, f"a{i}") for i in range(8)]
+    jobs = set(enqueue(db, user, 800))
+    taken: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(agents))
+    failures: list[BaseException] = []
+
+    def work(agent: Agent) -> None:
+        try:
+            with db.connect() as conn:
+                barrier.wait()
+                held = claim(conn, agent)
+                while held is not None:
+                    with lock:
+                        taken.append(str(held["id"]))
+                    held = complete_and_claim(conn, agent, held)
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures, failures
+    assert sorted(taken) == sorted(jobs)  # each exactly once
+    rows = db.admin.execute("select status, attempts, count(*) as n from jobs group by status, attempts").fetchall()
+    assert rows == [{"status": "completed", "attempts": 1, "n": 800}]

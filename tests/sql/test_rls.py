@@ -47,7 +47,15 @@ TABLES: dict[str, Spec] = {
         insert="insert into tv_strategies (user_id, broker_connection_id, name) "
                "values ('{user}', '{broker_connections}', 'x')"),
     "tv_signals": Spec(),
+    # Keyed by the strategy: the world's strategy has one connection, its own.
+    "strategy_connections": Spec(
+        key="strategy_id", update="volume_multiplier = 9", delete=True,
+        insert="insert into strategy_connections (strategy_id, broker_connection_id, user_id) "
+               "values ('{tv_strategies}', '{broker_connections}', '{user}')"),
     "sync_logs": Spec(),
+    # Written only by the agent's position_rule_step; the events keyed by their rule.
+    "position_rules": Spec(),
+    "position_rule_events": Spec(key="rule_id"),
     # Written only by the agent (record_broker_symbols); keyed by its connection, one symbol per world.
     "broker_symbols": Spec(key="broker_connection_id"),
     # Written only by the agent (record_daily_loss); one agent per world.
@@ -150,6 +158,16 @@ def test_own_row_cannot_hang_on_another_users_parent(
     assert spec.insert
     with db.as_user(bob.user) as conn, pytest.raises(errors.ForeignKeyViolation):
         conn.execute(spec.insert.format(user=bob.user.id, **alice.ids))
+
+
+def test_a_strategy_cannot_be_linked_to_another_users_connection_or_strategy(
+        db: Db, worlds: tuple[World, World]) -> None:
+    alice, bob = worlds
+    for strategy, connection in ((alice.ids["tv_strategies"], bob.ids["broker_connections"]),
+                                 (bob.ids["tv_strategies"], alice.ids["broker_connections"])):
+        with db.as_user(bob.user) as conn, pytest.raises(errors.ForeignKeyViolation):
+            conn.execute("insert into strategy_connections (strategy_id, broker_connection_id, user_id) "
+                         "values (%s, %s, %s)", (strategy, connection, bob.user.id))
 
 
 @pytest.mark.parametrize("relation", sorted(TABLES) + VIEWS)

@@ -10,7 +10,9 @@ import pytest
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import feed
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
-from tnm_desktop.terminal.simulator.model import new_state, state_from_json, state_to_json
+from tnm_desktop.terminal.simulator.catalog import DEFAULT_SYMBOLS
+from tnm_desktop.terminal.simulator.checked import state_from_json
+from tnm_desktop.terminal.simulator.model import new_state, state_to_json
 
 from tests.must import must
 from tests.terminal.simhelp import EPOCH_MS, OFFSET_S, frozen_simulator, market
@@ -242,6 +244,20 @@ def test_one_moment_is_priced_to_the_bit_as_it_is_among_many() -> None:
         together = feed.noise(seed, symbol, 0.008, moments)
         alone = [float(feed.noise(seed, symbol, 0.008, np.array([m]))[0]) for m in moments]
         assert alone == together.tolist()
+
+
+def test_a_few_moments_are_priced_to_the_bit_as_they_are_among_many() -> None:
+    # Quotes and short scans price a few moments one by one (numpy scalars), bars and ticks many at
+    # once (arrays): a stop must trigger at the price the chart shows.
+    rng = np.random.default_rng(11)
+    moments = np.concatenate([rng.integers(0, 4_000_000_000_000, 600),
+                              np.arange(1_700_000_000_000, 1_700_000_020_000, 7)])
+    shifts = [(1_700_000_005_000, 0.0012), (1_700_000_010_000, -0.5)]
+    for spec in DEFAULT_SYMBOLS:
+        for moved in ([], shifts):
+            together = feed.bids(spec, 5, moved, moments)
+            alone = [float(feed.bids(spec, 5, moved, [int(m)])[0]) for m in moments]
+            assert alone == together.tolist()
 
 
 def test_the_saved_state_is_every_field_of_every_record() -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tnm_desktop.agent.sizing import Contract, size_fixed
+from tnm_desktop.agent.tokens import token_for
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob
 from tnm_desktop.domain.pips import instrument_kind
@@ -30,12 +31,6 @@ from tnm_desktop.terminal.port import (
 )
 
 T = TypeVar("T")
-TOKEN_PREFIX = "tnm-"  # noqa: S105 — a comment marker, not a secret
-
-
-def token_for(job_id: str) -> str:
-    """The comment token of a job: 20 characters, well inside MT5's 31."""
-    return TOKEN_PREFIX + job_id.replace("-", "")[:16]
 
 
 def contract_of(spec: SymbolSpec, pip_override: float | None = None) -> Contract:
@@ -131,7 +126,7 @@ class TerminalWork:
         for position, volume in plan:
             try:
                 outcome = await self._t(self.terminal.close_position, position.ticket, volume, magic=magic or 0,
-                                        comment=token)
+                                        comment=token, seen=position)
             except UserError as exc:
                 if exc.code == "position_not_open":
                     continue  # closed meanwhile (its stop, or the trader): nothing left to do

@@ -17,13 +17,15 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+from tnm_desktop.agent.changes import modify_positions
 from tnm_desktop.agent.events import AgentEvent, LogLine, TerminalSeen
+from tnm_desktop.agent.stops import StopManager
 from tnm_desktop.agent.sync import AccountSync
 from tnm_desktop.agent.trading import TradeExecutor, magic_for
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, JobType
 from tnm_desktop.domain.convert import to_json
-from tnm_desktop.domain.trade import Close
+from tnm_desktop.domain.trade import Close, ModifyInstruction
 from tnm_desktop.ea.port import EaInput, EaToolchain, RunRequest, TestRequest
 from tnm_desktop.errors import OperationalError, TnmError, UserError
 from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
@@ -50,13 +52,15 @@ class TerminalRunner:
         toolchain: The EA toolchain (None: EA jobs are refused with a clear message).
         connect: How to log in to the terminal.
         emit: Agent events.
+        stops: Options of the :class:`StopManager` (tests: how often it looks at prices).
         executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits), and
             ``risk_every``: seconds between looks at the daily loss while no entry comes.
     """
 
     def __init__(self, data: AgentPort, creds: AgentCredentials, terminal: TerminalPort, *,
                  toolchain: EaToolchain | None = None, connect: ConnectSettings | None = None,
-                 emit: Callable[[AgentEvent], None] = lambda _e: None, **executor_options: Any) -> None:
+                 emit: Callable[[AgentEvent], None] = lambda _e: None, stops: dict[str, Any] | None = None,
+                 **executor_options: Any) -> None:
         self.data = data
         self.creds = creds
         self.terminal = terminal
@@ -67,6 +71,9 @@ class TerminalRunner:
         self._watcher: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt5")
         self.trades = TradeExecutor(data, creds, terminal, self.call, emit=emit, **executor_options)
+        checkpoint = executor_options.get("checkpoint")
+        self.stops = StopManager(data, creds, terminal, self.call, self.trades.contract,
+                                 **({"checkpoint": checkpoint} if checkpoint else {}), **(stops or {}))
         self.syncer = AccountSync(data, creds, terminal, self.call, emit)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -132,13 +139,25 @@ class TerminalRunner:
         """Sync the account."""
         await self.syncer.sync(sync_type)
 
+    async def manage(self) -> None:
+        """Manage breakeven, trailing stops and targets until cancelled."""
+        await self.stops.run()
+
     async def run(self, claimed: ClaimedJob) -> dict[str, Any]:
         """Do one job; return its result."""
         job = claimed.job
         payload = job.payload
         kind = job.job_type
         if kind is JobType.TRADE:
-            return await self.trades.trade(claimed)
+            try:
+                return await self.trades.trade(claimed)
+            finally:
+                if payload.get("manage"):
+                    self.stops.expect()  # its rule appears once the job is complete
+        if kind is JobType.MODIFY_POSITION:
+            change = ModifyInstruction.from_payload(payload)
+            return await modify_positions(self.trades, claimed, change,
+                                          magic_for(change.strategy_id) if change.strategy_id else None)
         if kind is JobType.CLOSE_POSITION:
             if payload.get("scope") == "account":
                 return await self.trades.close_account(claimed)

@@ -15,7 +15,9 @@ order leaves. Closes follow the same rules, one token for every closing deal of 
 Before an entry is sent, the risk limits are checked against the terminal's figures
 (:mod:`tnm_desktop.agent.risk`), and the strategy's opposite-signal setting decides what a
 signal does to the strategy's positions on the other side of the symbol: close them only (the
-default), close them and then open, or leave them and open (hedge).
+default), close them and then open, or leave them and open (hedge). An alert that names its own
+reversal (``closelongsell`` and friends, ``close_first``) closes that side and then opens, whatever
+the setting. Pending orders are entries too: the same limits hold before one is placed.
 """
 
 from __future__ import annotations
@@ -26,39 +28,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tnm_desktop.agent.closing import (
-    TerminalWork,
-    contract_of,
-    not_executed,
-    result_from_outcome,
-    token_for,
-)
+from tnm_desktop.agent import entries
+from tnm_desktop.agent.changes import cancel_orders
+from tnm_desktop.agent.closing import TerminalWork, contract_of, not_executed, result_from_outcome
 from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.risk import AccountNow, RiskGate
-from tnm_desktop.agent.sizing import Sized, size_by_risk, size_fixed, stop_distance
+from tnm_desktop.agent.sizing import Contract, Sized, size_by_risk, size_fixed, stop_distance
 from tnm_desktop.agent.stop_levels import place_stops
+from tnm_desktop.agent.tokens import DEFAULT_MAGIC, TOKEN_PREFIX, magic_for, rule_token, token_for
 from tnm_desktop.domain import ClaimedJob
 from tnm_desktop.domain.risk import RiskState
-from tnm_desktop.domain.trade import Close, Level, Opposite, TradeInstruction
+from tnm_desktop.domain.trade import Close, Level, Opposite, TradeInstruction, stale_reason
 from tnm_desktop.errors import TransientError, UserError
-from tnm_desktop.terminal.port import MarketOrder, OrderOutcome, Quote, Side, SymbolSpec, TokenMatches
+from tnm_desktop.terminal.port import (
+    FillStatus,
+    MarketOrder,
+    OrderOutcome,
+    PendingOrder,
+    Quote,
+    Side,
+    SymbolSpec,
+    TokenMatches,
+)
 
-__all__ = ["DEFAULT_MAGIC", "TradeExecutor", "magic_for", "token_for"]
+__all__ = ["DEFAULT_MAGIC", "TOKEN_PREFIX", "TradeExecutor", "contract_of", "magic_for", "rule_token", "token_for"]
 
-DEFAULT_MAGIC = 7730  # jobs that come from no strategy (the GUI's manual closes)
 # How long a symbol's contract data (digits, point, tick size, volume limits) is taken as known:
 # brokers change them rarely, and the order itself always goes out on freshly read data.
 CONTRACT_TTL = 600.0
 
 
-def magic_for(strategy_id: str | None) -> int:
-    """A strategy's magic number (stable, fits MT5's 32-bit field), so a close touches only its positions."""
-    if not strategy_id:
-        return DEFAULT_MAGIC
-    return int(strategy_id.replace("-", "")[:7], 16)
-
-
 _OTHER_SIDE = {"buy": "short", "sell": "long"}
+
+
+def _closed_side(instruction: TradeInstruction) -> str:
+    # The side an entry closes first: the one its alert named (a reversal command), else the other side.
+    return instruction.close_first or _OTHER_SIDE[instruction.action]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,11 @@ class TradeExecutor(TerminalWork):
     def _emit(self, event: AgentEvent) -> None:
         self.emit(event)
 
+    @staticmethod
+    def contract(spec: SymbolSpec) -> Contract:
+        """What sizing (and every pips figure) needs of a symbol."""
+        return contract_of(spec)
+
     def forget_contracts(self) -> None:
         """Read every symbol's contract data afresh (after reconnecting to the terminal)."""
         self._contracts.clear()
@@ -109,15 +119,28 @@ class TradeExecutor(TerminalWork):
             if close.scope == "account":
                 return await self.close_account(claimed)
             return await self.close(claimed, instruction.broker_symbol, close, magic)
+        if instruction.action == "cancel":
+            return await cancel_orders(self, claimed, instruction, magic)
         token = token_for(job.id)
         closing_first = job.intent is not None and "close" in job.intent
         if job.intent is not None and not closing_first:
             matches = await self._t(self.terminal.find_by_token, token)
             if not not_executed(matches):
                 return self._result_from_matches(matches, reconciled=True)
-        market = None if closing_first else await self._market(instruction)
         other = _OTHER_SIDE[instruction.action]
-        if instruction.opposite is not Opposite.HEDGE and (closing_first or self._holds(instruction, magic, market)):
+        if instruction.close_first is not None:
+            # closelongsell and friends: the close always happens; the entry only inside the window.
+            closed = await self.close(claimed, instruction.broker_symbol, Close(side=instruction.close_first), magic)
+            try:
+                entries.check_window(instruction.window)
+            except UserError as outside:
+                return closed | {"note": " ".join(x for x in (closed.get("note"), outside.message) if x)}
+            return await self._entry(claimed, instruction, token, closed, None)
+        market = None if closing_first else await self._market(instruction)
+        # A pending order waits at its own price: what it meets when it triggers is the broker's
+        # business, so only a market entry acts on the strategy's opposite positions.
+        opposes = instruction.order is None and instruction.opposite is not Opposite.HEDGE
+        if opposes and (closing_first or self._holds(instruction, magic, market)):
             closed = await self.close(claimed, instruction.broker_symbol, Close(side=other), magic)
             if instruction.opposite is Opposite.CLOSE:
                 count = len(closed.get("closed") or [])
@@ -142,20 +165,21 @@ class TradeExecutor(TerminalWork):
         age = datetime.now(UTC) - job.created_at
         try:
             if (job.intent is None or "close" in job.intent) and age > self.max_age:
-                raise UserError(f"The alert is {int(age.total_seconds())} s old and was not executed, so as not to "
-                                "trade at a stale price.", code="expired")
+                raise UserError(stale_reason(int(age.total_seconds()), int(self.max_age.total_seconds())),
+                                code="expired")
             if not instruction.pair_allowed():
                 raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
                                 code="pair_not_allowed")
+            entries.check_window(instruction.window)
             result = await self._open(claimed, instruction, token, market or await self._market(instruction))
         except UserError as exc:
             if closed and closed.get("closed"):
-                raise UserError(f"The {_OTHER_SIDE[instruction.action]} position was closed; the new "
+                raise UserError(f"The {_closed_side(instruction)} position was closed; the new "
                                 f"{instruction.action} was not opened. {exc.message}", code=exc.code) from exc
             raise
         if closed and closed.get("closed"):
             result["closed"] = closed["closed"]
-            result["note"] = " ".join(n for n in (f"Closed the {_OTHER_SIDE[instruction.action]} position first.",
+            result["note"] = " ".join(n for n in (f"Closed the {_closed_side(instruction)} position first.",
                                                   result.get("note") or "") if n)
         return result
 
@@ -167,11 +191,23 @@ class TradeExecutor(TerminalWork):
             self.checkpoint("before_intent")
             await self.data.record_intent(self.creds, claimed, {
                 "symbol": order.symbol, "side": order.side.value, "volume": order.volume, "sl": order.sl,
-                "tp": order.tp, "magic": order.magic, "token": token})
+                "tp": order.tp, "magic": order.magic, "token": token,
+                **({"pending": order.kind.value, "price": order.price} if isinstance(order, PendingOrder) else {})})
             self.checkpoint("before_send")
             sent_at = datetime.now(UTC)
-            outcome = await self._t(self.terminal.send_market_order, order)
+            if isinstance(order, PendingOrder):
+                outcome = await self._t(self.terminal.send_pending_order, order)
+            else:
+                outcome = await self._t(self.terminal.send_market_order, order)
             self.checkpoint("after_send")
+            if outcome.status is FillStatus.PLACED and isinstance(order, PendingOrder):
+                assert instruction.order is not None
+                note = entries.describe_pending(order.side, instruction.order, order.price, order.stoplimit,
+                                                order.expires_at)
+                return {"order": outcome.order, "pending": True, "volume": order.volume, "entry": order.price,
+                        "stoplimit": order.stoplimit, "sl": order.sl, "tp": order.tp, "token": token,
+                        "reconciled": False, "sent_at": sent_at.isoformat(),
+                        "note": " ".join(x for x in (note, sized.note) if x)}
             result = await self._settle(outcome, token, sized.note)
         except BaseException:
             # A refusal (volume, stops) may come from contract data the broker has changed.
@@ -181,7 +217,7 @@ class TradeExecutor(TerminalWork):
         return result
 
     def _prepare(self, instruction: TradeInstruction, magic: int, token: str,
-                 market: _Market) -> tuple[MarketOrder, Sized]:
+                 market: _Market) -> tuple[MarketOrder | PendingOrder, Sized]:
         defaults = instruction.limits
         limits = market.state.limits
         sizing = instruction.sizing
@@ -192,9 +228,16 @@ class TradeExecutor(TerminalWork):
         sl_level = instruction.sl or (Level(pips=default_sl) if default_sl else None)
         spec, quote = market.spec, market.quote
         side = Side.BUY if instruction.action == "buy" else Side.SELL
-        entry = quote.ask if side is Side.BUY else quote.bid
         contract = contract_of(spec, instruction.pip_size)
-        stops = place_stops(contract, side, quote, sl_level, instruction.tp)
+        entries.check_filters(instruction.filters, contract, quote, market.now.account)
+        pending = instruction.order
+        price = stoplimit = None
+        if pending is not None:
+            price, stoplimit = entries.pending_prices(contract, side, pending, quote)
+            entry = stoplimit if stoplimit is not None else price  # where the position will open
+        else:
+            entry = quote.ask if side is Side.BUY else quote.bid
+        stops = place_stops(contract, side, quote, sl_level, instruction.tp, entry=entry if pending else None)
         sl = stops.sl
         if fixed:
             sized = size_fixed(contract, sizing.lots or 0, max_lot_size=limits.max_lot_size)
@@ -209,6 +252,10 @@ class TradeExecutor(TerminalWork):
         if stops.notes:
             sized = Sized(sized.volume, sized.risk_money, sized.loss_per_lot,
                           " ".join(n for n in (*stops.notes, sized.note) if n))
+        if pending is not None and price is not None:
+            return PendingOrder(spec.name, side, entries.pending_kind(pending), sized.volume, price,
+                                stoplimit=stoplimit, sl=sl, tp=stops.tp, expires_at=entries.expiry(pending),
+                                magic=magic, comment=token), sized
         order = MarketOrder(spec.name, side, sized.volume, sl=sl, tp=stops.tp, deviation=defaults.max_slippage_points,
                             magic=magic, comment=token)
         return order, sized

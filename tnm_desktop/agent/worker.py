@@ -4,6 +4,10 @@ States: stopped → starting → running ⇄ paused, with degraded while a trans
 terminal unreachable) is being retried with jittered backoff, and stopped with a reason on an
 operational error (auto-trading disabled, terminal not logged in, key rejected).
 
+The backoff stays short (a few seconds at most) and the live updates coming back end it at once:
+after an outage the agent takes the queued jobs within seconds of the database's return. A stop
+is obeyed at once unless a job is under way, which is finished first.
+
 Start-up and crash recovery are one path: take back the jobs a previous run held and reconcile
 each with the terminal before claiming anything new. After that the loop sleeps until the live
 updates say a job arrived; only while notifications are down does it poll, slowly.
@@ -50,8 +54,9 @@ class AgentSettings:
     heartbeat_every: float = 15.0
     fallback_poll_every: float = 15.0
     sync_every: float = 60.0
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
+    backoff_base: float = 0.5
+    backoff_max: float = 3.0  # a database back after an outage is used within seconds
+    stop_timeout: float = 3.0  # the last heartbeat and the terminal's release, when stopping
 
 
 class JobRunner(Protocol):
@@ -67,6 +72,10 @@ class JobRunner(Protocol):
 
     async def sync(self, sync_type: str) -> None:
         """Sync the account (scheduled or manual)."""
+        ...
+
+    async def manage(self) -> None:
+        """Manage what positions need between jobs (breakeven, trailing stops) until cancelled."""
         ...
 
     async def close(self) -> None:
@@ -92,11 +101,14 @@ class Agent:
         self._resume.set()
         self._stopping = asyncio.Event()
         self._sync_requested = asyncio.Event()
+        self._reconnected = asyncio.Event()  # the live updates came back: the database may be too
+        self._executing = 0  # jobs under way: a stop waits for them
         self._live = LiveState.CONNECTING
         self._subscription: Subscription | None = None
         self._last_error: str | None = None
         self._failures = 0
         self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
+        self._managing: asyncio.Task[None] | None = None
 
     # Commands (call on the agent's loop) --------------------------------------------------------
 
@@ -138,8 +150,7 @@ class Agent:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._start()
-                    await self._work()
+                    await self._unless_stopped(self._start_and_work())
                 except TransientError as exc:
                     await self._degraded(exc)
                     continue
@@ -148,19 +159,48 @@ class Agent:
             self._set_state(AgentState.STOPPED, exc.message)
             self._log("error", exc.message)
         finally:
-            for task in (heartbeat, syncing):
+            tasks = [heartbeat, syncing, *([self._managing] if self._managing is not None else [])]
+            for task in tasks:
                 task.cancel()
-            for task in (heartbeat, syncing):
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self._managing = None
             await self._unsubscribe()
+            # Both may wait on what is gone (a database or terminal down): neither may hold up a stop.
             with contextlib.suppress(Exception):
-                await self.runner.close()
+                await asyncio.wait_for(self.runner.close(), self.settings.stop_timeout)
             if self._state is not AgentState.STOPPED:
                 self._set_state(AgentState.STOPPED, "Stopped.")
                 self._log("info", "Stopped.")
-            with contextlib.suppress(TnmError):
-                await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION)
+            # While the database is away (degraded), the last heartbeat is a formality: a second.
+            last_beat = self.settings.stop_timeout if self._failures == 0 else min(1.0, self.settings.stop_timeout)
+            with contextlib.suppress(TnmError, TimeoutError):
+                await asyncio.wait_for(
+                    self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION),
+                    last_beat)
+
+    async def _start_and_work(self) -> None:
+        await self._start()
+        await self._work()
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> None:
+        # Run ``work`` until it ends, or until a stop while no job is under way: waiting for a
+        # database or a terminal that is not there must not hold up a stop. A job under way is
+        # finished first (the loops look at the stop after each job).
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and self._executing == 0:
+                task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise  # we are cancelled ourselves
+        finally:
+            stopping.cancel()
 
     async def _start(self) -> None:
         await self.runner.start()
@@ -175,7 +215,12 @@ class Agent:
         if recovered:
             self._log("warning", f"Recovering {len(recovered)} job(s) held before a restart.")
         for claimed in recovered:
-            await self._execute(claimed)
+            if self._stopping.is_set():
+                break  # the rest stay held and are recovered at the next start
+            await self._execute(claimed, chain=False)  # every recovered job is settled before new work
+        if self._managing is None:
+            # Stops are managed while the agent runs, paused or not: pausing stops new work only.
+            self._managing = asyncio.create_task(self.runner.manage(), name="agent-stops")
         self._failures = 0
         self._last_error = None
         self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)
@@ -191,14 +236,19 @@ class Agent:
                 await self._resume.wait()
                 continue
             self._wake.clear()
-            while not self._stopping.is_set() and self._resume.is_set():
-                claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
-                if claimed is None:
-                    break
-                await self._execute(claimed)
+            claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds) if self._claiming() else None
+            while claimed is not None:
+                # A completed job brings the next one with it (one trip, one commit); after a
+                # failure, or when nothing was asked for, the next one is claimed on its own.
+                claimed, asked = await self._execute(claimed, chain=True)
+                if claimed is None and not asked and self._claiming():
+                    claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
             if self._stopping.is_set():
                 return
             await self._sleep_until_work()
+
+    def _claiming(self) -> bool:
+        return not self._stopping.is_set() and self._resume.is_set()
 
     async def _sleep_until_work(self) -> None:
         # While notifications flow, wait for one; while they are down, poll slowly.
@@ -206,16 +256,28 @@ class Agent:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _execute(self, claimed: ClaimedJob) -> None:
+    async def _execute(self, claimed: ClaimedJob, *, chain: bool) -> tuple[ClaimedJob | None, bool]:
+        """Run one job and report it; with ``chain``, a success claims the next job in the same call.
+
+        Returns the next job claimed (or None), and whether one was asked for.
+        """
         job = claimed.job
         self._remember(job.id)
+        self._executing += 1
         started = time.monotonic()
         self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
         keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{job.id}")
         outcome, message = "completed", ""
+        following: ClaimedJob | None = None
+        asked = False
         try:
             result = await self.runner.run(claimed)
-            await self.data.complete_job(self.creds, claimed, result)
+            if chain and self._claiming():
+                following = await self.data.complete_and_claim(self.creds, claimed, result,
+                                                               self.settings.lease_seconds)
+                asked = True
+            else:
+                await self.data.complete_job(self.creds, claimed, result)
             message = str(result.get("note") or "")
         except LeaseLost as exc:
             outcome, message = "lost", exc.message
@@ -231,6 +293,7 @@ class Agent:
             await self._report_failure(claimed, exc, retry=False)
             raise
         finally:
+            self._executing -= 1
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -238,6 +301,7 @@ class Agent:
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
             self._log(level, f"{job.job_type.value} {outcome} in {duration} ms" + (f": {message}" if message else ""))
+        return following, asked
 
     async def _report_failure(self, claimed: ClaimedJob, exc: TnmError, *, retry: bool) -> None:
         try:
@@ -325,7 +389,9 @@ class Agent:
 
     def _on_live_state(self, state: LiveState) -> None:
         self._live = state
-        if state is not LiveState.LIVE:
+        if state is LiveState.LIVE:
+            self._reconnected.set()  # ends a backoff at once: the database answers again
+        else:
             self._wake.set()  # re-enter the loop so it starts polling
 
     async def _unsubscribe(self) -> None:
@@ -342,14 +408,26 @@ class Agent:
 
     async def _degraded(self, exc: TransientError) -> None:
         self._failures += 1
+        repeated = exc.message == self._last_error
         self._last_error = exc.message
         delay = self._backoff_delay()
-        self._set_state(AgentState.DEGRADED, f"{exc.message} Retrying in {delay:.0f} s.")
-        self._log("warning", exc.message)
-        with contextlib.suppress(TnmError):
-            await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
+        self._set_state(AgentState.DEGRADED, f"{exc.message} Trying again every few seconds.")
+        if repeated:  # once per outage in the log, not once per attempt
+            log.debug("still failing: %s", exc.message)
+        else:
+            self._log("warning", exc.message)
+        self._reconnected.clear()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        with contextlib.suppress(TnmError, TimeoutError):
+            await asyncio.wait_for(self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION),
+                                   delay)
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._reconnected)]
+        try:
+            await asyncio.wait(waits, timeout=max(0.0, until - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def _set_state(self, state: AgentState, detail: str = "") -> None:
         if state is self._state and detail == self._detail:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tnm_desktop import keystore
 from tnm_desktop.agent.events import AgentEvent
@@ -49,7 +50,7 @@ def terminal_config(agent: Agent, password: str | None, simulator_state: Path | 
     return TerminalConfig(kind=TerminalKind.METATRADER5, settings=settings)
 
 
-def runner_factory(workdir: Path, simulator_state: Path | None = None, **options: object) -> RunnerFactory:
+def runner_factory(workdir: Path, simulator_state: Path | None = None, **options: Any) -> RunnerFactory:
     """A factory of job runners for :class:`~tnm_desktop.agent.thread.AgentThread`.
 
     It reads the agent's row and its MT5 password (keyring) on the agent's own loop, so a

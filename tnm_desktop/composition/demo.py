@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psycopg
 
-from tnm_desktop import keystore
-from tnm_desktop.composition.receiver import start_receiver
+from tnm_desktop import keystore, lifeline
+from tnm_desktop.composition.local_receiver import LocalReceiver
 from tnm_desktop.composition.services import app_agents
 from tnm_desktop.demo.alerts import FIRST_ALERTS, post
 from tnm_desktop.demo.seed import DemoIds, seed
@@ -33,7 +33,6 @@ from tnm_desktop.loops import stop_signals
 from tnm_desktop.pgcluster import LocalCluster
 from tnm_desktop.services import Services
 from tnm_desktop.terminal.simulator.process import SimulatorProcess, ensure_simulator
-from tnm_desktop.webhook.server import WebhookReceiver
 from tnm_desktop.workspace import Connections, Workspace
 
 log = logging.getLogger(__name__)
@@ -46,15 +45,15 @@ class DemoRun:
     workspace: Workspace
     conns: Connections
     ids: DemoIds
-    receiver: WebhookReceiver
+    receiver: LocalReceiver
     simulator: SimulatorProcess | None
     agent: subprocess.Popen[bytes] | None = None
     _stopped: bool = field(default=False, repr=False)
 
     @property
     def receiver_url(self) -> str:
-        """The receiver's base URL."""
-        return self.receiver.base_url or ""
+        """The receiver's base URL (on its pinned port, listening or not)."""
+        return self.receiver.base_url
 
     def webhooks(self) -> dict[str, str]:
         """Each demo strategy's webhook URL."""
@@ -72,7 +71,9 @@ class DemoRun:
 
     def start_agent_process(self) -> subprocess.Popen[bytes]:
         """Start the agent as a process of its own (``tnm-desktop agent --dir``)."""
-        self.agent = subprocess.Popen(  # noqa: S603 — our own command
+        # Its own session (a Ctrl+C reaches the demo, which stops it in order), yet it ends with
+        # the demo however the demo ends.
+        self.agent = lifeline.popen(
             [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root)],
             stdout=subprocess.DEVNULL, start_new_session=True)
         return self.agent
@@ -96,8 +97,8 @@ class DemoRun:
 
     def send_first_alerts(self) -> list[tuple[int, str]]:
         """Post :data:`FIRST_ALERTS` once per workspace; return (status, body) of each."""
-        if self.workspace.settings().demo_alerts_sent:
-            return []
+        if self.workspace.settings().demo_alerts_sent or not self.receiver.running:
+            return []  # sent already, or the receiver's port is taken: the next start sends them
         answers = [post(self.webhooks()[name], body) for name, body in FIRST_ALERTS]
         self.workspace.update_settings(demo_alerts_sent=True)
         return answers
@@ -125,22 +126,31 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
 
     Args:
         root: The demo workspace's folder.
-        agent_process: Start the agent as a process of its own (headless demo); otherwise the
-            caller embeds it (the app).
-        receiver_port: Where the receiver listens (default: the workspace's setting, or any free port
-            when that one is taken).
+        agent_process: Start the agent as a process of its own (headless demo: then a receiver that
+            cannot listen is an error); otherwise the caller embeds it (the app, which shows why the
+            receiver is not running and offers another port).
+        receiver_port: Where the receiver listens instead of the workspace's pinned port (0: any
+            free one).
         fast_db: Trade durability for speed (tests).
+
+    Raises:
+        OperationalError: Headless, and the receiver's port is taken.
     """
     workspace = Workspace(root)
-    keystore.ensure_keyring(workspace.root)
-    conns = workspace.open(fast=fast_db)
+    conns = workspace.open(fast=fast_db)  # first: a folder that cannot be used is the one thing said
     simulator = None
     receiver = None
     try:
+        keystore.ensure_keyring(workspace.root)
         ids = seed(workspace, conns)
         simulator = ensure_simulator(workspace.simulator_state)
-        port = receiver_port if receiver_port is not None else workspace.settings().receiver_port
-        receiver = start_receiver(conns.ingest, port)
+        receiver = LocalReceiver(workspace, conns.ingest, port=receiver_port)
+        try:
+            receiver.start()
+        except OperationalError as exc:
+            if agent_process:
+                raise OperationalError(f"{exc.message} Choose another port with --port.", code=exc.code) from exc
+            log.warning("the demo's webhook receiver did not start: %s", exc.message)
         run = DemoRun(workspace, conns, ids, receiver, simulator)
         if agent_process:
             run.start_agent_process()
@@ -166,10 +176,12 @@ def default_demo_dir() -> Path:
 def run_headless(root: Path | None, receiver_port: int | None) -> int:
     """``tnm-desktop demo --headless``: start everything, print key=value lines, run until SIGTERM
     or SIGINT (Ctrl+C; on Windows also Ctrl+Break), then stop everything it started."""
+    root = root or default_demo_dir()
+    _check_port(root, receiver_port)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
     try:
-        demo = start_demo(root or default_demo_dir(), agent_process=True, receiver_port=receiver_port)
+        demo = start_demo(root, agent_process=True, receiver_port=receiver_port)
         try:
             for line in demo.lines():
                 print(line, flush=True)
@@ -182,6 +194,16 @@ def run_headless(root: Path | None, receiver_port: int | None) -> int:
         for sig, old in previous.items():
             signal.signal(sig, old)
     return 0
+
+
+def _check_port(root: Path, port: int | None) -> None:
+    """Say at once, in one line, that the receiver's port is taken, before starting anything."""
+    from tnm_desktop.composition.local_receiver import port_available
+
+    wanted = port if port is not None else Workspace(root).settings().receiver_port
+    if wanted and not port_available(wanted):
+        raise OperationalError(f"Port {wanted} is in use by another program. Choose another port with --port.",
+                               code="receiver_port")
 
 
 DEMO_PROFILE_ID = "demo"
@@ -201,12 +223,11 @@ async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> 
     root = workspace or default_demo_dir()
     run = await asyncio.to_thread(start_demo, root, agent_process=False, fast_db=fast_db)
     profile = ConnectionProfile(id=DEMO_PROFILE_ID, name="Demo workspace", kind=ProfileKind.LOCAL,
-                                workspace_dir=str(run.workspace.root), webhook_base_url=run.receiver_url,
-                                last_email=DEMO_EMAIL)
+                                workspace_dir=str(run.workspace.root), last_email=DEMO_EMAIL)
     data = LocalAdapter(run.conns.app, run.conns.auth, profile.session_key)
     keyring = await asyncio.to_thread(keystore.ensure_keyring, run.workspace.root)
     services = Services(profile, data, run.workspace, keyring=keyring, closers=[run.stop],
-                        agents=app_agents(run.workspace))
+                        receiver=run.receiver, agents=app_agents(run.workspace))
     try:
         await data.sign_in(DEMO_EMAIL, DEMO_PASSWORD, remember=False)
     except BaseException:

@@ -57,14 +57,16 @@ async def choose_startup(store: ProfileStore, *, demo: bool = False, workspace: 
 
 
 def _workspace_profile(store: ProfileStore, workspace: Path) -> ConnectionProfile:
-    # The profile of a folder given on the command line; saved, so "remember me" works next time.
+    # The profile of a folder given on the command line. It is saved (and so remembered, with
+    # "remember me") only once it has opened and been signed in to: a mistyped folder must not
+    # become the profile every later start opens.
     folder = str(Path(workspace).expanduser().absolute())
     profiles, _ = store.load()
     found = next((p for p in profiles if p.kind is ProfileKind.LOCAL and p.workspace_dir == folder), None)
     if found is not None:
         return found
-    return store.upsert(ConnectionProfile.new(Path(folder).name or "Workspace", ProfileKind.LOCAL,
-                                              workspace_dir=folder))
+    return ConnectionProfile.new(Path(folder).name or "Workspace", ProfileKind.LOCAL,
+                                 workspace_dir=folder).validated()
 
 
 async def _demo_startup(workspace: Path | None) -> StartUp:

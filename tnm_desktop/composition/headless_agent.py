@@ -39,32 +39,47 @@ class _Setup:
 
 
 async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
+    from tnm_desktop import lifeline
     from tnm_desktop.agent.events import AgentEvent, StateChanged
     from tnm_desktop.composition.agent import agent_thread
 
-    if workspace_dir is not None:
-        setup = await _local(workspace_dir, agent_id)
-    else:
-        setup = await _supabase(profile or "", agent_id)
-    thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state)
-    done = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    restore = stop_on_signals(loop, stop_requested.set)
 
-    def on_event(event: AgentEvent) -> None:
-        if isinstance(event, StateChanged):
-            print(f"state={event.state.value}" + (f" detail={event.detail}" if event.detail else ""), flush=True)
-            if event.state.value == "stopped":
-                loop.call_soon_threadsafe(done.set)
+    def owner_gone() -> None:  # started by the headless demo: end with it, however it ends
+        loop.call_soon_threadsafe(stop_requested.set)
 
-    thread.add_listener(on_event)
-    restore = stop_on_signals(loop, thread.stop)
+    lifeline.watch_owner(owner_gone)
     try:
-        thread.start()
-        await done.wait()
-        await asyncio.to_thread(thread.join, 30)
+        if workspace_dir is not None:
+            setup = await _local(workspace_dir, agent_id)
+        else:
+            setup = await _supabase(profile or "", agent_id)
+        try:
+            thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state)
+            done = asyncio.Event()
+
+            def on_event(event: AgentEvent) -> None:
+                if isinstance(event, StateChanged):
+                    print(f"state={event.state.value}" + (f" detail={event.detail}" if event.detail else ""),
+                          flush=True)
+                    if event.state.value == "stopped":
+                        loop.call_soon_threadsafe(done.set)
+
+            thread.add_listener(on_event)
+            thread.start()
+            stopping = asyncio.ensure_future(stop_requested.wait())
+            finished = asyncio.ensure_future(done.wait())
+            await asyncio.wait({stopping, finished}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            thread.stop()
+            await finished
+            await asyncio.to_thread(thread.join, 30)
+        finally:
+            await setup.close()
     finally:
         restore()
-        await setup.close()
     return 0
 
 
@@ -78,27 +93,34 @@ async def _local(workspace_dir: Path, agent_id: str | None) -> _Setup:
     from tnm_desktop.errors import OperationalError
     from tnm_desktop.workspace import Workspace
 
+    # An agent works for a workspace that exists: a mistyped folder must not become a new one.
     workspace = Workspace(workspace_dir)
-    await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
+    await asyncio.to_thread(workspace.check_exists)
     conns = await asyncio.to_thread(workspace.open)
-    agent_id = agent_id or workspace.settings().agent_id
-    if not agent_id:
-        raise OperationalError("This workspace has no paired agent: pair one in the app's Agent view, or pass "
-                               "--agent-id.", code="agent_missing")
-    creds = await load_credentials(agent_id)
-    if creds is None:
-        raise OperationalError("The pairing key of this agent is not in this machine's keyring: pair the agent "
-                               "again on this machine.", code="agent_key_missing")
+    try:
+        agent_id = agent_id or (await asyncio.to_thread(workspace.settings)).agent_id
+        await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
+        if not agent_id:
+            raise OperationalError("This workspace has no paired agent: pair one in the app's Agent view, or "
+                                   "pass --agent-id.", code="agent_missing")
+        creds = await load_credentials(agent_id)
+        if creds is None:
+            raise OperationalError("The pairing key of this agent is not in this machine's keyring: pair the "
+                                   "agent again on this machine.", code="agent_key_missing")
 
-    def owner() -> tuple[str, str]:
-        with psycopg.connect(conns.admin) as conn:
-            row = conn.execute("select u.id::text, u.email from public.mt5_agents a join auth.users u on "
-                               "u.id = a.user_id where a.id = %s", (agent_id,)).fetchone()
-        if row is None:
-            raise OperationalError(f"No agent {agent_id} in this workspace.", code="agent_missing")
-        return str(row[0]), str(row[1] or "")
+        def owner() -> tuple[str, str]:
+            with psycopg.connect(conns.admin) as conn:
+                row = conn.execute("select u.id::text, u.email from public.mt5_agents a join auth.users u on "
+                                   "u.id = a.user_id where a.id::text = %s", (agent_id,)).fetchone()
+            if row is None:
+                raise OperationalError(f"This workspace has no agent {agent_id}: check --agent-id, or pair one "
+                                       "in the app's Agent view.", code="agent_missing")
+            return str(row[0]), str(row[1] or "")
 
-    user_id, email = await asyncio.to_thread(owner)
+        user_id, email = await asyncio.to_thread(owner)
+    except BaseException:
+        await asyncio.to_thread(workspace.close)  # stop the database if it was started for this agent
+        raise
 
     async def data_factory() -> LocalAdapter:
         adapter = LocalAdapter(conns.app, conns.auth, f"session:workspace:{workspace.root}")
@@ -106,7 +128,7 @@ async def _local(workspace_dir: Path, agent_id: str | None) -> _Setup:
         return adapter
 
     async def close() -> None:
-        return None
+        await asyncio.to_thread(workspace.close)
 
     return _Setup(data_factory, creds, workspace.root / "ea", workspace.simulator_state, close)
 
@@ -129,7 +151,9 @@ async def _supabase(profile_name: str, agent_id: str | None) -> _Setup:
         agents = [a for a in await services.data.list_agents() if a.paired]
         agent_id = agent_id or (agents[0].id if len(agents) == 1 else None)
         if agent_id is None:
-            raise UserError("Several agents are paired: pass --agent-id.", code="ambiguous_agent")
+            raise UserError("Several agents are paired: pass --agent-id." if agents else
+                            "No agent is paired in this project: pair one in the app's Agent view.",
+                            code="ambiguous_agent" if agents else "agent_missing")
         creds = await load_credentials(agent_id)
         if creds is None:
             raise OperationalError("The pairing key of this agent is not in this machine's keyring.",

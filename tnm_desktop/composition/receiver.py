@@ -1,4 +1,5 @@
-"""The webhook receiver: embedded beside a local workspace, or on its own (``tnm-desktop webhook serve``).
+"""The webhook receiver on its own (``tnm-desktop webhook serve``); a workspace's own one is
+:mod:`tnm_desktop.composition.local_receiver`.
 
 Both run it on a selector event loop (its database pool is psycopg's): on a thread of its own
 when embedded, on the main thread's loop when on its own.
@@ -8,29 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from tnm_desktop.errors import OperationalError, UserError
+from tnm_desktop.errors import UserError
 from tnm_desktop.loops import selector_loop
-
-if TYPE_CHECKING:
-    from tnm_desktop.webhook.server import WebhookReceiver
-
-
-def start_receiver(database_url: str, port: int) -> WebhookReceiver:
-    """Start a webhook receiver on ``port``, or on any free port when that one is taken. Blocks."""
-    from tnm_desktop.webhook.config import ReceiverConfig  # aiohttp: loaded when a receiver is wanted
-    from tnm_desktop.webhook.server import WebhookReceiver
-
-    config = ReceiverConfig(database_url=database_url, port=port, burst=50, rate_per_second=20)
-    receiver = WebhookReceiver(config, loop_factory=selector_loop)
-    try:
-        receiver.start()
-    except OperationalError:
-        receiver = WebhookReceiver(replace(config, port=0), loop_factory=selector_loop)
-        receiver.start()
-    return receiver
 
 
 def serve(database: str | None, *, host: str, port: int, rate: float, burst: int, max_body: int) -> int:

@@ -33,7 +33,6 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
     """
     profile = profile.validated()
     if profile.kind is ProfileKind.LOCAL:
-        from tnm_desktop.composition.receiver import start_receiver
         from tnm_desktop.data.local.adapter import LocalAdapter
 
         workspace = Workspace(Path(profile.workspace_dir))
@@ -41,14 +40,15 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
         conns = await asyncio.to_thread(workspace.open, fast=fast_db)
         data: DataPort = LocalAdapter(conns.app, conns.auth, profile.session_key)
         services = Services(profile, data, workspace, keyring, agents=app_agents(workspace))
-        # The workspace's own webhook receiver, so its strategies' URLs answer while the app runs.
+        # The workspace's own webhook receiver on its pinned port, so its strategies' URLs answer
+        # while the app runs; a taken port is shown on the Strategies page, with the offer to change it.
+        from tnm_desktop.composition.local_receiver import LocalReceiver  # aiohttp: loaded when a receiver is wanted
+
+        services.receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest)
         try:
-            receiver = await asyncio.to_thread(start_receiver, conns.ingest, workspace.settings().receiver_port)
+            await asyncio.to_thread(services.receiver.start)
         except OperationalError as exc:
             log.warning("the webhook receiver did not start: %s", exc.message)
-        else:
-            services.receiver_url = receiver.base_url
-            services.closers.append(receiver.stop)
         return services
     from tnm_desktop.data.supabase import SupabaseAdapter  # its client is heavy: loaded when a profile wants it
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 def serve(state: Path, *, port: int, manual_clock: bool, seed: int | None, server_offset_hours: float | None) -> int:
     """Serve the simulator on 127.0.0.1 until stopped; print ``listening=HOST:PORT`` once ready."""
+    from tnm_desktop import lifeline
     from tnm_desktop.terminal.simulator.server import serve as serve_simulator
 
+    lifeline.watch_owner()  # started by the app or the demo: stop (as on SIGTERM) when it is gone
     offset = None if server_offset_hours is None else round(server_offset_hours * 3600)
     return serve_simulator(state, port=port, manual_clock=manual_clock, seed=seed, server_offset_s=offset)
 

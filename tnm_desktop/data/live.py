@@ -127,20 +127,23 @@ class ChangeFeed:
 
     async def _poll_loop(self) -> None:
         since = self._gap_since or datetime.now(UTC)
+        failing = False
         while True:
             await asyncio.sleep(self.poll_interval)
             started = datetime.now(UTC)
-            if await self._poll_once(since):
-                since = started
+            if await self._poll_once(since, quiet=failing):  # an outage is logged once, not per poll
+                since, failing = started, False
+            else:
+                failing = True
 
     async def _poll_once_quietly(self, since: datetime) -> None:
         await self._poll_once(since)
 
-    async def _poll_once(self, since: datetime) -> bool:
+    async def _poll_once(self, since: datetime, *, quiet: bool = False) -> bool:
         try:
             changed = await self._changes_since(since - _POLL_MARGIN)
         except TnmError as exc:
-            log.info("polling for changes failed: %s", exc)
+            log.log(logging.DEBUG if quiet else logging.INFO, "polling for changes failed: %s", exc)
             return False
         for table, op, row_id in changed:
             self.push(table, op, row_id)

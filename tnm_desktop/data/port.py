@@ -42,6 +42,8 @@ from tnm_desktop.domain import (
     UserSettings,
 )
 from tnm_desktop.domain.risk import DailyLossLock, RiskState, StopResult
+from tnm_desktop.domain.routing import StrategyConnection
+from tnm_desktop.domain.rules import PositionRule, RuleEvent
 
 
 class Table(StrEnum):
@@ -174,6 +176,11 @@ class AgentPort(Protocol):
         """Report success."""
         ...
 
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job, in one call and one commit (None: nothing waits)."""
+        ...
+
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
                        retry: bool = False, retry_delay_seconds: int = 0) -> Job:
@@ -208,6 +215,15 @@ class AgentPort(Protocol):
         When the trader asked for it in Settings, trading is turned off and a close-all job is
         queued for this agent in the same transaction.
         """
+        ...
+
+    async def position_rules(self, creds: AgentCredentials) -> list[PositionRule]:
+        """The breakeven, trailing and target rules this agent manages (waiting or active)."""
+        ...
+
+    async def position_rule_step(self, creds: AgentCredentials, rule_id: str, step: str,
+                                 data: dict[str, Any]) -> PositionRule:
+        """Record one step of a rule: "activate", "begin" (a change about to be sent), "finish", "end"."""
         ...
 
 
@@ -273,15 +289,34 @@ class DataPort(AuthPort, AgentPort, Protocol):
 
     async def delete_strategy(self, strategy_id: str) -> None: ...
     async def strategy_stats(self) -> list[StrategyStats]: ...
+    async def strategy_connections(self, strategy_id: str) -> list[StrategyConnection]:
+        """The broker connections a strategy trades on, its own first."""
+        ...
+
+    async def set_strategy_connections(self, strategy_id: str,
+                                       connections: Sequence[StrategyConnection]) -> list[StrategyConnection]:
+        """Replace them (the first becomes the strategy's own connection); UserError when none."""
+        ...
 
     # Signals ----------------------------------------------------------------------------------
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
                            limit: int = 200) -> list[Signal]:
-        """One page of the signal log, newest first, starting just after ``after``."""
+        """One page of the signal log, newest first, starting just after ``after``.
+
+        The page's signals carry no raw payload (``raw_payload`` is None): a page is read while
+        the log scrolls, and the payload is shown only in a signal's detail (:meth:`get_signals`).
+        """
         ...
 
     async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]: ...
     async def get_signals(self, signal_ids: Sequence[str]) -> list[Signal]: ...
+    async def signal_legs(self, signal_id: str) -> list[Job]:
+        """The jobs of one signal, one per broker connection, in leg order."""
+        ...
+
+    async def rule_events(self, signal_id: str) -> list[RuleEvent]:
+        """What breakeven, trailing and targets did to the positions a signal opened, oldest first."""
+        ...
 
     # Jobs -------------------------------------------------------------------------------------
     async def enqueue_job(self, request: JobRequest) -> Job: ...

@@ -67,3 +67,24 @@ def sample_alert(action: str = "buy", symbol: str = "EURUSD", price: float = 1.0
     side = "long" if action == "buy" else "short"
     return json.dumps({"id": f"test-{moment}", "action": action, "position": side, "position_size": 1,
                        "prev_position_size": 0, "symbol": symbol, "price": price, "time": moment})
+
+
+_TARGET_WORDS = {"pips": "pips from the entry", "price": "prices", "percent": "percent of the price"}
+_ENTRY_WORDS = {"pips": "pips from the market", "price": "a price", "percent": "percent from the market"}
+_ACCOUNT_WORDS = {"balance": "the balance", "equity": "the equity", "free_margin": "the free margin",
+                  "margin_level": "the margin level (%)"}
+
+
+def pine_settings(strategy: Strategy) -> str:
+    """How this strategy reads PineConnector alerts, in a trader's words (shown beside the message)."""
+    text = (f"PineConnector alerts: sl=, tp=, tp1…tp3= are {_TARGET_WORDS[strategy.target_type]} · price= is "
+            f"{_ENTRY_WORDS[strategy.entry_type]} · accfilter= compares {_ACCOUNT_WORDS[strategy.account_filter]}")
+    if strategy.trading_window is not None:
+        text += f" · entries only {strategy.trading_window.describe()}"
+    return text + "."
+
+
+def pine_example(strategy: Strategy) -> str:
+    """A PineConnector line this strategy takes, with its own reading of the numbers."""
+    sl, tp = {"pips": ("20", "40"), "price": ("{{low}}", "{{high}}"), "percent": ("0.5", "1")}[strategy.target_type]
+    return f"60123456789,buy,{{{{ticker}}}},risk=1,sl={sl},tp={tp},betrigger=15,beoffset=1"

@@ -24,6 +24,7 @@ class JobType(StrEnum):
     GET_CANDLES = "get_candles"
     CLOSE_POSITION = "close_position"
     SYNC_ACCOUNT = "sync_account"
+    MODIFY_POSITION = "modify_position"
 
 
 class JobStatus(StrEnum):

@@ -1,14 +1,22 @@
 """The ``trade`` job payload: what signal ingestion writes and the agent executes.
 
-Ingestion (SQL, ``public.ingest_tv_signal``) resolves everything it can when the alert arrives —
-the broker symbol, the risk to use, the trader's limits — so the job is self-contained and the
-agent needs no extra reads on the path of the order. Example::
+Ingestion (SQL, ``tnm_privileged.ingest_tv_signal``) resolves everything it can when the alert
+arrives — the broker symbol, the risk to use, the trader's limits — so the job is self-contained
+and the agent needs no extra reads on the path of the order. One job per broker connection of
+the strategy (``leg`` of ``legs``). Example::
 
-    {"signal_id": "…", "strategy_id": "…", "broker_connection_id": "…",
-     "action": "buy", "symbol": "EURUSD", "broker_symbol": "EURUSD.m",
+    {"signal_id": "…", "strategy_id": "…", "broker_connection_id": "…", "connection_name": "Main",
+     "leg": 1, "legs": 1, "action": "buy", "command": "buylimit",
+     "symbol": "EURUSD", "broker_symbol": "EURUSD.m",
      "sizing": {"mode": "risk", "risk_pct": 1.0},          # or {"mode": "lots", "lots": 0.1}
-     "sl": {"pips": 20}, "tp": {"price": 1.0950},          # each optional; pips or price
+     "sl": {"pips": 20}, "tp": {"price": 1.0950},          # each optional; pips, price or percent
+     "order": {"kind": "limit", "entry": {"pips": 15}, "stoplimit": null, "expiry_minutes": 60},
+     "close_first": null,                                  # "long"/"short": close that side, then open
+     "manage": {"breakeven": {...}, "trailing": {...}, "targets": [...], "be_after_tp1": false},
+     "filters": {"max_spread_points": 20, "account": {"basis": "equity", "above": 1000}},
+     "window": {"days": [1, 2, 3, 4, 5], "start": "08:00", "end": "17:00", "time_zone": "Europe/London"},
      "close": null,                                        # for action "close": see Close
+     "cancel": null,                                       # for action "cancel": see orders.Cancel
      "opposite": "close",                                  # what a buy does to open shorts: Opposite
      "pip_size": null,                                     # the connection's pip size for the symbol
      "alert_price": 1.0912, "comment": "", "allowed_pairs": ["EURUSD"],
@@ -18,6 +26,9 @@ agent needs no extra reads on the path of the order. Example::
 
 The risk limits in ``limits`` are what the settings were when the alert arrived (shown with the
 job); the agent checks the limits as they are right before it sends the order.
+
+A ``modify_position`` job (new stops for open positions, from a newsltp alert or the app) is read
+by :class:`ModifyInstruction`.
 """
 
 from __future__ import annotations
@@ -26,31 +37,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from tnm_desktop.domain.orders import Cancel, Filters, Level, Manage, PendingEntry, TradingWindow
 from tnm_desktop.errors import UserError
 
+# How a trade refused for its age is explained in the signal log; the notifications tell these
+# refusals apart by it, so that a burst the terminal could not take in time is told once.
+STALE_REASON = "Not executed: the alert was"
 
-@dataclass(frozen=True, slots=True)
-class Level:
-    """A stop-loss or take-profit: a distance in pips or an absolute price."""
 
-    pips: float | None = None
-    price: float | None = None
+def stale_reason(age_s: int, limit_s: int) -> str:
+    """The signal log's reason for an alert refused because it waited too long."""
+    return (f"{STALE_REASON} {age_s} s old when its turn came (the limit is {limit_s} s), and a late order would "
+            "trade at a price you did not see. Alerts came faster than the terminal could take them, or while "
+            "the agent was not running.")
 
-    @staticmethod
-    def parse(raw: Any) -> Level | None:
-        """Read ``{"pips": n}`` / ``{"price": p}`` / null."""
-        if raw is None:
-            return None
-        if not isinstance(raw, dict):
-            raise UserError(f"Invalid stop level: {raw!r}", code="invalid_payload")
-        pips: Any = raw.get("pips")
-        price: Any = raw.get("price")
-        if (pips is None) == (price is None):
-            raise UserError("A stop level needs either pips or a price.", code="invalid_payload")
-        level = Level(pips=float(pips), price=None) if pips is not None else Level(pips=None, price=float(price))
-        if (level.pips or level.price or 0) <= 0:
-            raise UserError("A stop level must be positive.", code="invalid_payload")
-        return level
+
+__all__ = ["STALE_REASON", "Cancel", "Close", "Filters", "Level", "Limits", "Manage", "ModifyInstruction",
+           "PendingEntry", "Sizing", "TradeInstruction", "TradingWindow", "stale_reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +160,10 @@ class Limits:
 class TradeInstruction:
     """A ``trade`` job's payload, validated."""
 
-    action: str  # "buy" | "sell" | "close"
+    action: str  # "buy" | "sell" | "close" | "cancel"
     symbol: str  # TradingView symbol, upper case, no exchange prefix
     broker_symbol: str
-    sizing: Sizing | None  # None for close
+    sizing: Sizing | None  # None for close and cancel
     sl: Level | None
     tp: Level | None
     close: Close | None
@@ -173,12 +176,19 @@ class TradeInstruction:
     signal_id: str | None = None
     strategy_id: str | None = None
     broker_connection_id: str | None = None
+    command: str = ""  # the order's kind as the alert named it: "buy", "buylimit", "closeshortbuy", …
+    order: PendingEntry | None = None  # None: a market order
+    close_first: str | None = None  # "long" | "short": close that side of the symbol, then open
+    manage: Manage | None = None
+    filters: Filters | None = None
+    window: TradingWindow | None = None
+    cancel: Cancel | None = None
 
     @staticmethod
     def from_payload(payload: dict[str, Any]) -> TradeInstruction:
         """Validate a ``trade`` job payload; raise UserError(invalid_payload) saying what is wrong."""
         action = payload.get("action")
-        if action not in ("buy", "sell", "close"):
+        if action not in ("buy", "sell", "close", "cancel"):
             raise UserError(f"Unknown trade action {action!r}.", code="invalid_payload")
         symbol = str(payload.get("symbol") or "").upper()
         broker_symbol = str(payload.get("broker_symbol") or "")
@@ -194,9 +204,13 @@ class TradeInstruction:
         except ValueError as exc:
             raise UserError(f"Unknown opposite-signal setting {payload.get('opposite')!r}.",
                             code="invalid_payload") from exc
+        entering = action in ("buy", "sell")
+        close_first = payload.get("close_first")
+        if close_first not in (None, "long", "short"):
+            raise UserError(f"Invalid close_first: {close_first!r}", code="invalid_payload")
         return TradeInstruction(
             action=str(action), symbol=symbol, broker_symbol=broker_symbol,
-            sizing=Sizing.parse(payload.get("sizing")) if action != "close" else None,
+            sizing=Sizing.parse(payload.get("sizing")) if entering else None,
             sl=Level.parse(payload.get("sl")), tp=Level.parse(payload.get("tp")),
             close=close,
             limits=Limits.parse(payload.get("limits")),
@@ -206,8 +220,50 @@ class TradeInstruction:
             comment=str(payload.get("comment") or "")[:64],
             signal_id=payload.get("signal_id"), strategy_id=payload.get("strategy_id"),
             broker_connection_id=payload.get("broker_connection_id"),
+            command=str(payload.get("command") or action),
+            order=PendingEntry.parse(payload.get("order")) if entering else None,
+            close_first=close_first if entering else None,
+            manage=Manage.parse(payload.get("manage")) if entering else None,
+            filters=Filters.parse(payload.get("filters")) if entering else None,
+            window=TradingWindow.parse(payload.get("window")) if entering else None,
+            cancel=Cancel.parse(payload.get("cancel") or {}) if action == "cancel" else None,
         )
 
     def pair_allowed(self) -> bool:
         """Whether the strategy's whitelist (if any) admits this symbol."""
         return self.allowed_pairs is None or self.symbol in self.allowed_pairs
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyInstruction:
+    """A ``modify_position`` job's payload: new stops for one position or a symbol's side.
+
+    ``ticket`` names one position (the app's Positions page); otherwise every position of the
+    strategy on ``broker_symbol`` and ``side``. A stop in pips or percent is measured from the
+    current market price (PineConnector's rule for newsltp); ``None`` keeps the position's own.
+    """
+
+    broker_symbol: str | None
+    side: str
+    ticket: int | None
+    sl: Level | None
+    tp: Level | None
+    strategy_id: str | None = None
+    signal_id: str | None = None
+
+    @staticmethod
+    def from_payload(payload: dict[str, Any]) -> ModifyInstruction:
+        """Validate a ``modify_position`` job payload."""
+        side = payload.get("side") or "all"
+        ticket = payload.get("ticket")
+        symbol = payload.get("broker_symbol") or payload.get("symbol")
+        if side not in ("long", "short", "all") or (ticket is None and not symbol):
+            raise UserError(f"Invalid position change: {payload!r}", code="invalid_payload")
+        # A plain number is a price (the app's Positions page writes them so).
+        sl, tp = (Level.parse({"price": raw} if isinstance(raw, int | float) else raw)
+                  for raw in (payload.get("sl"), payload.get("tp")))
+        if sl is None and tp is None:
+            raise UserError("The change names no new stop loss or take profit.", code="invalid_payload")
+        return ModifyInstruction(str(symbol) if symbol else None, str(side),
+                                 int(ticket) if ticket is not None else None, sl, tp, payload.get("strategy_id"),
+                                 payload.get("signal_id"))

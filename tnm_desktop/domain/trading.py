@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.orders import TradingWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,12 @@ class Strategy:
     created_at: datetime
     updated_at: datetime
     opposite_signal: str = "close"  # Opposite: "close" | "reverse" | "hedge"
+    # How PineConnector's sl=/tp= and price= are read ("pips", "price", "percent"), what accfilter=
+    # compares with, and when entries are allowed (None: always). See domain/orders.py.
+    target_type: str = "pips"
+    entry_type: str = "pips"
+    account_filter: str = "balance"
+    trading_window: TradingWindow | None = None
 
     def webhook_url(self, base_url: str) -> str:
         """The URL to paste into TradingView."""
@@ -145,6 +152,9 @@ class Strategy:
             is_enabled=bool(row.get("is_enabled", True)),
             created_at=c.moment(row["created_at"]), updated_at=c.moment(row["updated_at"]),
             opposite_signal=str(row.get("opposite_signal") or "close"),
+            target_type=str(row.get("target_type") or "pips"), entry_type=str(row.get("entry_type") or "pips"),
+            account_filter=str(row.get("account_filter") or "balance"),
+            trading_window=TradingWindow.parse(c.json_value(row.get("trading_window"))),
         )
 
 
@@ -158,13 +168,19 @@ class StrategyDraft:
     allowed_pairs: tuple[str, ...] | None = None
     is_enabled: bool = True
     opposite_signal: str = "close"
+    target_type: str = "pips"
+    entry_type: str = "pips"
+    account_filter: str = "balance"
+    trading_window: TradingWindow | None = None
 
     def to_row(self) -> dict[str, object]:
         """The columns to write."""
         return {"name": self.name, "broker_connection_id": self.broker_connection_id,
                 "risk_override_pct": self.risk_override_pct,
                 "allowed_pairs": list(self.allowed_pairs) if self.allowed_pairs is not None else None,
-                "is_enabled": self.is_enabled, "opposite_signal": self.opposite_signal}
+                "is_enabled": self.is_enabled, "opposite_signal": self.opposite_signal,
+                "target_type": self.target_type, "entry_type": self.entry_type, "account_filter": self.account_filter,
+                "trading_window": self.trading_window.to_json() if self.trading_window else None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +236,11 @@ class Signal:
             error_message=c.opt_text(row.get("error_message")), job_id=c.opt_text(row.get("job_id")),
             received_at=c.moment(row["received_at"]), resolved_at=c.opt_moment(row.get("resolved_at")),
         )
+
+
+# What a page of the signal log reads of each row: all but the raw payload (the detail's).
+PAGE_COLUMNS = ("id", "strategy_id", "symbol", "action", "price", "status", "fill_price", "broker_order_id",
+                "error_message", "job_id", "received_at", "resolved_at")
 
 
 @dataclass(frozen=True, slots=True)

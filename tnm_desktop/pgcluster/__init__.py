@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tnm_desktop import files
 from tnm_desktop.pgcluster import migrate
 from tnm_desktop.pgcluster.cluster import DATABASE, LocalCluster, find_postgres, free_port
 
@@ -31,7 +32,10 @@ def up(root: Path, *, port: int | None = None, fast: bool = False,
         The cluster and the migrations that were applied now.
     """
     cluster = LocalCluster(root, fast=fast)
-    cluster.start(port)
+    try:
+        cluster.start(port)
+    except OSError as exc:
+        raise files.problem(exc, "the database folder", root) from exc
     ensure_database(cluster, dbname)
     with psycopg.connect(cluster.conninfo(dbname=dbname), autocommit=True) as conn:
         migrate.apply_compat(conn)

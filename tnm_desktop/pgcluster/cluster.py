@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from tnm_desktop import files
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.pgcluster.embedded import embedded_bindir
 
@@ -263,6 +264,10 @@ class LocalCluster:
             return False
         result = self._run([self.install.tool("pg_ctl"), "status", "-D", str(self.data_dir)],
                            check=False)
+        if result.returncode not in (0, 3):  # 3: not running; 4: the folder cannot be reached
+            raise OperationalError(f"Cannot tell whether the database in {self.root} runs: "
+                                   f"{(result.stderr or result.stdout).strip().splitlines()[-1]}",
+                                   code="db_dir_unreachable")
         return result.returncode == 0
 
     def conninfo(self, user: str = SUPERUSER, dbname: str = DATABASE) -> str:
@@ -345,11 +350,12 @@ class LocalCluster:
         self._chown(path)
 
     def _read_state(self) -> dict[str, int | str]:
-        try:
-            data: dict[str, int | str] = json.loads(self._state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        data = files.read_json_object(self._state_file, "the database's state file")
+        if data is None:
             return {}
-        return data
+        if not all(isinstance(v, int | str) and not isinstance(v, bool) for v in data.values()):
+            raise files.damaged("the database's state file", self._state_file, "a value is not a number or a name")
+        return {k: v for k, v in data.items() if isinstance(v, int | str)}
 
     def _write_state(self, state: dict[str, int | str]) -> None:
         self._state_file.write_text(json.dumps(state), encoding="utf-8")

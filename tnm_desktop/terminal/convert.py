@@ -19,6 +19,7 @@ from tnm_desktop.terminal.port import (
     DealKind,
     FillingMode,
     OrderRecord,
+    PendingKind,
     Position,
     Side,
     SymbolSpec,
@@ -85,7 +86,16 @@ def symbol_spec(info: Any) -> SymbolSpec:
         stops_level=int(info.trade_stops_level), trade_mode=_TRADE_MODES.get(int(info.trade_mode), TradeMode.DISABLED),
         currency_base=str(info.currency_base), currency_profit=str(info.currency_profit),
         currency_margin=str(info.currency_margin), path=str(info.path),
-        calc_mode=_CALC_MODES.get(int(info.trade_calc_mode), "exchange"))
+        calc_mode=_CALC_MODES.get(int(info.trade_calc_mode), "exchange"), freeze_level=int(info.trade_freeze_level),
+        pending_kinds=pending_kinds(info))
+
+
+def pending_kinds(info: Any) -> tuple[PendingKind, ...]:
+    """Return the pending order kinds a symbol accepts (its ``order_mode`` flags)."""
+    flags = int(info.order_mode)
+    kinds = ((PendingKind.LIMIT, mt5.SYMBOL_ORDER_LIMIT), (PendingKind.STOP, mt5.SYMBOL_ORDER_STOP),
+             (PendingKind.STOP_LIMIT, mt5.SYMBOL_ORDER_STOP_LIMIT))
+    return tuple(kind for kind, flag in kinds if flags & flag)
 
 
 def account(info: Any) -> AccountSnapshot:
@@ -110,12 +120,14 @@ def position(record: Any, offset: timedelta) -> Position:
 def order(record: Any, offset: timedelta) -> OrderRecord:
     """Return a ``TradeOrder`` as an :class:`OrderRecord`."""
     done = int(record.time_done_msc)
+    expires = int(record.time_expiration)
     return OrderRecord(
         ticket=int(record.ticket), symbol=str(record.symbol), order_type=int(record.type), state=int(record.state),
         volume_initial=float(record.volume_initial), volume_current=float(record.volume_current),
         price_open=float(record.price_open), sl=_level(record.sl), tp=_level(record.tp), magic=int(record.magic),
         comment=str(record.comment), position_id=int(record.position_id),
-        setup_at=utc(int(record.time_setup_msc), offset), done_at=utc(done, offset) if done else None)
+        setup_at=utc(int(record.time_setup_msc), offset), done_at=utc(done, offset) if done else None,
+        stoplimit=_level(record.price_stoplimit), expires_at=utc(expires * 1000, offset) if expires else None)
 
 
 def deal(record: Any, offset: timedelta) -> Deal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -24,12 +25,12 @@ from tnm_desktop.terminal.port import (
     AccountSnapshot,
     Candle,
     ChangeOutcome,
-    ChangeStatus,
     ConnectSettings,
     Deal,
     MarketOrder,
     OrderOutcome,
     OrderRecord,
+    PendingOrder,
     Position,
     Quote,
     Side,
@@ -38,12 +39,14 @@ from tnm_desktop.terminal.port import (
     Timeframe,
     TokenMatches,
 )
-from tnm_desktop.terminal.sending import AUTO_TRADING_OFF, OrderSender
+from tnm_desktop.terminal.sending import AUTO_TRADING_OFF, NOT_LOGGED_IN, OrderSender
 
 T = TypeVar("T")
 
-NOT_LOGGED_IN = ("MetaTrader 5 is not logged in to a trading account. Log in to your account in the terminal "
-                 "(File \u2192 Login to Trade Account), then resume the agent.")
+# A symbol's contract data read for sizing is reused for the order right after it (its filling
+# modes, its volume step): an order is one call to the terminal on top of the sizing reads, not
+# four. A refused order, a reconnection or a minute drops it.
+_SPEC_TTL = 60.0
 _OFFSET_TTL = timedelta(hours=1)  # re-measure hourly: servers switch to summer time
 _OFFSET_STEP_S = 900  # offsets are whole quarter hours; ticks are a little late
 
@@ -95,6 +98,7 @@ class Mt5Terminal:
         self._offset: timedelta | None = None
         self._offset_at = datetime.min.replace(tzinfo=UTC)
         self._used: dict[str, None] = {}  # symbols traded or quoted, newest last: their ticks date the server
+        self._specs: dict[str, tuple[SymbolSpec, float]] = {}  # (contract data, monotonic time read)
         self._sender = OrderSender(api, self._get, self._lost, price_retries)
 
     def __repr__(self) -> str:
@@ -108,6 +112,7 @@ class Mt5Terminal:
             if settings is not None:
                 self._settings = settings
             self._connected = False
+            self._specs.clear()
             self._initialize()
             return self.status()
 
@@ -135,6 +140,7 @@ class Mt5Terminal:
 
     def _lost(self) -> None:
         self._connected = False  # the next call initializes again, as a restarted terminal needs
+        self._specs.clear()
 
     def _failure(self, what: str) -> TnmError:
         code, message = self._api.last_error()
@@ -174,6 +180,7 @@ class Mt5Terminal:
             account = self._api.account_info()
             if account is None and self._api.last_error()[0] in mt5.IPC_ERRORS:
                 raise self._failure("read the account")
+            self._learn_margin_mode(account)
             return TerminalStatus(connected=bool(info.connected), trade_allowed=bool(info.trade_allowed),
                                   login=int(account.login) if account else None,
                                   server=str(account.server) if account else None,
@@ -188,9 +195,12 @@ class Mt5Terminal:
                 if self._api.last_error()[0] in mt5.IPC_ERRORS:
                     raise self._failure("read the account")
                 raise OperationalError(NOT_LOGGED_IN, code="terminal_not_logged_in")
+            self._learn_margin_mode(info)
             return convert.account(info)
 
     def _ready_to_trade(self) -> None:
+        # Before a pending order or a change (rare, unlike market orders, whose own answer says the
+        # same): a clear reason before anything is sent.
         info = self._get("read the terminal's state", self._api.terminal_info)
         if not info.connected:
             raise TransientError("MetaTrader 5 has no connection to the broker's trade server; nothing was sent.",
@@ -198,6 +208,9 @@ class Mt5Terminal:
         if not info.trade_allowed:
             raise OperationalError(AUTO_TRADING_OFF, code="auto_trading_disabled")
         self.account()
+
+    def _learn_margin_mode(self, info: Any) -> None:
+        self._sender.hedging = info is not None and int(info.margin_mode) == mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
 
     # -- symbols and prices ----------------------------------------------------------------
 
@@ -217,7 +230,20 @@ class Mt5Terminal:
                 info = self._get(f"read {name}", lambda: self._api.symbol_info(name))
             self._used.pop(name, None)
             self._used[name] = None
-            return convert.symbol_spec(info)
+            spec = convert.symbol_spec(info)
+            self._specs[name] = (spec, time.monotonic())
+            return spec
+
+    def _order_spec(self, name: str) -> SymbolSpec:
+        known = self._specs.get(name)
+        if known is not None and time.monotonic() - known[1] < _SPEC_TTL:
+            return known[0]
+        return self.symbol(name)
+
+    def _sent(self, name: str, outcome: OrderOutcome) -> OrderOutcome:
+        if not outcome.executed:
+            self._specs.pop(name, None)  # the refusal may come from contract data the broker changed
+        return outcome
 
     def symbol_names(self, group: str | None = None) -> tuple[str, ...]:
         """Return the broker's symbol names (optionally an MT5 group mask such as ``"*USD*"``)."""
@@ -242,31 +268,67 @@ class Mt5Terminal:
     # -- orders ----------------------------------------------------------------------------
 
     def send_market_order(self, order: MarketOrder) -> OrderOutcome:
-        """Send a market order; retry what is safe to retry; classify the result."""
+        """Send a market order; retry what is safe to retry; classify the result.
+
+        The terminal's state (connected, auto-trading, logged in) is not asked first: the order's
+        own answer tells each of them, and asking would cost every order two more calls.
+        """
+        with self._lock:
+            self._ensure()
+            spec = self._order_spec(order.symbol)
+            return self._sent(spec.name, self._sender.send(
+                spec, order.side, order.volume, sl=order.sl, tp=order.tp, deviation=order.deviation,
+                magic=order.magic, comment=order.comment, position=0))
+
+    def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
+                       comment: str = "", seen: Position | None = None) -> OrderOutcome:
+        """Close a position, or ``volume`` lots of it (rounded down to the step), by an opposite deal.
+
+        ``seen``: the position as the caller has just read it. If it has closed since, the broker
+        refuses the order (nothing is sent twice).
+        """
+        with self._lock:
+            if seen is not None and seen.ticket == ticket:
+                symbol, held, long = seen.symbol, seen.volume, seen.side is Side.BUY
+            else:
+                found = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
+                if not found:
+                    raise UserError(f"Position #{ticket} is not open; it may have been closed already.",
+                                    code="position_not_open")
+                symbol, held = str(found[0].symbol), float(found[0].volume)
+                long = int(found[0].type) == mt5.POSITION_TYPE_BUY
+            self._ensure()
+            spec = self._order_spec(symbol)
+            lots = held if volume is None else _down_to_step(volume, spec.volume_step)
+            if lots <= 0 or lots > held + 1e-9:
+                raise UserError(f"Cannot close {volume} lots of position #{ticket}, which holds {held}.",
+                                code="invalid_close_volume")
+            side = Side.SELL if long else Side.BUY
+            return self._sent(spec.name, self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation,
+                                                           magic=magic, comment=comment, position=ticket))
+
+    def send_pending_order(self, order: PendingOrder) -> OrderOutcome:
+        """Place a pending order; ``PLACED`` when the broker took it."""
         with self._lock:
             self._ready_to_trade()
             spec = self.symbol(order.symbol)
-            return self._sender.send(spec, order.side, order.volume, sl=order.sl, tp=order.tp,
-                                     deviation=order.deviation, magic=order.magic, comment=order.comment, position=0)
+            if order.kind not in spec.pending_kinds:
+                raise UserError(f"The broker does not accept {order.kind.value.replace('_', '-')} orders on "
+                                f"{spec.name}.", code="order_kind_not_offered")
+            expiration = (None if order.expires_at is None
+                          else convert.server_seconds(order.expires_at, self.server_time_offset()))
+            return self._sender.send_pending(spec, order, expiration)
 
-    def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
-                       comment: str = "") -> OrderOutcome:
-        """Close a position, or ``volume`` lots of it (rounded down to the step), by an opposite deal."""
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> ChangeOutcome:
+        """Set an open position's SL and TP (``None``: none)."""
         with self._lock:
             self._ready_to_trade()
             found = self._get("read the positions", lambda: self._api.positions_get(ticket=ticket))
             if not found:
                 raise UserError(f"Position #{ticket} is not open; it may have been closed already.",
                                 code="position_not_open")
-            record = found[0]
-            spec = self.symbol(str(record.symbol))
-            lots = float(record.volume) if volume is None else _down_to_step(volume, spec.volume_step)
-            if lots <= 0 or lots > float(record.volume) + 1e-9:
-                raise UserError(f"Cannot close {volume} lots of position #{ticket}, which holds {record.volume}.",
-                                code="invalid_close_volume")
-            side = Side.SELL if int(record.type) == mt5.POSITION_TYPE_BUY else Side.BUY
-            return self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation, magic=magic,
-                                     comment=comment, position=ticket)
+            return self._sender.change({"action": mt5.TRADE_ACTION_SLTP, "symbol": str(found[0].symbol),
+                                        "position": ticket, "sl": sl or 0.0, "tp": tp or 0.0})
 
     def remove_order(self, ticket: int) -> ChangeOutcome:
         """Delete a pending order."""
@@ -276,19 +338,7 @@ class Mt5Terminal:
             if not found:
                 raise UserError(f"Order #{ticket} is not pending; it may have triggered, expired or been deleted.",
                                 code="order_not_pending")
-            result = self._api.order_send({"action": mt5.TRADE_ACTION_REMOVE, "order": ticket})
-            if result is None:
-                code, message = self._api.last_error()
-                if code in mt5.IPC_ERRORS:
-                    self._lost()
-                return ChangeOutcome(ChangeStatus.UNKNOWN, None, f"MetaTrader 5 did not answer ({message}).")
-            retcode = int(result.retcode)
-            message = str(result.comment) or mt5.RETCODE_COMMENTS.get(retcode, f"retcode {retcode}")
-            if retcode in (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_NO_CHANGES):
-                return ChangeOutcome(ChangeStatus.DONE, retcode, message)
-            return ChangeOutcome(ChangeStatus.REJECTED, retcode, message)
-
-    # -- positions, history, bars ------------------------------------------------------------
+            return self._sender.change({"action": mt5.TRADE_ACTION_REMOVE, "order": ticket})
 
     def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
         """Return the pending orders (of one symbol)."""
@@ -297,6 +347,8 @@ class Mt5Terminal:
                                 else self._api.orders_get())
             offset = self.server_time_offset()
             return tuple(convert.order(r, offset) for r in records)
+
+    # -- positions, history, bars ------------------------------------------------------------
 
     def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
         """Return the open positions (of one symbol)."""

@@ -177,6 +177,15 @@ SYMBOL_TRADE_EXECUTION_EXCHANGE = 3
 SYMBOL_FILLING_FOK = 1  # MQL5 flag (not exported by the Python package)
 SYMBOL_FILLING_IOC = 2  # MQL5 flag (not exported by the Python package)
 SYMBOL_FILLING_BOC = 4  # MQL5 flag (not exported by the Python package)
+# The order types a symbol accepts (SymbolInfo.order_mode); MQL5 flags the package does not export.
+SYMBOL_ORDER_MARKET = 1
+SYMBOL_ORDER_LIMIT = 2
+SYMBOL_ORDER_STOP = 4
+SYMBOL_ORDER_STOP_LIMIT = 8
+SYMBOL_ORDER_SL = 16
+SYMBOL_ORDER_TP = 32
+SYMBOL_ORDER_CLOSEBY = 64
+SYMBOL_ORDER_ALL = 127
 
 # Accounts.
 ACCOUNT_TRADE_MODE_DEMO = 0

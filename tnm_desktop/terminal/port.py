@@ -35,6 +35,7 @@ class FillStatus(StrEnum):
 
     FILLED = "filled"
     PARTIAL = "partial"
+    PLACED = "placed"  # a pending order the broker accepted: it waits for its price
     REJECTED = "rejected"
     UNKNOWN = "unknown"
 
@@ -45,6 +46,14 @@ class FillingMode(StrEnum):
     FOK = "fok"
     IOC = "ioc"
     RETURN = "return"
+
+
+class PendingKind(StrEnum):
+    """A pending order's kind: a limit (a better price), a stop (a worse one), or a stop that then places a limit."""
+
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
 
 
 class ChangeStatus(StrEnum):
@@ -168,6 +177,8 @@ class SymbolSpec:
     # MT5's SYMBOL_CALC_MODE_* as a word: forex, forex_no_leverage, futures, cfd, cfd_index,
     # cfd_leverage, exchange (stocks and the like); empty when unknown.
     calc_mode: str = ""
+    freeze_level: int = 0  # no change of an order or stop this close to the market, in points
+    pending_kinds: tuple[PendingKind, ...] = (PendingKind.LIMIT, PendingKind.STOP)  # what the broker accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +205,28 @@ class MarketOrder:
     sl: float | None = None
     tp: float | None = None
     deviation: int = 20
+    magic: int = 0
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """A pending order to place.
+
+    ``price`` is where a limit or stop order triggers; a stop-limit order's ``stoplimit`` is the
+    price of the limit order it places when ``price`` is reached. ``expires_at`` (aware UTC) is
+    when the broker deletes it if it has not triggered (``None``: good till cancelled).
+    """
+
+    symbol: str
+    side: Side
+    kind: PendingKind
+    volume: float
+    price: float
+    stoplimit: float | None = None
+    sl: float | None = None
+    tp: float | None = None
+    expires_at: datetime | None = None
     magic: int = 0
     comment: str = ""
 
@@ -285,6 +318,8 @@ class OrderRecord:
     position_id: int
     setup_at: datetime
     done_at: datetime | None
+    stoplimit: float | None = None  # a stop-limit order's limit price
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,16 +424,19 @@ class TerminalPort(Protocol):
         ...
 
     def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
-                       comment: str = "") -> OrderOutcome:
-        """Close a position, or ``volume`` lots of it, by an opposite deal."""
+                       comment: str = "", seen: Position | None = None) -> OrderOutcome:
+        """Close a position, or ``volume`` lots of it, by an opposite deal.
+
+        ``seen`` is the position as the caller has just read it (spares reading it again).
+        """
         ...
 
-    def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
-        """Return the open positions (of one symbol)."""
+    def send_pending_order(self, order: PendingOrder) -> OrderOutcome:
+        """Place a pending order (``PLACED`` when the broker took it); classify the result."""
         ...
 
-    def position(self, ticket: int) -> Position | None:
-        """Return one open position, or ``None`` if it is not open."""
+    def modify_position(self, ticket: int, sl: float | None, tp: float | None) -> ChangeOutcome:
+        """Set an open position's stop loss and take profit (``None``: none); an unchanged request is done."""
         ...
 
     def remove_order(self, ticket: int) -> ChangeOutcome:
@@ -411,6 +449,14 @@ class TerminalPort(Protocol):
 
     def orders(self, symbol: str | None = None) -> tuple[OrderRecord, ...]:
         """Return the pending orders (of one symbol)."""
+        ...
+
+    def positions(self, symbol: str | None = None) -> tuple[Position, ...]:
+        """Return the open positions (of one symbol)."""
+        ...
+
+    def position(self, ticket: int) -> Position | None:
+        """Return one open position, or ``None`` if it is not open."""
         ...
 
     def find_by_token(self, token: str, *, lookback: timedelta = timedelta(days=30)) -> TokenMatches:

@@ -1,4 +1,4 @@
-"""The aiohttp application: ``POST /tv/<secret>`` and ``GET /healthz``.
+"""The aiohttp application: ``POST /tv/<secret>`` and ``GET /healthz`` (also ``/tv/healthz``).
 
 HTTP status of an answer (the body is always ``{"signal_id", "status", "reason"}``):
 
@@ -8,6 +8,7 @@ duplicate (TradingView delivered it twice)  200
 malformed body (not JSON, not PineConnector) 400
 disabled strategy, trading off, no agent   403
 unknown or wrong secret (one fixed body)   404
+not POST (GET /tv/<secret>, …)             405
 body did not arrive in time                408
 body too large                             413
 invalid alert (the reason says why)        422
@@ -30,20 +31,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from tnm_desktop.errors import TransientError
-from tnm_desktop.webhook.config import ANSWER_WITHIN_SECONDS, ReceiverConfig, secret_digest, secret_tag
+from tnm_desktop.webhook.config import ANSWER_WITHIN_SECONDS, ReceiverConfig, secret_digest
 from tnm_desktop.webhook.ingest import Ingestor, IngestRefused, IngestResult
 from tnm_desktop.webhook.ratelimit import RateLimiter
 
 log = logging.getLogger("tnm_desktop.webhook")
-access_log = logging.getLogger("tnm_desktop.webhook.access")
 
 _HTTP_STATUS = {"accepted": 200, "duplicate": 200, "malformed": 400, "disabled": 403, "not_found": 404,
                 "too_large": 413, "invalid": 422}
 # One body for every unknown secret and every unknown path: nothing tells them apart.
 _NOT_FOUND = {"signal_id": None, "status": "not_found", "reason": "not found"}
+_WRONG_METHOD = {"signal_id": None, "status": "not_found", "reason": "send alerts with POST"}
 _PROCESSING_FAILED = "the alert could not be processed"
 
 CONFIG_KEY = web.AppKey("config", ReceiverConfig)
@@ -58,22 +58,6 @@ class _Refusal:
     reason: str
     http_status: int
     retry_after: int | None = None
-
-
-def redact_path(path: str) -> str:
-    """The request path with any webhook secret replaced by its short tag."""
-    if path.startswith("/tv/"):
-        return "/tv/" + secret_tag(path[4:])
-    return path
-
-
-class RedactingAccessLogger(AbstractAccessLogger):
-    """Access log lines without the secret (it is in the URL) and without the query string."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        """Write one line per request."""
-        self.logger.info("%s %s %s %.1f ms", request.method, redact_path(request.path), response.status,
-                         time * 1000)
 
 
 def _answer(result: IngestResult | None, http_status: int, retry_after: int | None = None) -> web.Response:
@@ -149,8 +133,11 @@ async def receive_alert(request: web.Request) -> web.Response:
         http_status, retry_after = refusal.http_status, refusal.retry_after
     else:
         http_status, retry_after = _HTTP_STATUS.get(result.code, 422), None
+    # The database's reason may quote the body, which may hold anything (a secret too): only the
+    # receiver's own reasons are logged; the signal log has the rest.
+    own_reason = f" ({refusal.reason})" if refusal is not None and result.code == "rejected" else ""
     log.info("strategy %s: %s %s in %.0f ms%s", tag, http_status, result.code,
-             (time.monotonic() - started) * 1000, f" ({result.reason})" if result.reason else "")
+             (time.monotonic() - started) * 1000, own_reason)
     return _answer(result, http_status, retry_after)
 
 
@@ -166,20 +153,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def not_found_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer unknown paths with the same body as an unknown secret."""
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer unknown paths with the same body as an unknown secret, and a wrong method in JSON too."""
     try:
         return await handler(request)
     except web.HTTPNotFound:
         return web.json_response(_NOT_FOUND, status=404)
+    except web.HTTPMethodNotAllowed as exc:
+        return web.json_response(_WRONG_METHOD, status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))})
 
 
 def create_app(config: ReceiverConfig, ingestor: Ingestor, limiter: RateLimiter | None = None) -> web.Application:
     """Build the receiver's application around an (opened) ingestor."""
-    app = web.Application(middlewares=[not_found_as_json])
+    app = web.Application(middlewares=[errors_as_json])
     app[CONFIG_KEY] = config
     app[INGESTOR_KEY] = ingestor
     app[LIMITER_KEY] = limiter or RateLimiter(config.rate_per_second, config.burst)
     app.router.add_post("/tv/{secret}", receive_alert)
     app.router.add_get("/healthz", health)
+    # Where the Edge Function's platform serves only /tv/…, its health check is here: the same.
+    app.router.add_get("/tv/healthz", health)
     return app

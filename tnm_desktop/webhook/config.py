@@ -26,6 +26,8 @@ class ReceiverConfig:
         burst: Requests a strategy may send at once before the rate applies.
         max_body_bytes: A longer body is answered 413 without being read further.
         read_timeout: Seconds the whole body may take to arrive.
+        idle_timeout: Seconds a connection may stay open without a request arriving (from when
+            it opens, or since the last answer on it); then it is closed.
         statement_timeout_ms: Limit of one ingestion call inside the database.
         pool_size: Database connections at most.
         pool_timeout: Seconds to wait for a database connection before answering 503.
@@ -39,6 +41,7 @@ class ReceiverConfig:
     burst: int = 20
     max_body_bytes: int = 64 * 1024
     read_timeout: float = 1.0
+    idle_timeout: float = 15.0
     statement_timeout_ms: int = 1500
     pool_size: int = 4
     pool_timeout: float = 1.0
@@ -49,6 +52,8 @@ class ReceiverConfig:
             raise ValueError("rate_per_second must be positive and burst at least 1")
         if self.max_body_bytes < 1 or self.pool_size < 1:
             raise ValueError("max_body_bytes and pool_size must be positive")
+        if self.read_timeout <= 0 or self.idle_timeout <= 0:
+            raise ValueError("read_timeout and idle_timeout must be positive")
 
 
 def secret_digest(secret: str) -> str:

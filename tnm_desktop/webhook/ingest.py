@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from tnm_desktop.data.pool_log import quiet_pool_warnings
 from tnm_desktop.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,13 @@ class Ingestor:
     def __init__(self, database_url: str, *, pool_size: int = 4, pool_timeout: float = 1.0,
                  statement_timeout_ms: int = 1500) -> None:
         self._timeout_ms = statement_timeout_ms
+        quiet_pool_warnings()  # one warning per outage, not one per reconnection attempt
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             database_url, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False,
             name="tnm-webhook", configure=self._configure, check=AsyncConnectionPool.check_connection,
-            reconnect_timeout=60.0,
+            # Short: the pool's reconnection backoff doubles until this, so a database back after a
+            # long outage would otherwise wait up to a minute for the next attempt (issue 15).
+            reconnect_timeout=5.0,
             # No server-side prepared statements: they break behind PgBouncer-style poolers.
             kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 3,
                     "application_name": "tnm-webhook"},

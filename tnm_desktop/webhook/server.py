@@ -19,9 +19,10 @@ from aiohttp import web
 
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.loops import LoopFactory, selector_loop, stop_on_signals
-from tnm_desktop.webhook.app import RedactingAccessLogger, create_app
+from tnm_desktop.webhook.app import create_app
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.ingest import Ingestor
+from tnm_desktop.webhook.logs import ACCESS_LOGGER, RedactingAccessLogger, ServerErrorLog
 
 log = logging.getLogger("tnm_desktop.webhook")
 
@@ -50,10 +51,13 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
     """
     ingestor = Ingestor(config.database_url, pool_size=config.pool_size, pool_timeout=config.pool_timeout,
                         statement_timeout_ms=config.statement_timeout_ms)
-    await ingestor.open()
     runner = web.AppRunner(create_app(config, ingestor), handle_signals=False,
                            access_log_class=RedactingAccessLogger,
-                           access_log=logging.getLogger("tnm_desktop.webhook.access"),
+                           access_log=logging.getLogger(ACCESS_LOGGER),
+                           # aiohttp's own reports quote raw request lines: one safe line instead.
+                           logger=ServerErrorLog(),
+                           # Also closes a connection that never sends a request (aiohttp >= 3.14.5).
+                           keepalive_timeout=config.idle_timeout,
                            # Requests in flight get this long to finish on stop.
                            shutdown_timeout=5.0,
                            # Drain the rest of an oversized body briefly, then drop the connection.
@@ -69,6 +73,8 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
             raise OperationalError(f"The webhook receiver cannot listen: {config.host} port {config.port} {why}.",
                                    code="receiver_port") from exc
         raise
+    # Connecting starts once the port is ours: a receiver that cannot listen says only that.
+    await ingestor.open()
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in str(host) else str(host)
     running = RunningReceiver(f"http://{shown}:{port}", runner, ingestor)

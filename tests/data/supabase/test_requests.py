@@ -89,7 +89,8 @@ async def test_the_signal_log_is_an_rpc_with_named_arguments(db: Db, project: Su
                                       after=cursor, limit=50)
 
     (request,) = project.http.of("POST", "/rest/v1/rpc/signal_page")
-    assert request.query == []
+    assert request.query == [("select", "id,strategy_id,symbol,action,price,status,fill_price,broker_order_id,"
+                                        "error_message,job_id,received_at,resolved_at")]  # no raw payloads
     assert request.body == {
         "p_strategy_id": strategy.id, "p_status": "pending", "p_symbol": None, "p_since": None, "p_until": None,
         "p_after_received_at": "2026-11-20T09:00:00+00:00", "p_after_id": first, "p_limit": 50}
@@ -119,4 +120,25 @@ async def test_an_agent_call_carries_the_pairing_key_in_the_body_only(db: Db, pr
 
     (request,) = project.http.of("POST", "/rest/v1/rpc/claim_next_job")
     assert request.body == {"p_agent_id": agent.id, "p_pairing_key": agent.key, "p_lease_seconds": 30}
+    assert agent.key not in str(request.query) and all(agent.key not in v for v in request.headers.values())
+
+
+async def test_completing_and_claiming_is_one_rpc_with_the_key_in_the_body(db: Db, project: SupabaseProject,
+                                                                         make_adapter: MakeAdapter) -> None:
+    from tnm_desktop.domain import AgentCredentials
+
+    user = db.create_user()
+    agent = db.create_agent(user)
+    db.admin.execute("insert into jobs (user_id, job_type) select %s, 'get_account' from generate_series(1, 2)",
+                     (user.id,))
+    adapter = await signed_in(make_adapter, user)
+    creds = AgentCredentials(agent.id, agent.key)
+    claimed = await adapter.claim_job(creds)
+    assert claimed is not None
+    following = await adapter.complete_and_claim(creds, claimed, {"ok": True}, lease_seconds=45)
+    assert following is not None and following.job.id != claimed.job.id
+
+    (request,) = project.http.of("POST", "/rest/v1/rpc/complete_and_claim_next")
+    assert request.body == {"p_agent_id": agent.id, "p_pairing_key": agent.key, "p_job_id": claimed.job.id,
+                            "p_lease_token": claimed.lease_token, "p_result": {"ok": True}, "p_lease_seconds": 45}
     assert agent.key not in str(request.query) and all(agent.key not in v for v in request.headers.values())

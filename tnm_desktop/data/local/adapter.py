@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from tnm_desktop.data.local.auth import LocalAuth
 from tnm_desktop.data.local.db import UserDb
+from tnm_desktop.data.local.orders import OrderQueries
 from tnm_desktop.data.local.queries import LocalQueries
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import (
@@ -34,7 +35,7 @@ _AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server,
                   "last_heartbeat_at, last_error, agent_version, pairing_key_prefix, revoked_at, created_at")
 
 
-class LocalAdapter(LocalQueries):
+class LocalAdapter(OrderQueries, LocalQueries):
     """The data port for a local workspace.
 
     Args:
@@ -253,9 +254,11 @@ class LocalAdapter(LocalQueries):
         _check_strategy(draft)
         return Strategy.from_row(await self._db.one(
             "insert into tv_strategies (user_id, name, broker_connection_id, risk_override_pct, "
-            "allowed_pairs, is_enabled, opposite_signal) values (%(user_id)s, %(name)s, %(broker_connection_id)s, "
-            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s, %(opposite_signal)s) returning *",
-            {**draft.to_row(), "user_id": self._user_id()}))
+            "allowed_pairs, is_enabled, opposite_signal, target_type, entry_type, account_filter, trading_window) "
+            "values (%(user_id)s, %(name)s, %(broker_connection_id)s, "
+            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s, %(opposite_signal)s, %(target_type)s, "
+            "%(entry_type)s, %(account_filter)s, %(trading_window)s) returning *",
+            {**_strategy_row(draft), "user_id": self._user_id()}))
 
     async def update_strategy(self, strategy_id: str, draft: StrategyDraft) -> Strategy:
         """Edit a strategy (its secret stays)."""
@@ -263,8 +266,10 @@ class LocalAdapter(LocalQueries):
         return Strategy.from_row(await self._db.one(
             "update tv_strategies set name = %(name)s, broker_connection_id = %(broker_connection_id)s, "
             "risk_override_pct = %(risk_override_pct)s, allowed_pairs = %(allowed_pairs)s, "
-            "is_enabled = %(is_enabled)s, opposite_signal = %(opposite_signal)s where id = %(id)s returning *",
-            {**draft.to_row(), "id": strategy_id}, missing="Strategy not found."))
+            "is_enabled = %(is_enabled)s, opposite_signal = %(opposite_signal)s, target_type = %(target_type)s, "
+            "entry_type = %(entry_type)s, account_filter = %(account_filter)s, trading_window = %(trading_window)s "
+            "where id = %(id)s returning *",
+            {**_strategy_row(draft), "id": strategy_id}, missing="Strategy not found."))
 
     async def set_strategy_enabled(self, strategy_id: str, enabled: bool) -> Strategy:
         """Enable or disable a strategy: a disabled one logs alerts as discarded."""
@@ -302,6 +307,13 @@ def _broker_row(draft: BrokerConnectionDraft) -> dict[str, object]:
     row = draft.to_row()
     row["symbol_map"] = Jsonb(json.loads(json.dumps(row["symbol_map"])))
     row["pip_sizes"] = Jsonb(json.loads(json.dumps(row["pip_sizes"])))
+    return row
+
+
+def _strategy_row(draft: StrategyDraft) -> dict[str, object]:
+    row = draft.to_row()
+    window = row["trading_window"]
+    row["trading_window"] = Jsonb(window) if window is not None else None
     return row
 
 

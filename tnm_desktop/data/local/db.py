@@ -13,6 +13,8 @@ lives on the shared selector loop thread instead (:func:`tnm_desktop.loops.on_se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import weakref
@@ -24,12 +26,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tnm_desktop.data.errors import translate
+from tnm_desktop.data.pool_log import quiet_pool_warnings
 from tnm_desktop.errors import TransientError, UserError
 from tnm_desktop.loops import on_selector_loop
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+_WAIT_S = 5.0  # for a connection, and between reconnection attempts at most
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 
@@ -50,11 +54,16 @@ class UserDb:
     """
 
     def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        # The pool's reconnection backoff doubles from 1 s until ``reconnect_timeout``, when it
+        # gives up until the next request: a short one keeps the attempts a few seconds apart, so
+        # that a database back after a long outage is used within seconds, not a minute later.
         self._pool = AsyncConnectionPool[psycopg.AsyncConnection[Row]](
-            conninfo, min_size=1, max_size=max_size, open=False, timeout=10,
-            connection_class=psycopg.AsyncConnection[Row],
+            conninfo, min_size=1, max_size=max_size, open=False, timeout=_WAIT_S,
+            reconnect_timeout=_WAIT_S, connection_class=psycopg.AsyncConnection[Row],
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
+        self._checking: asyncio.Task[None] | None = None
+        quiet_pool_warnings()
         self._claims: str | None = None
         self._opened = False
         # The claims each pooled connection was set up with.
@@ -85,6 +94,11 @@ class UserDb:
         await on_selector_loop(self._close)
 
     async def _close(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
+            self._checking = None
         if self._opened:
             await self._pool.close()
             self._opened = False
@@ -112,7 +126,20 @@ class UserDb:
         except PoolTimeout as exc:
             raise TransientError("The local database cannot be reached.", code="offline") from exc
         except psycopg.Error as exc:
-            raise translated(exc) from exc
+            error = translated(exc)
+            if isinstance(error, TransientError):
+                self._check_soon()
+            raise error from exc
+
+    def _check_soon(self) -> None:
+        # A connection broke: the idle ones most likely did too (the server went away). Checking
+        # them now spares the calls after its return a broken connection each.
+        if self._opened and (self._checking is None or self._checking.done()):
+            self._checking = asyncio.get_running_loop().create_task(self._check(), name="pool-check")
+
+    async def _check(self) -> None:
+        with contextlib.suppress(psycopg.Error, OSError, PoolTimeout):
+            await self._pool.check()
 
     async def row(self, query: LiteralString, params: Params = None) -> Row | None:
         """Run one statement as the user; return its first row."""

@@ -37,7 +37,7 @@ class LocalListener:
     subscriber receives is exactly what RLS lets that user see.
     """
 
-    def __init__(self, conninfo: str, user_id: str, feed: ChangeFeed, *, max_backoff: float = 10.0) -> None:
+    def __init__(self, conninfo: str, user_id: str, feed: ChangeFeed, *, max_backoff: float = 2.0) -> None:
         self._conninfo = conninfo
         self._channel = channel_of(user_id)
         self.feed = feed
@@ -89,22 +89,29 @@ class LocalListener:
             self._to_feed(self._ended.set)
 
     async def _run(self) -> None:
+        # The backoff stays short: whoever waits for the database to come back (the agent after an
+        # outage) hears it from here within seconds. Each outage is logged once, not per attempt.
         delay = 0.25
+        logged = False
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             except (psycopg.Error, OSError) as exc:
-                log.info("live updates: cannot connect (%s); polling", exc)
+                if not logged:
+                    log.info("live updates: cannot connect (%s); polling until it is back", exc)
+                logged = True
                 self._to_feed(self._down)
             else:
                 try:
                     await conn.execute(sql.SQL("listen {}").format(sql.Identifier(self._channel)))
                     self._to_feed(self.feed.channel_up)
                     self._to_feed(self._first_attempt.set)
-                    delay = 0.25
+                    delay, logged = 0.25, False
                     await self._listen(conn)
                 except (psycopg.Error, OSError) as exc:
-                    log.info("live updates: connection lost (%s); polling until it is back", exc)
+                    if not logged:
+                        log.info("live updates: connection lost (%s); polling until it is back", exc)
+                    logged = True
                     self._to_feed(self._down)
                 finally:
                     with contextlib.suppress(psycopg.Error, OSError):

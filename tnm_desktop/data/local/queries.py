@@ -34,9 +34,15 @@ from tnm_desktop.domain import (
 )
 from tnm_desktop.domain import convert as c
 from tnm_desktop.domain.risk import DailyLossLock, RiskState
+from tnm_desktop.domain.trading import PAGE_COLUMNS
 
 _VERSION_LIST = ("id, project_id, version_number, origin, note, parameters, compile_status, "
                  "compile_log, compiled_at, created_at")
+
+
+# A page of the signal log: its columns, ids as text (no UUID objects to build and print again).
+_PAGE = "select " + ", ".join(f"{name}::text as {name}" if name in ("id", "strategy_id", "job_id") else name
+                              for name in PAGE_COLUMNS)
 
 
 def _json(value: Any) -> Jsonb:
@@ -58,9 +64,9 @@ class LocalQueries:
 
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
                            limit: int = 200) -> list[Signal]:
-        """One page of the signal log, newest first."""
+        """One page of the signal log, newest first (without raw payloads: decoding them was half a page's cost)."""
         rows = await self._db.rows(
-            "select * from signal_page(%s, %s, %s, %s, %s, %s, %s, %s)",
+            _PAGE + " from signal_page(%s, %s, %s, %s, %s, %s, %s, %s)",
             (filters.strategy_id, filters.status.value if filters.status else None, filters.symbol,
              filters.since, filters.until, after.received_at if after else None,
              after.id if after else None, limit))
@@ -211,6 +217,14 @@ class LocalQueries:
         return Job.from_row(await self._db.one(
             "select * from complete_job(%s, %s, %s, %s, %s)",
             (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result))))
+
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job in one round trip and one commit."""
+        row = await self._db.row("select * from complete_and_claim_next(%s, %s, %s, %s, %s, %s)",
+                                 (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result),
+                                  lease_seconds))
+        return ClaimedJob.from_row(row) if row else None
 
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,

@@ -27,6 +27,7 @@ from tnm_desktop.domain import (
     TradingAccount,
 )
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.trading import PAGE_COLUMNS
 
 VERSION_LIST = ("id,project_id,version_number,origin,note,parameters,compile_status,compile_log,compiled_at,"
                 "created_at")
@@ -43,13 +44,14 @@ class ActivityQueries(QueriesBase):
 
     async def list_signals(self, filters: SignalFilter, *, after: SignalCursor | None = None,
                            limit: int = 200) -> list[Signal]:
-        """One page of the signal log, newest first (``signal_page``)."""
+        """One page of the signal log, newest first (``signal_page``), without raw payloads."""
         args: dict[str, Any] = {
             "p_strategy_id": filters.strategy_id, "p_status": filters.status.value if filters.status else None,
             "p_symbol": filters.symbol, "p_since": _moment(filters.since), "p_until": _moment(filters.until),
             "p_after_received_at": _moment(after.received_at) if after else None,
             "p_after_id": after.id if after else None, "p_limit": limit}
-        return [Signal.from_row(row) for row in await self._rest.rows(lambda r: r.rpc("signal_page", args))]
+        return [Signal.from_row(row) for row in await self._rest.rows(
+            lambda r: r.rpc("signal_page", args).select(",".join(PAGE_COLUMNS)))]
 
     async def count_signals(self, filters: SignalFilter) -> dict[SignalStatus, int]:
         """How many signals of each status match (the status filter itself is ignored)."""

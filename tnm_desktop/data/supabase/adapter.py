@@ -38,6 +38,7 @@ from tnm_desktop.data.supabase.activity import ActivityQueries
 from tnm_desktop.data.supabase.agent_calls import AgentCalls
 from tnm_desktop.data.supabase.errors import auth_error, ends_session, offline, signed_out, transport_error
 from tnm_desktop.data.supabase.live import RealtimeSubscription
+from tnm_desktop.data.supabase.orders import OrderCalls
 from tnm_desktop.data.supabase.queries import AccountQueries
 from tnm_desktop.data.supabase.rest import Rest
 from tnm_desktop.data.supabase.session import SessionKeeper
@@ -72,7 +73,7 @@ class LiveOptions:
     backoff: tuple[float, float] = (0.5, 30.0)
 
 
-class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls):
+class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls, OrderCalls):
     """The data port for a Supabase project.
 
     Args:

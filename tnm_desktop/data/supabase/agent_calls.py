@@ -50,6 +50,14 @@ class AgentCalls(QueriesBase):
         args: dict[str, Any] = {**_held(creds, claimed), "p_result": c.to_json(result)}
         return Job.from_row(await self._rest.single(lambda r: r.rpc("complete_job", args)))
 
+    async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
+                                 lease_seconds: int = 60) -> ClaimedJob | None:
+        """Report success and claim the next waiting job in one request (``complete_and_claim_next``)."""
+        args: dict[str, Any] = {**_held(creds, claimed), "p_result": c.to_json(result),
+                                "p_lease_seconds": lease_seconds}
+        rows = await self._rest.rows(lambda r: r.rpc("complete_and_claim_next", args))
+        return ClaimedJob.from_row(rows[0]) if rows else None
+
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
                        retry: bool = False, retry_delay_seconds: int = 0) -> Job:

@@ -38,8 +38,9 @@ class AccountsView(QWidget):
         self.failures = FailureTableModel(self)
         self.health_view = QTableView()
         self.health_view.setModel(self.health)
-        setup_table(self.health_view, widths={0: 230, 1: 120, 2: 120, 3: 110, 4: 140, 5: 105, 6: 120, 7: 105})
-        remember_columns(self.health_view, ctx.settings, "accounts/health")
+        setup_table(self.health_view, widths={1: 110, 2: 110, 3: 100, 4: 135, 5: 100, 6: 115, 7: 100, 8: 60},
+                    stretch=0)  # the account's name takes the spare width
+        remember_columns(self.health_view, ctx.settings, "accounts/health/v2")
         self.failures_view = QTableView()
         self.failures_view.setModel(self.failures)
         setup_table(self.failures_view, widths={0: 120, 1: 140, 2: 62, 3: 80, 4: 64})

@@ -99,7 +99,7 @@ class AgentView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(f"color: {theme.state_color('idle').name()}")
+        theme.tint(self.hint, "color: {idle}")
         status = QGroupBox("Agent")
         sv = QVBoxLayout(status)
         sv.addWidget(self.state_label)
@@ -264,7 +264,7 @@ class AgentView(QWidget):
         if self.agent is None and self._ctx.agent.control is None:
             text, kind = "Not paired", "idle"
         self.state_label.setText(f"● {text}")
-        self.state_label.setStyleSheet(f"font-size: 15px; font-weight: 600; color: {theme.state_color(kind).name()}")
+        theme.tint(self.state_label, f"font-size: 15px; font-weight: 600; color: {{{kind}}}")
         self.detail_label.setText(self.detail)
         self.detail_label.setVisible(bool(self.detail))
         control = self._ctx.agent.control

@@ -53,6 +53,16 @@ def symbol_map_of(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return mapping
 
 
+def _likely_agent(ctx: ViewContext, agents: list[Agent]) -> str | None:
+    # A new connection is most likely served by the agent running in this app, else by a paired one.
+    control = ctx.agent.control
+    here = getattr(control, "agent_id", None)  # the AgentThread running here knows its agent
+    paired = [a.id for a in agents if a.paired]
+    if here in paired:
+        return here
+    return paired[0] if paired else None
+
+
 class BrokerDialog(QDialog):
     """The broker connection form; saves through the data port.
 
@@ -75,11 +85,12 @@ class BrokerDialog(QDialog):
         self.name.setMaxLength(100)
         self.name.setPlaceholderText("e.g. IC Markets live")
         self.agent = QComboBox()
-        self.agent.addItem("No agent yet", None)
+        self.agent.addItem("No agent yet" if not agents else "None (orders wait for one)", None)
         for agent in agents:
             self.agent.addItem(f"{agent.name} ({agent.machine_name})" if agent.machine_name else agent.name, agent.id)
-        if c is not None and c.agent_id:
-            self.agent.setCurrentIndex(max(self.agent.findData(c.agent_id), 0))
+        chosen = c.agent_id if c is not None else _likely_agent(ctx, agents)
+        if chosen:
+            self.agent.setCurrentIndex(max(self.agent.findData(chosen), 0))
         self.broker_name = QLineEdit(c.broker_name if c else "")
         self.server = QLineEdit(c.server if c else "")
         self.server.setPlaceholderText("e.g. ICMarketsSC-Live07")

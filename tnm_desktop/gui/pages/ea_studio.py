@@ -78,7 +78,7 @@ class EaStudioView(QWidget):
         self.versions = VersionTableModel(self)
         self.versions_view = QTableView()
         self.versions_view.setModel(self.versions)
-        setup_table(self.versions_view, widths={0: 74, 1: 86, 2: 72, 3: 104})
+        setup_table(self.versions_view, widths={0: 55, 1: 90, 2: 70, 3: 90})
         self.versions_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.open_button = QPushButton("Open version")
         self.compare_button = QPushButton("Compare…")
@@ -111,7 +111,7 @@ class EaStudioView(QWidget):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([400, 1000])
+        self.splitter.setSizes([460, 1000])  # at 1280 px: the versions' columns fit, and the editor
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
         save = QAction("Save as new version", self)
@@ -135,6 +135,7 @@ class EaStudioView(QWidget):
         self.panel.diagnostic_activated.connect(self._on_panel_diagnostic_activated)
         self.panel.diagnostics_shown.connect(self._on_panel_diagnostics_shown)
         self.panel.version_changed.connect(self._on_panel_version_changed)
+        self.panel.running_changed.connect(self._on_panel_running_changed)
 
     # Loading --------------------------------------------------------------------------------
 
@@ -366,6 +367,9 @@ class EaStudioView(QWidget):
         if self.versions.find(version_id) is not None:
             self._reload_versions()
 
+    def _on_panel_running_changed(self, _running: bool) -> None:
+        self._refresh_state()
+
     def _on_versions_selection_changed(self, _selected: object, _deselected: object) -> None:
         self._refresh_state()
 
@@ -375,7 +379,7 @@ class EaStudioView(QWidget):
     # State ----------------------------------------------------------------------------------
 
     def _refresh_state(self) -> None:
-        self.pane.show_state(self.project, self.version, self.has_unsaved_changes())
+        self.pane.show_state(self.project, self.version, self.has_unsaved_changes(), running=self.panel.ea_running)
         selected = len(self._selected_versions())
         self.open_button.setEnabled(selected == 1)
         self.compare_button.setEnabled(self.versions.rowCount() >= 2)

@@ -30,6 +30,7 @@ class EditorPane(QWidget):
         super().__init__(parent)
         self.title = QLabel("EA Studio")
         self.title.setStyleSheet("font-size: 15px; font-weight: 600")
+        self.title.setWordWrap(True)  # a long project name must not set the window's minimum width
         self.dirty_label = QLabel()
         self.position_label = QLabel()
         # Wide enough for any position, so moving the cursor does not shift the header.
@@ -52,10 +53,10 @@ class EditorPane(QWidget):
         self.job_buttons = {job_type: QPushButton(text) for job_type, text in JOB_BUTTONS.items()}
         self.job_buttons[JobType.TEST].setToolTip("Run the deployed version in the Strategy Tester.")
         self.job_hint = QLabel()
+        self.job_hint.setWordWrap(True)
 
         head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addStretch(1)
+        head.addWidget(self.title, 1)
         head.addWidget(self.dirty_label)
         head.addSpacing(12)
         head.addWidget(self.position_label)
@@ -67,7 +68,6 @@ class EditorPane(QWidget):
         for button in self.job_buttons.values():
             tools.addWidget(button)
         tools.addStretch(1)
-        tools.addWidget(self.job_hint)
         save_row = QHBoxLayout()
         save_row.addWidget(self.note_edit, 1)
         save_row.addWidget(self.save_button)
@@ -75,6 +75,7 @@ class EditorPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)
         layout.addLayout(tools)
+        layout.addWidget(self.job_hint)  # under the buttons: beside them it set the window's minimum width
         layout.addWidget(self.editor, 1)
         layout.addLayout(save_row)
         self.editor.cursorPositionChanged.connect(self._on_editor_cursor_position_changed)
@@ -85,8 +86,12 @@ class EditorPane(QWidget):
         if project.timeframe in TIMEFRAMES:
             self.timeframe_box.setCurrentText(project.timeframe)
 
-    def show_state(self, project: EaProject | None, version: EaVersion | None, dirty: bool) -> None:
-        """Show what is open, whether it has unsaved edits, and which jobs make sense now."""
+    def show_state(self, project: EaProject | None, version: EaVersion | None, dirty: bool, *,
+                   running: bool = False) -> None:
+        """Show what is open, whether it has unsaved edits, and which jobs make sense now.
+
+        ``running``: the project's EA was last asked to run (not stopped since), so Stop means something.
+        """
         if project is None or version is None:
             self.title.setText("EA Studio")
         else:
@@ -94,14 +99,18 @@ class EditorPane(QWidget):
             self.title.setText(f"{project.name} — v{version.version_number} · "
                                f"{ORIGIN_PHRASE[version.origin]} · {status}")
         self.dirty_label.setText("● Unsaved changes" if dirty else "")
-        self.dirty_label.setStyleSheet(f"color: {theme.state_color('warn').name()}; font-weight: 600")
+        theme.tint(self.dirty_label, "color: {warn}; font-weight: 600")
         self.save_button.setEnabled(dirty)
         compiled = version is not None and version.compile_status == "success"
         for job_type, button in self.job_buttons.items():
             # Jobs act on the saved version: with unsaved edits they would not do what the trader sees.
             button.setEnabled(version is not None and not dirty and (compiled or job_type not in _NEEDS_BUILD))
+        self.job_buttons[JobType.STOP].setEnabled(project is not None and running)
+        self.job_buttons[JobType.STOP].setToolTip("Stop the EA running on the agent's terminal." if running else
+                                                  "Nothing is running: Run starts this EA on the agent's terminal.")
         self.job_hint.setText("Save your edits as a new version to compile them." if dirty else
                               "Compile this version to deploy, run or test it." if version and not compiled else "")
+        self.job_hint.setVisible(bool(self.job_hint.text()))
 
     def _on_editor_cursor_position_changed(self) -> None:
         line, column = self.editor.cursor_line_column()

@@ -8,7 +8,7 @@ whose entries take the editor to their line and column.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QTimer, Signal
@@ -23,6 +23,8 @@ from tnm_desktop.gui.widgets.job_table import JOB_NAMES, JobTableModel, status_t
 from tnm_desktop.gui.widgets.tables import setup_table
 
 EA_JOBS = (JobType.COMPILE, JobType.DEPLOY, JobType.RUN, JobType.STOP, JobType.TEST)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_DID_NOT_RUN = ("failed", "cancelled")
 
 
 def diagnostics_of(job: Job) -> list[Diagnostic]:
@@ -35,20 +37,46 @@ def diagnostics_of(job: Job) -> list[Diagnostic]:
 
 
 def job_log(job: Job) -> str:
-    """The text the Output tab shows for a job."""
-    lines = [f"{JOB_NAMES.get(job.job_type, job.job_type.value)} — {status_text(job.status.value)}",
-             f"Payload: {json.dumps(job.payload, sort_keys=True)}"]
+    """The text the Output tab shows for a job: in words, without ids or raw JSON."""
+    p = job.payload
+    lines = [f"{JOB_NAMES.get(job.job_type, job.job_type.value)} — {status_text(job.status.value)}"]
+    if p.get("project") or p.get("version_number"):
+        lines.append(f"EA: {p.get('project') or '?'}" + (f", version {p['version_number']}" if p.get("version_number")
+                                                          else ""))
+    if p.get("symbol"):
+        lines.append(f"Market: {p['symbol']} {p.get('timeframe') or ''}".rstrip())
     result = job.result if isinstance(job.result, dict) else {}
     if job.error_message:
         lines.append(f"Error: {job.error_message}")
     if result.get("log"):
         lines += ["", str(result["log"]).rstrip()]
     elif result:
-        lines += ["", json.dumps({k: v for k, v in result.items() if k != "diagnostics"}, indent=2,
-                                 sort_keys=True, default=str)]
+        lines += [""] + [f"{_words(key)}: {_value(value)}" for key, value in sorted(result.items())
+                         if key != "diagnostics" and not _internal(key, value)]
     elif not job.status.final:
         lines += ["", "Waiting for the agent…" if job.status.value == "pending" else "Running on the agent…"]
     return "\n".join(lines)
+
+
+def _internal(key: str, value: Any) -> bool:
+    # Ids and tokens mean nothing to a trader.
+    if key == "id" or key.endswith(("_id", "_token")):
+        return True
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{_words(str(k))} {_value(v)}" for k, v in value.items() if not _internal(str(k), v))
+    return str(value)
 
 
 def pick_agent(agents: list[Agent]) -> Agent | None:
@@ -66,12 +94,14 @@ class EaJobsPanel(QTabWidget):
         diagnostics_shown(object): the list of Diagnostic now shown (for the editor's marks).
         version_changed(str): a compile job moved this version's compile state.
         job_enqueued(object): a Job was enqueued.
+        running_changed(bool): whether the project's EA is running now (see :attr:`ea_running`).
     """
 
     diagnostic_activated = Signal(int, int)
     diagnostics_shown = Signal(object)
     version_changed = Signal(str)
     job_enqueued = Signal(object)
+    running_changed = Signal(bool)
 
     def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,6 +142,7 @@ class EaJobsPanel(QTabWidget):
         """Show the jobs of this project."""
         self._project = project
         self._jobs.clear()
+        self.running_changed.emit(False)
         self.jobs.set_jobs([])
         self._show_diagnostics([])
         if project is None:
@@ -124,6 +155,15 @@ class EaJobsPanel(QTabWidget):
         """Show the problems of this version's latest compile."""
         self._version = version
         self._show_latest_compile()
+
+    @property
+    def ea_running(self) -> bool:
+        """Whether the project's EA was last asked to run, and not to stop since (a failed or
+        cancelled request does not count): the one case where Stop has something to stop."""
+        asked = [j for j in self._jobs.values() if j.job_type in (JobType.RUN, JobType.STOP)
+                 and j.status.value not in _DID_NOT_RUN]
+        latest = max(asked, key=lambda j: j.created_at, default=None)
+        return latest is not None and latest.job_type is JobType.RUN
 
     @property
     def agent(self) -> Agent | None:
@@ -153,6 +193,7 @@ class EaJobsPanel(QTabWidget):
         self._jobs = {j.id: j for j in jobs}
         self.jobs.set_jobs(jobs)
         self._show_latest_compile()
+        self.running_changed.emit(self.ea_running)
 
     def _on_job_enqueued(self, job: Job) -> None:
         self._remember(job)
@@ -175,7 +216,10 @@ class EaJobsPanel(QTabWidget):
                     self.setCurrentWidget(self.problems_view)
 
     def _remember(self, job: Job) -> None:
+        was_running = self.ea_running
         self._jobs[job.id] = job
+        if self.ea_running != was_running:
+            self.running_changed.emit(self.ea_running)
         self.jobs.upsert_job(job)
         current = self.jobs.row_at(self.jobs_view.currentIndex().row())
         if current is not None and current.id == job.id:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -76,7 +77,7 @@ class SettingsView(QWidget):
         self.broker_table = QTableView()
         self.broker_table.setObjectName("brokers_table")
         self.broker_table.setModel(self.brokers)
-        setup_table(self.broker_table, widths={0: 150, 1: 100, 2: 150, 3: 80, 4: 60, 5: 60, 7: 120, 8: 60},
+        setup_table(self.broker_table, widths={0: 180, 1: 130, 2: 130, 3: 80, 4: 55, 5: 55, 7: 150, 8: 55},
                     stretch=6)
         remember_columns(self.broker_table, ctx.settings, "brokers")
         self.broker_table.setMinimumHeight(160)
@@ -100,10 +101,28 @@ class SettingsView(QWidget):
         form.addRow("Base URL", _row(self.webhook_base, self.save_webhook))
         self.webhook_base.setMinimumWidth(280)
         self.webhook_hint = QLabel("Every strategy's webhook URL starts with this address: where TradingView "
-                                   "reaches your webhook receiver.")
+                                   "reaches your webhook receiver. Leave it empty for this workspace's own "
+                                   "receiver, or your Supabase project's Edge Function.")
         self.webhook_hint.setWordWrap(True)
         self.webhook_hint.setStyleSheet("color: palette(placeholder-text);")
         form.addRow(self.webhook_hint)
+        # A local workspace's receiver: its port is part of every URL, so it changes only here.
+        self.receiver_port = QSpinBox()
+        self.receiver_port.setRange(1, 65535)
+        self.receiver_port.setObjectName("receiver_port")
+        self.apply_port = QPushButton("Use this port")
+        self.apply_port.clicked.connect(self._on_apply_port_clicked)
+        self.port_busy = BusyIndicator()
+        self.port_row = _row(self.receiver_port, self.apply_port, self.port_busy)
+        self.port_state = QLabel()
+        self.port_state.setWordWrap(True)
+        form.addRow("Receiver port", self.port_row)
+        form.addRow(self.port_state)
+        has_receiver = ctx.services.receiver is not None
+        self.port_row.setVisible(has_receiver)
+        self.port_state.setVisible(has_receiver)
+        if not has_receiver:
+            form.labelForField(self.port_row).hide()
 
         self.theme = QComboBox()
         self.theme.addItem("Light", theme.Theme.LIGHT.value)
@@ -169,6 +188,8 @@ class SettingsView(QWidget):
 
     def _show_profile(self) -> None:
         self.webhook_base.setText(self._ctx.services.profile.webhook_base_url)
+        self.webhook_base.setPlaceholderText(self._ctx.services.webhook_base_url)
+        self._show_receiver()
         self.theme.blockSignals(True)
         self.theme.setCurrentIndex(max(self.theme.findData(theme.current().value), 0))
         self.theme.blockSignals(False)
@@ -268,9 +289,46 @@ class SettingsView(QWidget):
 
     def _webhook_saved(self, profile: ConnectionProfile) -> None:
         self._ctx.services.profile = profile
-        self.webhook_base.setText(profile.webhook_base_url)
-        self.webhook_message.show_info(f"Saved. Webhook URLs now start with {profile.webhook_base_url}/tv/ — "
-                                       "update the URLs in your TradingView alerts if this address changed.")
+        self._show_profile()
+        self.webhook_message.show_info(f"Saved. Webhook URLs now start with {self._ctx.services.webhook_base_url}"
+                                       "/tv/ — update the URLs in your TradingView alerts if this address changed.")
+
+    def _show_receiver(self) -> None:
+        receiver = self._ctx.services.receiver
+        if receiver is None:
+            return
+        self.receiver_port.setValue(receiver.port)
+        if receiver.running:
+            self.port_state.setStyleSheet("color: palette(placeholder-text);")
+            self.port_state.setText(f"This workspace's receiver listens on port {receiver.port}. Point your "
+                                    "tunnel at it; changing it changes every webhook URL.")
+        else:
+            self.port_state.setStyleSheet(f"color: {theme.state_color('bad').name()};")
+            self.port_state.setText(f"{receiver.error or 'The receiver is not running.'} Choose another port.")
+
+    def _on_apply_port_clicked(self) -> None:
+        receiver = self._ctx.services.receiver
+        if receiver is None:
+            return
+        self.apply_port.setEnabled(False)
+        self.port_busy.set_busy(True, "Starting…")
+        self._ctx.tasks.spawn(asyncio.to_thread(receiver.move_to, self.receiver_port.value()), name="move-receiver",
+                              key=f"move-receiver-{id(self)}", on_result=self._port_moved,
+                              on_error=self._port_failed)
+
+    def _port_moved(self, base_url: str) -> None:
+        self.apply_port.setEnabled(True)
+        self.port_busy.set_busy(False)
+        self._show_profile()
+        self.webhook_message.show_info(f"The receiver listens at {base_url} now. Webhook URLs start with "
+                                       f"{self._ctx.services.webhook_base_url}/tv/ — update your TradingView "
+                                       "alerts, and your tunnel if you use one.")
+
+    def _port_failed(self, exc: TnmError) -> None:
+        self.apply_port.setEnabled(True)
+        self.port_busy.set_busy(False)
+        self._show_receiver()
+        self.webhook_message.show_error(exc.message)
 
     def _on_theme_current_index_changed(self, _index: int) -> None:
         chosen = theme.apply(str(self.theme.currentData()))

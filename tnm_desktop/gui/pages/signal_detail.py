@@ -1,4 +1,5 @@
-"""One signal in full: the payload as received, its job, the fill, and how long each stage took."""
+"""One signal in full: the payload as received, its job, the fill, how long each stage took, each
+account's leg, and what breakeven, trailing and targets did to the position since."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
 
 from tnm_desktop.domain import Job, Signal
+from tnm_desktop.domain.orders import order_kind
+from tnm_desktop.domain.rules import RuleEvent
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
 
@@ -43,11 +48,41 @@ def stages(signal: Signal, job: Job | None) -> list[tuple[str, datetime | None]]
     ]
 
 
+def leg_rows(legs: list[Job]) -> list[tuple[str, str, str, str]]:
+    """Each leg as the detail shows it: (account, order, status, what came of it)."""
+    rows = []
+    for job in legs:
+        payload = job.payload
+        result = job.result or {}
+        if job.status.value == "completed":
+            outcome = str(result.get("note") or "")
+            if result.get("price") is not None:
+                outcome = f"filled at {result['price']:g}" + (f" — {outcome}" if outcome else "")
+            elif result.get("order"):
+                outcome = outcome or f"order #{result['order']}"
+        else:
+            outcome = job.error_message or ""
+        rows.append((str(payload.get("connection_name") or payload.get("broker_symbol") or "—"), order_kind(payload),
+                     job.status.value.capitalize(), outcome or "—"))
+    return rows
+
+
 @dataclass(frozen=True)
 class _Loaded:
     signal: Signal | None
     job: Job | None
     agents: dict[str, str]
+    legs: list[Job]
+    events: list[RuleEvent]
+
+
+def _clear(grid: QGridLayout) -> None:
+    while grid.count():
+        item = grid.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.hide()
+            widget.deleteLater()
 
 
 def _selectable(label: QLabel) -> QLabel:
@@ -87,6 +122,15 @@ class SignalDetail(QWidget):
             self.fields[name] = _selectable(QLabel())
             job_form.addRow(name.replace("Job ", "").capitalize() if name.startswith("Job ") else name,
                             self.fields[name])
+        self.legs_box = QGroupBox("Accounts")
+        self.legs = QGridLayout(self.legs_box)
+        self.legs.setColumnStretch(3, 1)
+        self.events_box = QGroupBox("Stop management")
+        self.events = QLabel()
+        self.events.setObjectName("rule_events")
+        self.events.setWordWrap(True)
+        self.events.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        QVBoxLayout(self.events_box).addWidget(self.events)
         self.timeline_box = QGroupBox("Stages")
         self.timeline = QGridLayout(self.timeline_box)
         self.timeline.setColumnStretch(1, 1)
@@ -103,13 +147,20 @@ class SignalDetail(QWidget):
         column.addWidget(self.title)
         column.addLayout(facts)
         column.addWidget(job_box)
+        column.addWidget(self.legs_box)
+        column.addWidget(self.events_box)
         column.addWidget(self.timeline_box)
         column.addWidget(payload_box, 1)
         self.placeholder = QLabel("Select a signal to see its payload, job and stage times.")
         self.placeholder.setWordWrap(True)
+        self.payload.setMinimumHeight(90)
+        scroll = QScrollArea()  # legs and stop changes can make the pane taller than the window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(details)
         self._pages = QStackedLayout()
         self._pages.addWidget(self.placeholder)
-        self._pages.addWidget(details)
+        self._pages.addWidget(scroll)
         layout = QVBoxLayout(self)
         layout.addWidget(self.busy)
         layout.addWidget(self.message)
@@ -142,12 +193,16 @@ class SignalDetail(QWidget):
         signal = found[0] if found else None
         job = None
         agents: dict[str, str] = {}
+        legs: list[Job] = []
+        events: list[RuleEvent] = []
         if signal is not None and signal.job_id is not None:
             jobs = await data.get_jobs([signal.job_id])
             job = jobs[0] if jobs else None
             if job is not None and job.agent_id is not None:
                 agents = {a.id: a.name for a in await data.list_agents()}
-        return _Loaded(signal, job, agents)
+            legs = await data.signal_legs(signal_id)
+            events = await data.rule_events(signal_id)
+        return _Loaded(signal, job, agents, legs, events)
 
     def _failed(self, exc: Exception) -> None:
         self.busy.set_busy(False)
@@ -163,7 +218,7 @@ class SignalDetail(QWidget):
             self.placeholder.setText("This signal is no longer there.")
             return
         self._pages.setCurrentIndex(1)
-        action = (signal.action or "?").upper()
+        action = order_kind(job.payload, managed=False) if job is not None else (signal.action or "?").upper()
         self.title.setText(f"{action} {signal.symbol or '(no symbol)'}")
         status = self.fields["Status"]
         status.setText(signal.status.value.capitalize())
@@ -180,23 +235,51 @@ class SignalDetail(QWidget):
         self.fields["Agent"].setText(agent or "—")
         self.fields["Job error"].setText((job.error_message if job else None) or "—")
         self._show_stages(signal, job)
+        self._show_legs(loaded.legs)
+        self.events_box.setVisible(bool(loaded.events))
+        self.events.setText("\n".join(f"{fmt.precise(e.at)}  {e.describe()}" for e in loaded.events))
         self.payload.setPlainText(pretty_payload(signal.raw_payload))
 
+    def _show_legs(self, legs: list[Job]) -> None:
+        _clear(self.legs)
+        self.legs_box.setVisible(bool(legs))
+        self.legs_box.setTitle(f"Accounts ({len(legs)})" if len(legs) > 1 else "Account")
+        for row, cells in enumerate(leg_rows(legs)):
+            for column, text in enumerate(cells):
+                label = _selectable(QLabel(text))
+                label.setObjectName(f"leg_{row}_{column}")
+                self.legs.addWidget(label, row, column)
+
+    def leg_texts(self) -> list[tuple[str, ...]]:
+        """What the accounts box shows, row by row — for tests and accessibility."""
+        rows = []
+        for row in range(self.legs.rowCount()):
+            cells = []
+            for column in range(4):
+                item = self.legs.itemAtPosition(row, column)
+                widget = item.widget() if item is not None else None
+                if isinstance(widget, QLabel):
+                    cells.append(widget.text())
+            if cells:
+                rows.append(tuple(cells))
+        return rows
+
     def _show_stages(self, signal: Signal, job: Job | None) -> None:
-        while self.timeline.count():
-            item = self.timeline.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.hide()
-                widget.deleteLater()
+        _clear(self.timeline)
         previous: datetime | None = None
         muted = theme.state_color("idle").name()
+        # The day once, in the box's title, and times in the rows: a narrower pane, a wider log.
+        first = next((when for _, when in stages(signal, job) if when is not None), None)
+        self.timeline_box.setTitle(f"Stages · {fmt.precise(first).split(' ')[0]}" if first else "Stages")
         for row, (name, when) in enumerate(stages(signal, job)):
             step = ""
             if when is not None and previous is not None:
                 step = "+" + fmt.duration_ms((when - previous).total_seconds() * 1000)
             name_label = QLabel(name)
-            when_label = QLabel(fmt.precise(when, empty="not reached"))
+            text = fmt.precise(when, empty="not reached")
+            if when is not None and first is not None and _day(when) == _day(first):
+                text = text.split(" ", 1)[1]
+            when_label = QLabel(text)
             when_label.setObjectName(f"stage_{row}")
             step_label = QLabel(step)
             if when is None:
@@ -231,3 +314,7 @@ class SignalDetail(QWidget):
                 cells.append(widget.text() if isinstance(widget, QLabel) else "")
             rows.append((cells[0], cells[1], cells[2]))
         return rows
+
+
+def _day(moment: datetime) -> object:
+    return moment.astimezone().date()

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +23,7 @@ from tnm_desktop.errors import TnmError
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.signal_detail import SignalDetail
 from tnm_desktop.gui.pages.signals_model import SignalsModel
+from tnm_desktop.gui.pages.signals_table import SignalsTable
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, theme
 from tnm_desktop.gui.widgets.tables import remember_columns, setup_table
 
@@ -87,11 +87,11 @@ class SignalsView(QWidget):
         counts.addStretch(1)
         self.message = InlineMessage()
 
-        self.table = QTableView()
+        self.table = SignalsTable(self.model)
         self.table.setObjectName("signals_table")
-        self.table.setModel(self.model)
-        setup_table(self.table, widths={0: 140, 1: 130, 2: 75, 3: 55, 4: 80, 5: 80, 6: 80, 7: 200, 8: 100})
-        remember_columns(self.table, ctx.settings, "signals")
+        # What fits beside the detail pane in a 1280 px window, the error taking the rest.
+        setup_table(self.table, widths={0: 135, 1: 120, 2: 65, 3: 55, 4: 65, 5: 75, 6: 75, 7: 75})
+        remember_columns(self.table, ctx.settings, "signals/v2")  # v2: the error moved last
         self.detail = SignalDetail(ctx)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)

@@ -37,8 +37,9 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 _SERVED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
                      Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole, ID_ROLE, STATUS_ROLE})
 
-COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Error", "Broker order")
-RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ERROR, ORDER = range(len(COLUMNS))
+# The error last: the one long text takes whatever width is left.
+COLUMNS = ("Received", "Strategy", "Symbol", "Action", "Price", "Status", "Fill price", "Order", "Error")
+RECEIVED, STRATEGY, SYMBOL, ACTION, PRICE, STATUS, FILL, ORDER, ERROR = range(len(COLUMNS))
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -278,6 +279,19 @@ class SignalsModel(QAbstractTableModel):
         if role == ID_ROLE:
             return store.id_at(i)
         return STATUSES[store.status[i]].value  # STATUS_ROLE
+
+    def row_look(self, row: int) -> tuple[QColor, QColor, list[str]] | None:
+        """How ``row`` is painted: its tint, its status word's colour and each column's text."""
+        head = len(self._head.received)
+        if row < head:
+            store, i = self._head, head - 1 - row
+        else:
+            store, i = self._tail, row - head
+            if i >= len(store.received):
+                return None
+        status = store.status[i]
+        text_colors, row_colors = self._colors()
+        return row_colors[status], text_colors[status], [self._display(store, i, c) for c in range(len(COLUMNS))]
 
     def _colors(self) -> tuple[list[QColor], list[QColor]]:
         # Status colours per theme, made once rather than per cell.

@@ -24,8 +24,10 @@ from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.strategies_model import StrategiesModel
 from tnm_desktop.gui.pages.strategy_dialog import StrategyDialog
 from tnm_desktop.gui.pages.webhook_panel import WebhookPanel
+from tnm_desktop.gui.pages.webhook_reach import ReachBanner
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, ask
 from tnm_desktop.gui.widgets.tables import remember_columns, setup_table
+from tnm_desktop.profiles import ProfileStore
 
 # New signals change "last signal" and "signals today": re-read the stats at most this often.
 STATS_DELAY_MS = 1000
@@ -41,7 +43,7 @@ class _Loaded:
 class StrategiesView(QWidget):
     """TradingView strategies and their webhooks."""
 
-    def __init__(self, ctx: ViewContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: ViewContext, parent: QWidget | None = None, *, store: ProfileStore | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._brokers: list[BrokerConnection] = []
@@ -57,6 +59,8 @@ class StrategiesView(QWidget):
         self.delete_button.clicked.connect(self._on_delete_button_clicked)
         self.busy = BusyIndicator()
         self.message = InlineMessage()
+        self.reach = ReachBanner(ctx, store=store)
+        self.reach.changed.connect(self._on_reach_changed)
         toolbar = QHBoxLayout()
         for button in (self.new_button, self.edit_button, self.enable_button, self.delete_button):
             toolbar.addWidget(button)
@@ -83,6 +87,7 @@ class StrategiesView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
+        layout.addWidget(self.reach)
         layout.addWidget(self.message)
         layout.addWidget(splitter, 1)
 
@@ -92,6 +97,7 @@ class StrategiesView(QWidget):
         self._stats_timer.timeout.connect(self._on_stats_timer_timeout)
         ctx.live.signal_changed.connect(self._on_live_signal_changed)
         self._update_buttons()
+        self.reach.refresh()
         self.reload()
 
     # Loading ----------------------------------------------------------------------------------
@@ -234,4 +240,11 @@ class StrategiesView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.webhook.refresh()  # Settings may have changed the webhook base URL
+        # Settings may have changed the webhook base URL or the receiver's port.
+        self.reach.refresh()
+        self.webhook.refresh()
+
+    def _on_reach_changed(self) -> None:
+        self.webhook.refresh()
+        self.message.show_info(f"The webhook URLs now start with {self._ctx.services.webhook_base_url}/tv/ — "
+                               "update them in your TradingView alerts.")

@@ -1,4 +1,6 @@
-"""Create or edit a strategy: name, broker connection, risk override, allowed pairs, opposite signals, enabled."""
+"""Create or edit a strategy: name, the broker connections it trades on, risk override, allowed pairs,
+what an opposite signal does, enabled, and how its alerts are read (PineConnector's EA settings, the
+trading window)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import BrokerConnection, Strategy, StrategyDraft
 from tnm_desktop.domain.alerts import OPPOSITE_CHOICES, opposite_explained
+from tnm_desktop.domain.routing import StrategyConnection
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.strategy_orders import AlertSettings, ConnectionsTable
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage
 
 # TradingView tickers as the alert's {{ticker}} sends them: EURUSD, XAUUSD, US30, BTCUSDT.P…
@@ -66,11 +72,12 @@ class StrategyDialog(QDialog):
         self.name = QLineEdit(strategy.name if strategy else "")
         self.name.setMaxLength(MAX_NAME)
         self.name.setPlaceholderText("e.g. London breakout")
-        self.broker = QComboBox()
-        for broker in brokers:
-            self.broker.addItem(f"{broker.name} ({broker.server})" if broker.server else broker.name, broker.id)
+        self.connections = ConnectionsTable(brokers)
         if strategy is not None:
-            self.broker.setCurrentIndex(max(self.broker.findData(strategy.broker_connection_id), 0))
+            self.connections.set_connections([StrategyConnection(strategy.broker_connection_id)])
+        elif brokers:
+            self.connections.check(brokers[0].id)
+        self.alerts = AlertSettings(strategy)
         self.override_risk = QCheckBox("Use its own risk per trade")
         self.risk = QDoubleSpinBox()
         self.risk.setRange(0.01, 100.0)
@@ -130,14 +137,18 @@ class StrategyDialog(QDialog):
         if not brokers:
             self.message.show_error("Add a broker connection in Settings first: a strategy trades on one.")
 
-        form = QFormLayout()
+        general = QWidget()
+        form = QFormLayout(general)
         form.addRow("Name", self.name)
-        form.addRow("Broker connection", self.broker)
+        form.addRow("Broker connections", self.connections)
         form.addRow("Risk override", risk_row)
         form.addRow("Allowed pairs", pairs_box)
         form.addRow("Opposite signal", self.opposite)
         form.addRow("", self.opposite_note)
         form.addRow("", self.enabled)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(general, "Strategy")
+        self.tabs.addTab(self.alerts, "Alerts")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
@@ -146,19 +157,23 @@ class StrategyDialog(QDialog):
         bottom.addStretch(1)
         bottom.addWidget(self.buttons)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.tabs)
         layout.addWidget(self.message)
         layout.addLayout(bottom)
-        self.resize(560, 520)
+        self.resize(620, 560)
+        if strategy is not None:  # its connections, with their multipliers, come from the database
+            self.busy.set_busy(True, "Loading…")
+            self.buttons.setEnabled(False)
+            ctx.tasks.spawn(ctx.services.data.strategy_connections(strategy.id), name="strategy-connections",
+                            key=f"strategy-connections-{id(self)}", on_result=self._connections_loaded,
+                            on_error=self._failed)
 
     def draft(self) -> StrategyDraft:
         """The strategy the form describes; UserError saying what to fix when it is not valid."""
         name = self.name.text().strip()
         if not name:
             raise UserError("Give the strategy a name.", code="invalid")
-        broker_id = self.broker.currentData()
-        if not broker_id:
-            raise UserError("Choose the broker connection the strategy trades on.", code="invalid")
+        broker_id = self.connections.connections()[0].broker_connection_id
         risk = None
         if self.override_risk.isChecked():
             risk = round(self.risk.value(), 2)
@@ -169,9 +184,12 @@ class StrategyDialog(QDialog):
             pairs = tuple(dict.fromkeys(parse_pair(self.pairs.item(i).text()) for i in range(self.pairs.count())))
             if not pairs:
                 raise UserError("Add at least one pair, or allow all pairs.", code="invalid")
+        target_type, entry_type, account_filter = self.alerts.values()
         return StrategyDraft(name=name, broker_connection_id=str(broker_id), risk_override_pct=risk,
                              allowed_pairs=pairs, is_enabled=self.enabled.isChecked(),
-                             opposite_signal=str(self.opposite.currentData()))
+                             opposite_signal=str(self.opposite.currentData()), target_type=target_type,
+                             entry_type=entry_type, account_filter=account_filter,
+                             trading_window=self.alerts.trading_window())
 
     # Slots ------------------------------------------------------------------------------------
 
@@ -203,14 +221,20 @@ class StrategyDialog(QDialog):
     def _on_buttons_accepted(self) -> None:
         try:
             draft = self.draft()
+            connections = self.connections.connections()
         except UserError as exc:
             self.message.show_error(exc.message)
             return
-        data = self._ctx.services.data
-        work = data.update_strategy(self._strategy.id, draft) if self._strategy else data.create_strategy(draft)
         self._set_busy(True)
-        self._ctx.tasks.spawn(work, name="save-strategy", key=f"save-strategy-{id(self)}",
+        self._ctx.tasks.spawn(_save(self._ctx.services.data, self._strategy, draft, connections),
+                              name="save-strategy", key=f"save-strategy-{id(self)}",
                               on_result=self._saved, on_error=self._failed)
+
+    def _connections_loaded(self, connections: list[StrategyConnection]) -> None:
+        self.busy.set_busy(False)
+        self.buttons.setEnabled(True)
+        if connections:
+            self.connections.set_connections(connections)
 
     def _saved(self, strategy: Strategy) -> None:
         self._set_busy(False)
@@ -224,3 +248,10 @@ class StrategyDialog(QDialog):
     def _set_busy(self, busy: bool) -> None:
         self.busy.set_busy(busy, "Saving…")
         self.buttons.setEnabled(not busy)
+
+
+async def _save(data: DataPort, strategy: Strategy | None, draft: StrategyDraft,
+                connections: list[StrategyConnection]) -> Strategy:
+    saved = await (data.update_strategy(strategy.id, draft) if strategy else data.create_strategy(draft))
+    await data.set_strategy_connections(saved.id, connections)
+    return saved

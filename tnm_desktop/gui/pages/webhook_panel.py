@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -24,9 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Strategy, StrategyDraft
-from tnm_desktop.domain.alerts import OPPOSITE_CHOICES, alert_message, opposite_explained, sample_alert
+from tnm_desktop.domain.alerts import (
+    OPPOSITE_CHOICES,
+    alert_message,
+    opposite_explained,
+    pine_example,
+    pine_settings,
+    sample_alert,
+)
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.webhook_reach import describe_route, unreachable_hint, where_alerts_go
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, ask, copy_to_clipboard, monospace_font
 
 TEST_TIMEOUT_S = 5.0
@@ -38,10 +46,12 @@ def masked_url(strategy: Strategy, base_url: str) -> str:
     return strategy.webhook_url(base_url).removesuffix(strategy.webhook_secret) + MASK
 
 
-async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = TEST_TIMEOUT_S) -> str:
+async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = TEST_TIMEOUT_S, *,
+                          unreachable: str | None = None) -> str:
     """POST ``body`` to the webhook as TradingView would; return what the receiver answered.
 
-    Errors name ``shown_url`` (masked), never the real one.
+    Errors name ``shown_url`` (masked), never the real one; ``unreachable`` replaces the message
+    when nothing answers (it says what to check on this route).
     """
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=wait_s)) as http, \
@@ -53,8 +63,8 @@ async def post_test_alert(url: str, shown_url: str, body: str, wait_s: float = T
         raise UserError(f"No answer from {shown_url} within {wait_s:g} s.", code="receiver_timeout") from exc
     except aiohttp.ClientError as exc:
         host = urlsplit(url).netloc
-        raise UserError(f"Nothing answered at {host} — is the webhook receiver running? "
-                        f"({type(exc).__name__})", code="receiver_unreachable") from exc
+        why = unreachable or f"Nothing answered at {host} — is the webhook receiver running?"
+        raise UserError(f"{why} ({type(exc).__name__})", code="receiver_unreachable") from exc
 
 
 class WebhookPanel(QWidget):
@@ -70,6 +80,7 @@ class WebhookPanel(QWidget):
         super().__init__(parent)
         self._ctx = ctx
         self.strategy: Strategy | None = None
+        self._route = ""
 
         self.url = QLineEdit()
         self.url.setReadOnly(True)
@@ -102,14 +113,27 @@ class WebhookPanel(QWidget):
         self.test.clicked.connect(self._on_test_clicked)
         self.busy = BusyIndicator()
         self.answer = InlineMessage()
-        self.hint = QLabel("In TradingView: Create Alert → Notifications → Webhook URL, then paste the "
-                           "message into the alert's Message box.")
+        self.hint = QLabel("In TradingView (webhooks need a paid plan and two-factor authentication): Create "
+                           "Alert → Notifications → Webhook URL, then paste the message into the alert's Message "
+                           "box.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: palette(placeholder-text);")
+        self.route = QLabel()
+        self.route.setObjectName("webhook_route")
+        self.route.setWordWrap(True)
+        # The strategy's reading of PineConnector's numbers (its EA settings live on the strategy here).
+        self.pine = QLabel()
+        self.pine.setObjectName("pine_settings")
+        self.pine.setWordWrap(True)
+        self.pine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pine.setMinimumHeight(self.pine.fontMetrics().lineSpacing() * 3)  # the splitter sizes it up front
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Webhook URL"), 0, 0)
-        grid.addWidget(self.url, 0, 1)
+        url_column = QVBoxLayout()
+        url_column.addWidget(self.url)
+        url_column.addWidget(self.route)
+        grid.addLayout(url_column, 0, 1)
         url_buttons = QHBoxLayout()
         url_buttons.addWidget(self.reveal)
         url_buttons.addWidget(self.copy_url)
@@ -120,6 +144,7 @@ class WebhookPanel(QWidget):
         grid.addWidget(QLabel("Opposite signal"), 2, 0)
         grid.addWidget(self.opposite_note, 2, 1)
         grid.addWidget(self.opposite, 2, 2)
+        grid.addWidget(self.pine, 3, 1, 1, 2)
         grid.setColumnStretch(1, 1)
         actions = QHBoxLayout()
         actions.addWidget(self.rotate)
@@ -154,12 +179,17 @@ class WebhookPanel(QWidget):
             self.url.setPlaceholderText("Select a strategy to see its webhook URL")
             self.message_text.setPlainText("")
             self.opposite_note.setText("")
+            self.pine.setText("")
             return
         base = self._ctx.services.webhook_base_url
         self.url.setText(strategy.webhook_url(base) if self.reveal.isChecked() else masked_url(strategy, base))
+        route = where_alerts_go(self._ctx)
+        self.route.setText(route)
+        self.route.setVisible(bool(route))
         self.message_text.setPlainText(alert_message(strategy))
         self.opposite.setCurrentIndex(max(self.opposite.findData(strategy.opposite_signal), 0))
         self.opposite_note.setText(opposite_explained(strategy.opposite_signal))
+        self.pine.setText(f"{pine_settings(strategy)}\nFor example: {pine_example(strategy)}")
 
     def real_url(self) -> str:
         """The URL with its secret (only for the clipboard and the test request)."""
@@ -189,7 +219,9 @@ class WebhookPanel(QWidget):
             return
         draft = StrategyDraft(name=strategy.name, broker_connection_id=strategy.broker_connection_id,
                               risk_override_pct=strategy.risk_override_pct, allowed_pairs=strategy.allowed_pairs,
-                              is_enabled=strategy.is_enabled, opposite_signal=chosen)
+                              is_enabled=strategy.is_enabled, opposite_signal=chosen,
+                              target_type=strategy.target_type, entry_type=strategy.entry_type,
+                              account_filter=strategy.account_filter, trading_window=strategy.trading_window)
         self.busy.set_busy(True, "Saving…")
         self._ctx.tasks.spawn(self._ctx.services.data.update_strategy(strategy.id, draft), name="opposite-signal",
                               key=f"webhook-{id(self)}", on_result=self._opposite_saved, on_error=self._failed)
@@ -228,14 +260,16 @@ class WebhookPanel(QWidget):
             return
         self.busy.set_busy(True, "Sending…")
         self.answer.clear()
+        url = self.real_url()  # the public address when one is set: the whole way TradingView takes
+        self._route = describe_route(self._ctx)
         self._ctx.tasks.spawn(
-            post_test_alert(self.real_url(), masked_url(strategy, self._ctx.services.webhook_base_url),
-                            sample_alert()),
+            post_test_alert(url, masked_url(strategy, self._ctx.services.webhook_base_url), sample_alert(),
+                            unreachable=unreachable_hint(self._ctx, urlsplit(url).netloc)),
             name="test-signal", key=f"webhook-{id(self)}", on_result=self._answered, on_error=self._failed)
 
     def _answered(self, text: str) -> None:
         self.busy.set_busy(False)
-        self.answer.show_info(text + " The signal shows up in Signals.")
+        self.answer.show_info(f"{self._route} {text} The signal shows up in Signals.")
 
     def _failed(self, exc: TnmError) -> None:
         self.busy.set_busy(False)

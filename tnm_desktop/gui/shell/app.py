@@ -21,8 +21,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from tnm_desktop import files
 from tnm_desktop.gui.shell.controller import AppController, ChooseStartUp, OpenServices
 from tnm_desktop.gui.shell.mainwindow import current_window
+from tnm_desktop.gui.shell.quit_signals import QuitOnSignals
 from tnm_desktop.gui.widgets import theme
 from tnm_desktop.gui.widgets.bridge import MessageBridge, install_crash_hooks
 from tnm_desktop.profiles import ProfileStore, config_dir, log_dir
@@ -59,11 +61,21 @@ _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
 def setup_logging() -> tuple[Path, logging.Handler]:
-    """Log to a rotating file in the user's log directory; return its path and the handler."""
+    """Log to a rotating file in the user's log directory; return its path and the handler.
+
+    A log folder that cannot be written to costs the log file, not the app: the log goes only to
+    the console then, after one line saying why.
+    """
     directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOG_FILE
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    handler: logging.Handler
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    except OSError as exc:
+        print(f"tnm-desktop: no log file: {files.problem(exc, 'the log folder', directory).message}",
+              file=sys.stderr)
+        handler = logging.NullHandler()  # the console's handler (the command line's) still logs
     handler.setFormatter(RedactingFormatter(_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
@@ -127,13 +139,19 @@ def run(choose: ChooseStartUp, open_services: OpenServices,
         install_crash_hooks(bridge, asyncio.get_running_loop())
         store = ProfileStore()
         controller = AppController(bridge, settings, store, choose=choose, open_services=open_services)
+        # SIGTERM, Ctrl+C and the like stop what the app started, as closing the window does.
+        quitter = QuitOnSignals(controller.quit)
+        quitter.install()
         controller.start()
         try:
             return await controller.wait_finished()
         finally:
-            await controller.shutdown()
-            settings.sync()
-            log.info("TNM Desktop stopped")
+            try:
+                await controller.shutdown()
+                settings.sync()
+                log.info("TNM Desktop stopped")
+            finally:
+                quitter.uninstall()
 
     try:
         with asyncio.Runner(loop_factory=lambda: new_loop(app)) as runner:

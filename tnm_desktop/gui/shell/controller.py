@@ -7,8 +7,9 @@ and is shared: the start-up restore, a sign-in and a profile switch await the sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -93,6 +94,13 @@ class AppController(QObject):
         self.tasks.spawn(asyncio.to_thread(import_views), name="import-pages")
         self.tasks.spawn(self._start(), name="start-up", key="sign-in", on_error=self._on_sign_in_failed)
 
+    def quit(self) -> None:
+        """Quit as closing the windows would (a stop signal, the system shutting down)."""
+        if self.window is not None:
+            self.window.close()  # saves its layout, then says it closed
+        self.signin.hide()
+        self._finished.set()
+
     async def wait_finished(self) -> int:
         """Return the exit status once the user has quit."""
         await self._finished.wait()
@@ -118,6 +126,21 @@ class AppController(QObject):
     # Start-up ---------------------------------------------------------------------------------
 
     async def _start(self) -> None:
+        async with self._usable_after_failure():
+            await self._start_up()
+
+    @contextlib.asynccontextmanager
+    async def _usable_after_failure(self) -> AsyncIterator[None]:
+        # Whatever goes wrong — a profile that cannot open, a bug — the sign-in window must stay
+        # usable: another profile, Manage… or another try. (A cancelled task is left alone: the
+        # one that replaced it owns the busy state now.)
+        try:
+            yield
+        except Exception:
+            self.signin.set_busy(False)
+            raise
+
+    async def _start_up(self) -> None:
         startup = await self._choose(self._store)
         profiles, default = await asyncio.to_thread(self._store.load)
         if not any(p.id == startup.profile.id for p in profiles):
@@ -160,7 +183,8 @@ class AppController(QObject):
                          on_error=self._on_sign_in_failed)
 
     async def _warm_up(self, profile: ConnectionProfile) -> None:
-        await self.services_for(profile)
+        async with self._usable_after_failure():
+            await self.services_for(profile)
         self.signin.set_busy(False)
 
     def _on_signin_submitted(self, profile: ConnectionProfile, email: str, password: str,
@@ -171,6 +195,11 @@ class AppController(QObject):
 
     async def _sign_in(self, profile: ConnectionProfile, email: str, password: str, remember: bool,
                        create: bool) -> None:
+        async with self._usable_after_failure():
+            await self._sign_in_to(profile, email, password, remember, create)
+
+    async def _sign_in_to(self, profile: ConnectionProfile, email: str, password: str, remember: bool,
+                          create: bool) -> None:
         services = await self.services_for(profile)
         services.profile = profile  # the latest edit (e.g. its webhook base URL)
         self.signin.set_busy(True, "Creating your account…" if create else "Signing in…")

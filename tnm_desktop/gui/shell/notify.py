@@ -1,6 +1,8 @@
 """What deserves a desktop notification: a failed signal, a sync that keeps failing, a stopped agent,
 a risk limit reached.
 
+Alerts refused because they waited too long are told once per run of them, not once each.
+
 The :class:`Notifier` only decides; the main window shows its ``notify`` signal through the tray
 icon (and the status bar), so the rules are testable without a system tray.
 """
@@ -14,9 +16,17 @@ from PySide6.QtCore import QObject, Signal
 from tnm_desktop.data.port import Change
 from tnm_desktop.domain import Agent, AgentState, SignalStatus, SyncLog
 from tnm_desktop.domain import Signal as TvSignal
+from tnm_desktop.domain.trade import STALE_REASON
 from tnm_desktop.gui.widgets.hubs import AgentBridge, LiveHub
 
 SYNC_FAILURES_TO_NOTIFY = 3
+# Alerts refused for their age come in runs (a burst the terminal could not take in time, or a
+# backlog found when the agent starts): one notification for a run, which ends once this long
+# passes without another.
+STALE_RUN_QUIET_S = 120.0
+STALE_TITLE = "Alerts not executed"
+STALE_TEXT = ("Alerts were too old when their turn came, so they were not executed: they came faster than the "
+              "terminal could take them, or while the agent was not running. The signal log lists each one.")
 _RUNNING = {AgentState.RUNNING, AgentState.PAUSED, AgentState.DEGRADED, AgentState.STARTING}
 _STOPPED = {AgentState.STOPPED, AgentState.OFFLINE}
 
@@ -36,6 +46,7 @@ class Notifier(QObject):
         self._sync_streaks: dict[str, int] = {}
         self._agent_states: dict[str, AgentState] = {}
         self._agent_stop_told = 0.0
+        self._stale_seen: float | None = None  # when the last alert refused for its age was seen
         live.signal_changed.connect(self._on_live_signal_changed)
         live.sync_log_added.connect(self._on_live_sync_log_added)
         live.agent_changed.connect(self._on_live_agent_changed)
@@ -49,8 +60,18 @@ class Notifier(QObject):
         if signal.id in self._failed_signals:
             return
         self._failed_signals.add(signal.id)
+        if (signal.error_message or "").startswith(STALE_REASON):
+            self._stale_refused()
+            return
         what = " ".join(part for part in ((signal.action or "").upper(), signal.symbol or "") if part)
         self.notify.emit("Signal failed", f"{what or 'A signal'}: {signal.error_message or 'no reason given'}")
+
+    def _stale_refused(self) -> None:
+        now = time.monotonic()
+        first = self._stale_seen is None or now - self._stale_seen >= STALE_RUN_QUIET_S
+        self._stale_seen = now
+        if first:
+            self.notify.emit(STALE_TITLE, STALE_TEXT)
 
     def _on_live_sync_log_added(self, change: Change) -> None:
         log = change.row

@@ -91,7 +91,8 @@ class ProfilesDialog(QDialog):
         self.anon_key = QLineEdit()
         self.anon_key.setPlaceholderText("The project's anon / publishable key")
         self.webhook = QLineEdit()
-        self.webhook.setPlaceholderText(DEFAULT_WEBHOOK_BASE)
+        # Empty: this workspace's own receiver, or the Supabase project's Edge Function.
+        self.webhook.setPlaceholderText("Automatic (or your tunnel's address, https://…)")
         self.make_default = QCheckBox("Use this profile by default")
         self.message = InlineMessage()
         form = QFormLayout()

@@ -125,8 +125,15 @@ class SignInWindow(QWidget):
 
         card = QFrame()
         card.setObjectName("card")
-        card.setStyleSheet("#card { background: palette(base); border: 1px solid palette(mid); "
-                           "border-radius: 10px; }")
+        # The fields share the card's colour: their borders are what shows them, in either theme.
+        card.setStyleSheet(
+            "#card { background: palette(base); border: 1px solid palette(mid); border-radius: 10px; }"
+            "#card QLineEdit { border: 1px solid palette(mid); border-radius: 4px; padding: 4px 6px; "
+            "background: palette(base); }"
+            "#card QLineEdit:focus { border-color: palette(highlight); }"
+            "#card QCheckBox::indicator { width: 13px; height: 13px; border: 1px solid palette(mid); "
+            "border-radius: 3px; background: palette(base); }"
+            "#card QCheckBox::indicator:checked { background: palette(highlight); border-color: palette(highlight); }")
         inner = QVBoxLayout(card)
         inner.setContentsMargins(28, 24, 28, 24)
         inner.setSpacing(12)

@@ -46,19 +46,19 @@ class InlineMessage(QLabel):
 
     def show_error(self, text: str) -> None:
         """Show a problem the user should fix or know about."""
-        self._show(text, theme.state_color("bad").name())
+        self._show(text, "bad")
 
     def show_info(self, text: str) -> None:
         """Show a neutral confirmation."""
-        self._show(text, theme.state_color("good").name())
+        self._show(text, "good")
 
     def clear(self) -> None:
         """Hide the message."""
         super().clear()
         self.hide()
 
-    def _show(self, text: str, color: str) -> None:
-        self.setStyleSheet(f"color: {color};")
+    def _show(self, text: str, kind: str) -> None:
+        theme.tint(self, f"color: {{{kind}}};")
         self.setText(text)
         self.setVisible(bool(text))
 
@@ -120,9 +120,8 @@ class Banner(QFrame):
 
     def show_message(self, text: str, kind: str = "bad", action: str = "") -> None:
         """Show ``text`` coloured by ``kind`` (good/warn/bad/idle), with an optional action button."""
-        color = theme.state_color(kind)
-        self.setStyleSheet(f"#banner {{ background: {color.name()}; }} "
-                           f"#banner QLabel {{ color: white; font-weight: 600; }}")
+        theme.tint(self, f"#banner {{{{ background: {{{kind}}}; }}}} #banner QLabel {{{{ color: white; "
+                         "font-weight: 600; }}")
         self.label.setText(text)
         self.button.setText(action)
         self.button.setVisible(bool(action))

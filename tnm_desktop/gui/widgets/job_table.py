@@ -100,7 +100,7 @@ def result_summary(job: Job) -> str:
 _STATUS_TEXT = {
     "pending": ("Waiting", "idle"), "running": ("Running", "warn"), "completed": ("Done", "good"),
     "compile_failed": ("Failed", "bad"), "failed": ("Failed", "bad"), "cancelled": ("Cancelled", "idle"),
-    "retrying": ("Retrying", "warn"), "lost": ("Lease lost", "warn"),
+    "retrying": ("Retrying", "warn"), "lost": ("Handed back", "warn"),
 }
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tnm_desktop.domain import SyncLog
@@ -86,9 +86,21 @@ class SyncChart(QWidget):
     def _plot_rect(self) -> QRectF:
         fm = self.fontMetrics()
         left = fm.horizontalAdvance("9999 ms") + 14
-        top = fm.height() * 2 + 8
+        top = fm.height() * 2 + 8 + fm.height() // 2  # the title's row, the legend's, some air
         bottom = fm.height() + 12
         return QRectF(left, top, max(10.0, self.width() - left - 14), max(10.0, self.height() - top - bottom))
+
+    def title_rect(self) -> QRectF:
+        """Where the title goes: the first row, to itself (elided to the width). Side by side with
+        the legend, a narrow chart wrote one over the other."""
+        return QRectF(8, 4, max(10, self.width() - 16), self.fontMetrics().height())
+
+    def legend_rect(self) -> QRectF:
+        """Where the legend goes: the second row, right-aligned."""
+        fm = self.fontMetrics()
+        counts = Counter(log.status for log in self._logs)
+        width = sum(fm.horizontalAdvance(f"{OUTCOME_LABELS[s]} {counts.get(s, 0)}") + 30 for s in OUTCOME_COLOURS)
+        return QRectF(self.width() - 8 - width, 4 + fm.height() + 4, width, fm.height())
 
     def _y_top(self) -> float:
         return nice_ceiling(max((log.duration_ms or 0 for log in self._logs), default=0) * 1.05)
@@ -124,13 +136,13 @@ class SyncChart(QWidget):
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.WindowText)
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
-        fm = self.fontMetrics()
         painter.setPen(text)
         title_font = self.font()
         title_font.setBold(True)
         painter.setFont(title_font)
-        painter.drawText(QRectF(8, 4, self.width() / 2, fm.height()), Qt.AlignmentFlag.AlignLeft,
-                         self._title or "Sync history")
+        title = QFontMetrics(title_font).elidedText(self._title or "Sync history", Qt.TextElideMode.ElideRight,
+                                                    max(10, self.width() - 16))
+        painter.drawText(self.title_rect(), Qt.AlignmentFlag.AlignLeft, title)
         painter.setFont(self.font())
         if not self._logs:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
@@ -179,15 +191,15 @@ class SyncChart(QWidget):
         fm = self.fontMetrics()
         counts = Counter(log.status for log in self._logs)
         x = float(self.width() - 8)
-        y = 4 + fm.height() + 4
+        top = self.legend_rect().top()
         for status in reversed(OUTCOME_COLOURS):
             label = f"{OUTCOME_LABELS[status]} {counts.get(status, 0)}"
             w = fm.horizontalAdvance(label)
             x -= w
             painter.setPen(text)
-            painter.drawText(QRectF(x, y - fm.height() + 2, w + 2, fm.height()), Qt.AlignmentFlag.AlignLeft, label)
+            painter.drawText(QRectF(x, top, w + 2, fm.height()), Qt.AlignmentFlag.AlignLeft, label)
             x -= 16
-            painter.fillRect(QRectF(x, y - fm.height() / 2 - 3, 11, 11), OUTCOME_COLOURS[status])
+            painter.fillRect(QRectF(x, top + (fm.height() - 11) / 2, 11, 11), OUTCOME_COLOURS[status])
             x -= 14
 
     # Tooltips -------------------------------------------------------------------------------

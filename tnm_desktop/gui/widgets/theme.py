@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from tnm_desktop.domain import SignalStatus
 
@@ -117,7 +117,37 @@ def apply(theme: Theme | str) -> Theme:
     if isinstance(app, QApplication):
         app.setStyle("Fusion")
         app.setPalette(_palette(chosen))
+        _restyle(app)
     return chosen
+
+
+_TINT = "tnm_tint"  # the widget property holding a tinted style sheet's template
+
+
+def tint(widget: QWidget, template: str) -> None:
+    """Give ``widget`` a style sheet with the meaning colours of the theme in use, kept in step
+    with theme switches: ``{good}``, ``{warn}``, ``{bad}`` and ``{idle}`` become their colours."""
+    widget.setProperty(_TINT, template)
+    widget.setStyleSheet(_tinted(template))
+
+
+def _tinted(template: str) -> str:
+    return template.format(**{kind: state_color(kind).name() for kind in _STATE})
+
+
+def _restyle(app: QApplication) -> None:
+    # A style sheet's palette(...) colours are resolved when it is applied, not when the palette
+    # changes: without this, a window styled in one theme keeps that theme's colours (a dark card
+    # with unreadable fields after dark → light). Applying each sheet again resolves them anew;
+    # tinted ones are rendered again with the new theme's colours.
+    for widget in app.allWidgets():
+        template = widget.property(_TINT)
+        sheet = widget.styleSheet()
+        if isinstance(template, str):
+            widget.setStyleSheet(_tinted(template))
+        elif sheet and "palette(" in sheet:
+            widget.setStyleSheet("")
+            widget.setStyleSheet(sheet)
 
 
 def app_icon() -> QIcon:

@@ -243,10 +243,15 @@ class SimulatedMt5:
     def positions_get(self, *, symbol: str | None = None, group: str | None = None,
                       ticket: int | None = None) -> tuple[mt5.TradePosition, ...] | None:
         """Return open positions, filtered by symbol, group mask or ticket."""
-        result: tuple[mt5.TradePosition, ...] | None = self._call("positions_get", lambda b: tuple(
-            views.position_record(b, p) for p in b.state.positions
-            if (symbol is None or p.symbol == _text(symbol)) and (ticket is None or p.ticket == _whole(ticket))
-            and views.match_group(p.symbol, group)), symbol=symbol, needs_login=True)
+        def body(broker: Broker) -> tuple[mt5.TradePosition, ...]:
+            name = None if symbol is None else _text(symbol)
+            number = None if ticket is None else _whole(ticket)
+            return tuple(views.position_record(broker, p) for p in broker.state.positions
+                         if (name is None or p.symbol == name) and (number is None or p.ticket == number)
+                         and views.match_group(p.symbol, group))
+
+        result: tuple[mt5.TradePosition, ...] | None = self._call("positions_get", body, symbol=symbol,
+                                                                  needs_login=True)
         return result
 
     def orders_total(self) -> int | None:
@@ -257,10 +262,14 @@ class SimulatedMt5:
     def orders_get(self, *, symbol: str | None = None, group: str | None = None,
                    ticket: int | None = None) -> tuple[mt5.TradeOrder, ...] | None:
         """Return pending orders, filtered by symbol, group mask or ticket."""
-        result: tuple[mt5.TradeOrder, ...] | None = self._call("orders_get", lambda b: tuple(
-            views.order_record(b, o, active=True) for o in b.state.orders
-            if (symbol is None or o.symbol == _text(symbol)) and (ticket is None or o.ticket == _whole(ticket))
-            and views.match_group(o.symbol, group)), symbol=symbol, needs_login=True)
+        def body(broker: Broker) -> tuple[mt5.TradeOrder, ...]:
+            name = None if symbol is None else _text(symbol)
+            number = None if ticket is None else _whole(ticket)
+            return tuple(views.order_record(broker, o, active=True) for o in broker.state.orders
+                         if (name is None or o.symbol == name) and (number is None or o.ticket == number)
+                         and views.match_group(o.symbol, group))
+
+        result: tuple[mt5.TradeOrder, ...] | None = self._call("orders_get", body, symbol=symbol, needs_login=True)
         return result
 
     # -- history ---------------------------------------------------------------------------
@@ -282,9 +291,9 @@ class SimulatedMt5:
         def body(broker: Broker) -> tuple[mt5.TradeOrder, ...]:
             orders = broker.state.history_orders
             if ticket is not None:
-                chosen = [o for o in orders if o.ticket == _whole(ticket)]
+                chosen = self.engine.lookup.orders(broker.state, ticket=_whole(ticket))
             elif position is not None:
-                chosen = [o for o in orders if o.position_id == _whole(position)]
+                chosen = self.engine.lookup.orders(broker.state, position=_whole(position))
             elif date_from is not None and date_to is not None:
                 first, last = _server_seconds(date_from), _server_seconds(date_to)
                 chosen = [o for o in orders if first <= views.server_s(broker.state, o.time_setup_msc) <= last
@@ -315,9 +324,9 @@ class SimulatedMt5:
         def body(broker: Broker) -> tuple[mt5.TradeDeal, ...]:
             deals = broker.state.deals
             if ticket is not None:
-                chosen = [d for d in deals if d.order == _whole(ticket)]
+                chosen = self.engine.lookup.deals(broker.state, order=_whole(ticket))
             elif position is not None:
-                chosen = [d for d in deals if d.position_id == _whole(position)]
+                chosen = self.engine.lookup.deals(broker.state, position=_whole(position))
             elif date_from is not None and date_to is not None:
                 first, last = _server_seconds(date_from), _server_seconds(date_to)
                 chosen = [d for d in deals if first <= views.server_s(broker.state, d.time_msc) <= last

@@ -11,7 +11,7 @@ from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import feed, money, orders
 from tnm_desktop.terminal.simulator.catalog import SymbolSpec
 from tnm_desktop.terminal.simulator.model import DealRec, OrderRec, PositionRec, SimState
-from tnm_desktop.terminal.simulator.requests import allowed_fillings, is_buy, stops_ok, volume_ok
+from tnm_desktop.terminal.simulator.requests import allowed_fillings, frozen, is_buy, stops_ok, volume_ok
 
 _EPSILON = 1e-9
 
@@ -24,7 +24,7 @@ class Broker:
         self.now_ms = now_ms
         # Equity and margin price every open position; one symbol's quote at one instant is the
         # same for all of them, so compute it once (the feed costs eight noise layers a quote).
-        self._quotes: dict[tuple[str, int, int], tuple[float, float]] = {}
+        self._quotes: dict[tuple[str, int, int, int], tuple[float, float]] = {}
 
     # -- prices and money -------------------------------------------------------------------
 
@@ -32,14 +32,15 @@ class Broker:
         """Return ``(bid, ask)`` of ``symbol`` now (or at ``at_ms``)."""
         moment = self.now_ms if at_ms is None else at_ms
         shifts = self.state.shifts.get(symbol, [])
-        key = (symbol, moment, len(shifts))
+        holds = self.state.holds.get(symbol, [])
+        key = (symbol, moment, len(shifts), len(holds))
         cached = self._quotes.get(key)
         if cached is not None:
             return cached
         spec = self.state.spec(symbol)
         if spec is None:
             raise KeyError(symbol)
-        bid = feed.bids(spec, self.state.seed, shifts, [moment])
+        bid = feed.bids(spec, self.state.seed, shifts, [moment], holds)
         quote = float(bid[0]), float(feed.asks(spec, bid)[0])
         self._quotes[key] = quote
         return quote
@@ -189,6 +190,10 @@ class Broker:
             return self.result(mt5.TRADE_RETCODE_NO_CHANGES, request)
         spec = self.spec(position.symbol)
         bid, ask = self.quote(spec.name)
+        # A buy's stops are measured from the bid it closes at, a sell's from the ask.
+        sell = position.type == mt5.POSITION_TYPE_SELL
+        if frozen(spec, position.sl, bid, ask, buy_side=sell) or frozen(spec, position.tp, bid, ask, buy_side=sell):
+            return self.result(mt5.TRADE_RETCODE_FROZEN, request)
         if not stops_ok(spec, position.type, bid, ask, request.sl, request.tp):
             return self.result(mt5.TRADE_RETCODE_INVALID_STOPS, request)
         position.sl, position.tp = request.sl, request.tp

@@ -26,6 +26,9 @@ class SymbolSpec:
         filling_flags: ``SYMBOL_FILLING_*`` flags of market orders the broker accepts.
         exemode: ``SYMBOL_TRADE_EXECUTION_*``; instant execution requotes beyond the deviation.
         stops_level: Minimum distance in points of SL/TP (and pending prices) from the market.
+        freeze_level: Distance in points from the market within which an order's price or a
+            position's SL/TP may not be changed or removed (10029, frozen).
+        order_mode: ``SYMBOL_ORDER_*`` flags of the order types the broker accepts.
         calc_mode: ``SYMBOL_CALC_MODE_*`` used for margin.
         margin_rate: Initial margin rate applied on top of the account leverage.
         spread: Spread in points.
@@ -56,6 +59,7 @@ class SymbolSpec:
     freeze_level: int = 0
     swap_long: float = 0.0
     swap_short: float = 0.0
+    order_mode: int = mt5.SYMBOL_ORDER_ALL
 
     @property
     def point(self) -> float:
@@ -90,6 +94,7 @@ _FOK = mt5.SYMBOL_FILLING_FOK
 _IOC = mt5.SYMBOL_FILLING_IOC
 _INSTANT = mt5.SYMBOL_TRADE_EXECUTION_INSTANT
 _MARKET = mt5.SYMBOL_TRADE_EXECUTION_MARKET
+_NO_STOP_LIMIT = mt5.SYMBOL_ORDER_ALL & ~mt5.SYMBOL_ORDER_STOP_LIMIT  # the index and crypto CFDs
 
 DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("EURUSD.m", "Euro vs US Dollar", "Forex\\Majors\\EURUSD.m", 5, 100_000.0, 0.01, 0.01, 100.0,
@@ -100,11 +105,14 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
                _FOK | _IOC, _INSTANT, 0, _FX, "USD", "JPY", "USD", 15, 151.500, 0.006, swap_long=12.5,
                swap_short=-26.0),
     SymbolSpec("XAUUSD.m", "Gold vs US Dollar", "Metals\\XAUUSD.m", 2, 100.0, 0.01, 0.01, 50.0,
-               _FOK, _MARKET, 50, _CFD, "XAU", "USD", "USD", 25, 2650.00, 0.010, swap_long=-45.0, swap_short=20.0),
+               _FOK, _MARKET, 50, _CFD, "XAU", "USD", "USD", 25, 2650.00, 0.010, swap_long=-45.0, swap_short=20.0,
+               freeze_level=20),
     SymbolSpec("US30.m", "Wall Street 30 Index CFD", "Indices\\US30.m", 1, 1.0, 0.1, 0.1, 50.0,
-               _IOC, _MARKET, 100, _CFD, "USD", "USD", "USD", 20, 42000.0, 0.010, margin_rate=2.0),
+               _IOC, _MARKET, 100, _CFD, "USD", "USD", "USD", 20, 42000.0, 0.010, margin_rate=2.0, freeze_level=50,
+               order_mode=_NO_STOP_LIMIT),
     SymbolSpec("BTCUSD.m", "Bitcoin vs US Dollar", "Crypto\\BTCUSD.m", 2, 1.0, 0.01, 0.01, 5.0,
-               _FOK | _IOC, _MARKET, 1000, _CFD, "BTC", "USD", "USD", 1500, 65000.00, 0.030, margin_rate=5.0),
+               _FOK | _IOC, _MARKET, 1000, _CFD, "BTC", "USD", "USD", 1500, 65000.00, 0.030, margin_rate=5.0,
+               order_mode=_NO_STOP_LIMIT),
 )
 
 # What the Market Watch shows when a terminal is first started (the rest must be selected).

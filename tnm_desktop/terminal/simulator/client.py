@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tnm_desktop.errors import TnmError
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import wire
 from tnm_desktop.terminal.simulator.client_control import RemoteControl
@@ -75,7 +76,7 @@ class _Link:
         with self._lock:
             try:
                 connection = self._connection or self._connect()
-            except (OSError, ValueError):
+            except (OSError, ValueError, TnmError):  # no server, or a state file no server could use
                 self._drop()
                 return None, NO_IPC
             message = {"id": next(self._ids), "token": connection.endpoint.token, "target": target,

@@ -50,6 +50,14 @@ class RemoteControl:
         """Move the bid by ``points``; return it."""
         return float(self._call("step_price", symbol, points))
 
+    def hold_price(self, symbol: str, bid: float) -> float:
+        """Hold the bid of ``symbol`` at exactly ``bid``; return it."""
+        return float(self._call("hold_price", symbol, bid))
+
+    def release_price(self, symbol: str) -> float:
+        """Let a held bid wander again; return it."""
+        return float(self._call("release_price", symbol))
+
     def quote(self, symbol: str) -> tuple[float, float]:
         """Return ``(bid, ask)`` now."""
         bid, ask = self._call("quote", symbol)

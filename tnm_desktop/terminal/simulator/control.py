@@ -14,7 +14,8 @@ from tnm_desktop.terminal.simulator.engine import Engine
 from tnm_desktop.terminal.simulator.model import FaultRec
 
 CONTROL_METHODS: tuple[str, ...] = (
-    "inject_fault", "clear_faults", "faults", "set_price", "step_price", "quote", "advance_time", "set_manual_clock",
+    "inject_fault", "clear_faults", "faults", "set_price", "step_price", "hold_price", "release_price", "quote",
+    "advance_time", "set_manual_clock",
     "now_ms", "server_offset", "set_trade_allowed", "set_connected", "set_logged_in", "disconnect", "reconnect",
     "set_market_open", "deposit",
 )
@@ -39,6 +40,12 @@ class SimulatorControl(Protocol):
 
     def step_price(self, symbol: str, points: float) -> float:
         """Move the bid by ``points`` (negative: down); return it."""
+
+    def hold_price(self, symbol: str, bid: float) -> float:
+        """Hold the bid of ``symbol`` at exactly ``bid`` until moved again or released (a scripted path)."""
+
+    def release_price(self, symbol: str) -> float:
+        """Let a held bid wander again from where it is; return it."""
 
     def quote(self, symbol: str) -> tuple[float, float]:
         """Return ``(bid, ask)`` now, whether or not the symbol is in Market Watch."""
@@ -110,6 +117,16 @@ class LocalControl:
             return self._engine.set_price(broker, symbol, round(broker.quote(symbol)[0] + points * spec.point,
                                                                 spec.digits))
         result: float = self._engine.control(step)
+        return result
+
+    def hold_price(self, symbol: str, bid: float) -> float:
+        """Hold the bid of ``symbol`` at exactly ``bid`` until moved again or released (a scripted path)."""
+        result: float = self._engine.control(lambda b: self._engine.hold_price(b, symbol, bid))
+        return result
+
+    def release_price(self, symbol: str) -> float:
+        """Let a held bid wander again from where it is; return it."""
+        result: float = self._engine.control(lambda b: self._engine.release_price(b, symbol))
         return result
 
     def quote(self, symbol: str) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from typing import Any
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import faults, feed, triggers, views
 from tnm_desktop.terminal.simulator.broker import Broker
+from tnm_desktop.terminal.simulator.lookup import HistoryLookup
 from tnm_desktop.terminal.simulator.model import DealRec, FaultRec, SimState
 from tnm_desktop.terminal.simulator.requests import RequestError
 
@@ -55,6 +56,7 @@ class Engine:
     def __init__(self, state: SimState, *, on_change: Callable[[SimState], None] | None = None,
                  wall: Callable[[], int] = wall_ms) -> None:
         self.state = state
+        self.lookup = HistoryLookup()
         self._on_change = on_change
         self._wall = wall
         self._lock = threading.RLock()
@@ -199,7 +201,9 @@ class Engine:
         self.control(lambda _b: self.state.faults.append(fault))
 
     def set_price(self, broker: Broker, symbol: str, bid: float) -> float:
-        """Move ``symbol``'s bid to ``bid`` now; the feed wanders on from there. Return the new bid."""
+        """Move ``symbol``'s bid to ``bid`` now; the feed wanders on from there (or stays, if held). Return it."""
+        if self._held(symbol, broker.now_ms):
+            return self.hold_price(broker, symbol, bid)
         spec = broker.spec(symbol)
         now = broker.now_ms
         raw = float(feed.raw_bids(spec, self.state.seed, [now])[0])
@@ -208,6 +212,33 @@ class Engine:
         self.state.shifts[symbol] = shifts[-_SHIFTS_KEPT:]
         self.state.last_scan_ms = min(self.state.last_scan_ms, now - 1)  # replay this tick at the new price
         return broker.quote(symbol)[0]
+
+    def _held(self, symbol: str, now: int) -> bool:
+        holds = [h for h in self.state.holds.get(symbol, []) if h[0] <= now]
+        return bool(holds) and holds[-1][1] is not None
+
+    def hold_price(self, broker: Broker, symbol: str, bid: float) -> float:
+        """Hold ``symbol``'s bid at exactly ``bid`` from now until the next hold or :meth:`release_price`."""
+        spec = broker.spec(symbol)
+        if not bid > 0:
+            raise ValueError("a price must be more than 0")
+        now = broker.now_ms
+        holds = [h for h in self.state.holds.get(symbol, []) if h[0] < now]
+        holds.append((now, round(bid, spec.digits)))
+        self.state.holds[symbol] = holds[-_SHIFTS_KEPT:]
+        self.state.last_scan_ms = min(self.state.last_scan_ms, now - 1)  # replay this tick at the new price
+        return broker.quote(symbol)[0]
+
+    def release_price(self, broker: Broker, symbol: str) -> float:
+        """Let a held price wander again, from where it was held (no jump)."""
+        now = broker.now_ms
+        if not self._held(symbol, now):
+            return broker.quote(symbol)[0]
+        bid = broker.quote(symbol)[0]
+        holds = [h for h in self.state.holds.get(symbol, []) if h[0] < now]
+        holds.append((now, None))
+        self.state.holds[symbol] = holds[-_SHIFTS_KEPT:]
+        return self.set_price(broker, symbol, bid)
 
     def deposit(self, broker: Broker, amount: float, comment: str) -> None:
         """Add a balance operation (negative: a withdrawal)."""

@@ -6,7 +6,9 @@ a random walk at every horizon yet stays within a few daily ranges of the anchor
 a hash of (seed, symbol, layer, knot), so any moment's price can be computed directly: history
 bars, ticks and the current quote agree with each other, and a restarted simulator continues
 the same feed without having saved it. Manual moves (``set_price``, ``step``) are stored as
-price shifts that take effect at a moment and stay until the next one.
+price shifts that take effect at a moment and stay until the next one. A held price
+(``hold_price``: a test scripting a price path) replaces the wandering bid exactly from its
+moment until the next hold or its release.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ def _unit(key: np.uint64, knots: IntArray) -> FloatArray:
     return (x >> np.uint64(11)).astype(np.float64) / float(2**52) - 1.0
 
 
+@functools.lru_cache(maxsize=8192)
 def _unit_one(key: int, knot: int) -> float:
-    # _unit of one knot in Python integers: the same bits (every step is taken mod 2**64).
+    # _unit of one knot in Python integers: the same bits (every step is taken mod 2**64). Cached:
+    # a quote asks for 16 knots, and all but the shortest layers' stay the same for minutes.
     x = ((knot & _MASK) * 0x9E3779B97F4A7C15 & _MASK) ^ key
     x ^= x >> 30
     x = x * 0xBF58476D1CE4E5B9 & _MASK
@@ -124,10 +128,42 @@ def raw_bids(spec: SymbolSpec, seed: int, times_ms: npt.ArrayLike) -> FloatArray
     return spec.anchor * np.exp(noise(seed, spec.name, spec.daily_vol, times / 1000.0))
 
 
-def bids(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], times_ms: npt.ArrayLike) -> FloatArray:
+def held_at(holds: Sequence[tuple[int, float | None]], times_ms: npt.ArrayLike) -> FloatArray:
+    """Return the held bid in force at each of ``times_ms`` (NaN where the price is not held)."""
+    times = np.atleast_1d(np.asarray(times_ms, dtype=np.int64))
+    if not holds:
+        return np.full(times.shape, np.nan)
+    starts = np.array([h[0] for h in holds], dtype=np.int64)
+    values = np.array([np.nan, *(np.nan if h[1] is None else h[1] for h in holds)], dtype=np.float64)
+    return values[np.searchsorted(starts, times, side="right")]
+
+
+def _bid_one(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], moment_ms: int) -> np.float64:
+    # bids() of one moment: the same float64 operations on numpy scalars (numpy's exp and round,
+    # not the math module's), so the same bits, at a fraction of the cost of one-element arrays.
+    raw = spec.anchor * np.exp(np.float64(_noise_one(seed, spec.name, spec.daily_vol, moment_ms / 1000.0)))
+    shift = 0.0
+    for start, value in shifts:  # in force from its moment on: the last one at or before this one
+        if start > moment_ms:
+            break
+        shift = value
+    bid: np.float64 = np.maximum(np.round(raw + np.float64(shift), spec.digits), spec.point)
+    return bid
+
+
+_FEW = 4  # up to this many moments, pricing them one by one is cheaper than numpy's array set-up
+
+
+def bids(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], times_ms: npt.ArrayLike,
+         holds: Sequence[tuple[int, float | None]] = ()) -> FloatArray:
     """Return the bid at each of ``times_ms`` (UTC milliseconds), rounded to the symbol's digits."""
     times = np.atleast_1d(np.asarray(times_ms, dtype=np.int64))
+    if times.size <= _FEW and not holds:
+        return np.array([_bid_one(spec, seed, shifts, int(t)) for t in times.flat], dtype=np.float64)
     value = raw_bids(spec, seed, times) + shift_at(shifts, times)
+    if holds:
+        held = held_at(holds, times)
+        value = np.where(np.isnan(held), value, held)
     return np.maximum(np.round(value, spec.digits), spec.point)
 
 
@@ -164,7 +200,7 @@ def previous_bar_start(timeframe: int, start: int) -> int:
 
 
 def bars(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], offset_s: int, timeframe: int,
-         starts: Sequence[int], now_ms: int) -> npt.NDArray[np.void]:
+         starts: Sequence[int], now_ms: int, holds: Sequence[tuple[int, float | None]] = ()) -> npt.NDArray[np.void]:
     """Return the bars opening at ``starts`` (server seconds, oldest first) as the package's rates array."""
     out = np.zeros(len(starts), dtype=mt5.RATES_DTYPE)
     if not starts:
@@ -175,7 +211,7 @@ def bars(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], offse
     end_ms = np.minimum((end - offset_s) * 1000 - 1, now_ms)
     steps = np.linspace(0.0, 1.0, _BAR_SAMPLES + 1)
     grid = (begin_ms[:, None] + (end_ms - begin_ms)[:, None] * steps[None, :]).astype(np.int64)
-    prices = bids(spec, seed, shifts, grid.ravel()).reshape(grid.shape)
+    prices = bids(spec, seed, shifts, grid.ravel(), holds).reshape(grid.shape)
     out["time"] = begin
     out["open"] = prices[:, 0]
     out["close"] = prices[:, -1]
@@ -189,13 +225,13 @@ def bars(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], offse
 
 
 def ticks(spec: SymbolSpec, seed: int, shifts: Sequence[tuple[int, float]], offset_s: int,
-          seconds: IntArray) -> npt.NDArray[np.void]:
+          seconds: IntArray, holds: Sequence[tuple[int, float | None]] = ()) -> npt.NDArray[np.void]:
     """Return one tick per second at ``seconds`` (server time) as the package's ticks array."""
     seconds = np.asarray(seconds, dtype=np.int64)
     out = np.zeros(len(seconds), dtype=mt5.TICKS_DTYPE)
     if len(seconds) == 0:
         return out
-    bid = bids(spec, seed, shifts, (seconds - offset_s) * 1000)
+    bid = bids(spec, seed, shifts, (seconds - offset_s) * 1000, holds)
     out["time"] = seconds
     out["time_msc"] = seconds * 1000
     out["bid"] = bid

@@ -32,7 +32,7 @@ def _back(timeframe: int, newest: int, count: int) -> list[int]:
 def _make(broker: Broker, spec: SymbolSpec, timeframe: int, starts: list[int]) -> npt.NDArray[np.void]:
     state = broker.state
     return feed.bars(spec, state.seed, state.shifts.get(spec.name, []), state.account.server_offset_s, timeframe,
-                     starts, broker.now_ms)
+                     starts, broker.now_ms, state.holds.get(spec.name, []))
 
 
 def rates_from_pos(broker: Broker, spec: SymbolSpec, timeframe: int, start_pos: int,
@@ -70,7 +70,8 @@ def _ticks(broker: Broker, spec: SymbolSpec, first: int, last: int, count: int) 
     count = max(0, min(count, last - first + 1, MAX_TICKS))
     state = broker.state
     seconds = np.arange(first, first + count, dtype=np.int64)
-    return feed.ticks(spec, state.seed, state.shifts.get(spec.name, []), state.account.server_offset_s, seconds)
+    return feed.ticks(spec, state.seed, state.shifts.get(spec.name, []), state.account.server_offset_s, seconds,
+                      state.holds.get(spec.name, []))
 
 
 def ticks_from(broker: Broker, spec: SymbolSpec, date_from: int, count: int) -> npt.NDArray[np.void]:

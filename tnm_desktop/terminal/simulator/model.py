@@ -146,6 +146,8 @@ class SimState:
     credit: float = 0.0
     closed_markets: list[str] = field(default_factory=list)
     shifts: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    # Held prices per symbol: (moment, bid) holds the bid there, (moment, None) lets it wander again.
+    holds: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
     positions: list[PositionRec] = field(default_factory=list)
     orders: list[OrderRec] = field(default_factory=list)
     history_orders: list[OrderRec] = field(default_factory=list)
@@ -188,54 +190,35 @@ def new_state(*, seed: int = 20240601, now_ms: int, account: AccountSpec | None 
     return state
 
 
-def _build(cls: type[Any], data: dict[str, Any]) -> Any:
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
-
-
 _FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 
-def _names(cls: type[Any]) -> tuple[str, ...]:
+def field_names(cls: type[Any]) -> tuple[str, ...]:
+    """Return a record class's field names, in order."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
     return names
 
 
-def _flat(record: Any) -> dict[str, Any]:
-    # Every record below the state holds only numbers, strings, booleans and None, so a shallow
-    # copy is what dataclasses.asdict gives, without its recursion and deep copies: the state is
-    # written after every change, history included, on the path of every order.
-    return {name: getattr(record, name) for name in _names(type(record))}
+def flat(record: Any) -> dict[str, Any]:
+    """Return a record's fields as a dict (``dataclasses.asdict`` without its deep copies).
+
+    Every record below the state holds only numbers, strings, booleans and None, so a shallow
+    copy is all it takes, on the path of every order.
+    """
+    return {name: getattr(record, name) for name in field_names(type(record))}
 
 
 def state_to_json(state: SimState) -> dict[str, Any]:
     """Return the state as JSON-ready data."""
-    data = _flat(state)
+    data = flat(state)
     data.update(
-        account=_flat(state.account), symbols=[_flat(s) for s in state.symbols], selected=list(state.selected),
-        clock=_flat(state.clock), terminal=_flat(state.terminal), closed_markets=list(state.closed_markets),
+        account=flat(state.account), symbols=[flat(s) for s in state.symbols], selected=list(state.selected),
+        clock=flat(state.clock), terminal=flat(state.terminal), closed_markets=list(state.closed_markets),
         shifts={k: [tuple(x) for x in v] for k, v in state.shifts.items()},
-        positions=[_flat(r) for r in state.positions], orders=[_flat(r) for r in state.orders],
-        history_orders=[_flat(r) for r in state.history_orders], deals=[_flat(r) for r in state.deals],
-        faults=[_flat(r) for r in state.faults], version=STATE_VERSION)
+        holds={k: [tuple(x) for x in v] for k, v in state.holds.items()},
+        positions=[flat(r) for r in state.positions], orders=[flat(r) for r in state.orders],
+        history_orders=[flat(r) for r in state.history_orders], deals=[flat(r) for r in state.deals],
+        faults=[flat(r) for r in state.faults], version=STATE_VERSION)
     return data
-
-
-def state_from_json(data: dict[str, Any]) -> SimState:
-    """Rebuild a state from :func:`state_to_json` output."""
-    if data.get("version") != STATE_VERSION:
-        raise ValueError(f"unsupported simulator state version {data.get('version')!r}")
-    state: SimState = _build(SimState, data)
-    state.account = _build(AccountSpec, data["account"])
-    state.symbols = [_build(SymbolSpec, s) for s in data["symbols"]]
-    state.clock = _build(ClockRec, data["clock"])
-    state.terminal = _build(TerminalRec, data["terminal"])
-    state.shifts = {k: [(int(t), float(v)) for t, v in items] for k, items in data["shifts"].items()}
-    state.positions = [_build(PositionRec, p) for p in data["positions"]]
-    state.orders = [_build(OrderRec, o) for o in data["orders"]]
-    state.history_orders = [_build(OrderRec, o) for o in data["history_orders"]]
-    state.deals = [_build(DealRec, d) for d in data["deals"]]
-    state.faults = [_build(FaultRec, f) for f in data["faults"]]
-    return state

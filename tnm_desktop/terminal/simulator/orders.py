@@ -6,32 +6,48 @@ from typing import TYPE_CHECKING
 
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator.model import OrderRec
-from tnm_desktop.terminal.simulator.requests import pending_price_ok, pending_stops_ok, volume_ok
+from tnm_desktop.terminal.simulator.requests import frozen, is_buy, pending_price_ok, pending_stops_ok, volume_ok
 
 if TYPE_CHECKING:
     from tnm_desktop.terminal.simulator.broker import Broker
 
-PENDING_TYPES = frozenset({mt5.ORDER_TYPE_BUY_LIMIT, mt5.ORDER_TYPE_SELL_LIMIT, mt5.ORDER_TYPE_BUY_STOP,
-                           mt5.ORDER_TYPE_SELL_STOP})
+# Each pending order type and the SYMBOL_ORDER_* flag a symbol must have for it.
+PENDING_TYPES = {mt5.ORDER_TYPE_BUY_LIMIT: mt5.SYMBOL_ORDER_LIMIT, mt5.ORDER_TYPE_SELL_LIMIT: mt5.SYMBOL_ORDER_LIMIT,
+                 mt5.ORDER_TYPE_BUY_STOP: mt5.SYMBOL_ORDER_STOP, mt5.ORDER_TYPE_SELL_STOP: mt5.SYMBOL_ORDER_STOP,
+                 mt5.ORDER_TYPE_BUY_STOP_LIMIT: mt5.SYMBOL_ORDER_STOP_LIMIT,
+                 mt5.ORDER_TYPE_SELL_STOP_LIMIT: mt5.SYMBOL_ORDER_STOP_LIMIT}
+STOP_LIMITS = {mt5.ORDER_TYPE_BUY_STOP_LIMIT: mt5.ORDER_TYPE_BUY_LIMIT,
+               mt5.ORDER_TYPE_SELL_STOP_LIMIT: mt5.ORDER_TYPE_SELL_LIMIT}
+_DAY_S = 86_400
 
 
 def _active(broker: Broker, ticket: int) -> OrderRec | None:
     return next((o for o in broker.state.orders if o.ticket == ticket), None)
 
 
-def _expiration_ok(broker: Broker, type_time: int, expiration: int) -> bool:
-    if type_time != mt5.ORDER_TIME_SPECIFIED:
-        return True
+def _expiry(broker: Broker, type_time: int, expiration: int) -> int | None:
+    # The order's expiry in server seconds (0: none), or None when the request's is not valid.
+    # A day order lives until the end of the trading day it was placed on (server time); a
+    # "specified day" order until the end of that day.
     server_now = (broker.now_ms // 1000) + broker.state.account.server_offset_s
-    return expiration > server_now
+    if type_time == mt5.ORDER_TIME_GTC:
+        return 0
+    if type_time == mt5.ORDER_TIME_DAY:
+        return server_now // _DAY_S * _DAY_S + _DAY_S - 1
+    if type_time == mt5.ORDER_TIME_SPECIFIED:
+        return expiration if expiration > server_now else None
+    if type_time == mt5.ORDER_TIME_SPECIFIED_DAY:
+        end = expiration // _DAY_S * _DAY_S + _DAY_S - 1
+        return end if end > server_now else None
+    return None
 
 
 def place_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendResult:
-    """Place a limit or stop order (stop-limit orders are not offered by this broker)."""
+    """Place a limit, stop or stop-limit order."""
     spec = broker.state.spec(request.symbol)
     if spec is None:
         return broker.result(mt5.TRADE_RETCODE_INVALID, request)
-    if request.type not in PENDING_TYPES:
+    if request.type not in PENDING_TYPES or not spec.order_mode & PENDING_TYPES[request.type]:
         return broker.result(mt5.TRADE_RETCODE_INVALID_ORDER, request)
     if spec.name in broker.state.closed_markets:
         return broker.result(mt5.TRADE_RETCODE_MARKET_CLOSED, request)
@@ -40,20 +56,28 @@ def place_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendRes
     if not volume_ok(spec, request.volume):
         return broker.result(mt5.TRADE_RETCODE_INVALID_VOLUME, request)
     bid, ask = broker.quote(spec.name)
-    if not pending_price_ok(spec, request.type, request.price, bid, ask):
+    if not pending_price_ok(spec, request.type, request.price, bid, ask, request.stoplimit):
         return broker.result(mt5.TRADE_RETCODE_INVALID_PRICE, request)
-    if not pending_stops_ok(spec, request.type, request.price, request.sl, request.tp):
+    opens_at = request.stoplimit if request.type in STOP_LIMITS else request.price
+    if not pending_stops_ok(spec, request.type, opens_at, request.sl, request.tp):
         return broker.result(mt5.TRADE_RETCODE_INVALID_STOPS, request)
-    if not _expiration_ok(broker, request.type_time, request.expiration):
+    expiry = _expiry(broker, request.type_time, request.expiration)
+    if expiry is None:
         return broker.result(mt5.TRADE_RETCODE_INVALID_EXPIRATION, request)
     ticket = broker.state.take_order_ticket()
     broker.state.orders.append(OrderRec(
         ticket=ticket, symbol=spec.name, type=request.type, state=mt5.ORDER_STATE_PLACED,
         volume_initial=request.volume, volume_current=request.volume, price_open=request.price, sl=request.sl,
         tp=request.tp, magic=request.magic, comment=request.comment, time_setup_msc=broker.now_ms,
-        type_filling=request.type_filling, type_time=request.type_time,
-        time_expiration=request.expiration if request.type_time == mt5.ORDER_TIME_SPECIFIED else 0))
+        type_filling=request.type_filling, type_time=request.type_time, time_expiration=expiry,
+        price_stoplimit=request.stoplimit if request.type in STOP_LIMITS else 0.0))
     return broker.result(mt5.TRADE_RETCODE_PLACED, request, order=ticket, volume=request.volume)
+
+
+def _frozen(broker: Broker, order: OrderRec) -> bool:
+    spec = broker.spec(order.symbol)
+    bid, ask = broker.quote(spec.name)
+    return frozen(spec, order.price_open, bid, ask, buy_side=is_buy(order.type))
 
 
 def modify_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendResult:
@@ -62,19 +86,24 @@ def modify_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendRe
     if order is None:
         return broker.result(mt5.TRADE_RETCODE_INVALID, request)
     spec = broker.spec(order.symbol)
-    expiration = request.expiration if request.type_time == mt5.ORDER_TIME_SPECIFIED else 0
-    if (order.price_open, order.sl, order.tp, order.type_time, order.time_expiration) == (
-            request.price, request.sl, request.tp, request.type_time, expiration):
+    stoplimit = request.stoplimit if order.type in STOP_LIMITS else 0.0
+    if (order.price_open, order.sl, order.tp, order.type_time, order.price_stoplimit) == (
+            request.price, request.sl, request.tp, request.type_time, stoplimit) and (
+            request.type_time not in (mt5.ORDER_TIME_SPECIFIED, mt5.ORDER_TIME_SPECIFIED_DAY)
+            or _expiry(broker, request.type_time, request.expiration) == order.time_expiration):
         return broker.result(mt5.TRADE_RETCODE_NO_CHANGES, request)
+    if _frozen(broker, order):
+        return broker.result(mt5.TRADE_RETCODE_FROZEN, request)
     bid, ask = broker.quote(spec.name)
-    if not pending_price_ok(spec, order.type, request.price, bid, ask):
+    if not pending_price_ok(spec, order.type, request.price, bid, ask, stoplimit):
         return broker.result(mt5.TRADE_RETCODE_INVALID_PRICE, request)
-    if not pending_stops_ok(spec, order.type, request.price, request.sl, request.tp):
+    if not pending_stops_ok(spec, order.type, stoplimit or request.price, request.sl, request.tp):
         return broker.result(mt5.TRADE_RETCODE_INVALID_STOPS, request)
-    if not _expiration_ok(broker, request.type_time, request.expiration):
+    expiry = _expiry(broker, request.type_time, request.expiration)
+    if expiry is None:
         return broker.result(mt5.TRADE_RETCODE_INVALID_EXPIRATION, request)
-    order.price_open, order.sl, order.tp = request.price, request.sl, request.tp
-    order.type_time, order.time_expiration = request.type_time, expiration
+    order.price_open, order.sl, order.tp, order.price_stoplimit = request.price, request.sl, request.tp, stoplimit
+    order.type_time, order.time_expiration = request.type_time, expiry
     return broker.result(mt5.TRADE_RETCODE_DONE, request, order=order.ticket)
 
 
@@ -90,6 +119,8 @@ def remove_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendRe
     order = _active(broker, request.order)
     if order is None:
         return broker.result(mt5.TRADE_RETCODE_INVALID, request)
+    if _frozen(broker, order):
+        return broker.result(mt5.TRADE_RETCODE_FROZEN, request)
     _retire(broker, order, mt5.ORDER_STATE_CANCELED, broker.now_ms)
     return broker.result(mt5.TRADE_RETCODE_DONE, request, order=order.ticket)
 
@@ -97,6 +128,12 @@ def remove_pending(broker: Broker, request: mt5.TradeRequest) -> mt5.OrderSendRe
 def expire(broker: Broker, order: OrderRec, at_ms: int) -> None:
     """Move an order whose time ran out to the history."""
     _retire(broker, order, mt5.ORDER_STATE_EXPIRED, at_ms)
+
+
+def convert(order: OrderRec) -> None:
+    """A stop-limit order's stop was reached: it becomes the limit order at its stop-limit price."""
+    order.type = STOP_LIMITS[order.type]
+    order.price_open = order.price_stoplimit
 
 
 def activate(broker: Broker, order: OrderRec, price: float, at_ms: int) -> None:

@@ -9,8 +9,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tnm_desktop.errors import OperationalError
+from tnm_desktop import lifeline
+from tnm_desktop.errors import OperationalError, TnmError
 from tnm_desktop.terminal.simulator.client import RemoteMt5
+from tnm_desktop.terminal.simulator.store import HOST
+
+ERROR_PREFIX = "tnm-desktop: "  # how the command line reports an error (tnm_desktop.cli)
 
 
 @dataclass
@@ -29,6 +33,7 @@ class SimulatorProcess:
     host: str
     port: int
     reader: threading.Thread | None = field(default=None, repr=False)
+    errors: threading.Thread | None = field(default=None, repr=False)
 
     def client(self, *, timeout: float = 10.0) -> RemoteMt5:
         """Return a new MT5-API client of this simulator."""
@@ -53,10 +58,12 @@ class SimulatorProcess:
         self._release()
 
     def _release(self) -> None:
-        if self.reader is not None:
-            self.reader.join(10)  # the pipe ends with the process: let the reader see that first
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for reader in (self.reader, self.errors):
+            if reader is not None:
+                reader.join(10)  # the pipes end with the process: let the readers see that first
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def start_simulator(state_file: Path | str, *, port: int | None = None, manual_clock: bool = False,
@@ -76,8 +83,10 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
         command += ["--seed", str(seed)]
     if server_offset_hours is not None:
         command += ["--server-offset", str(server_offset_hours)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 — our own CLI
+    process = lifeline.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # it ends with this process
+                             text=True, encoding="utf-8", errors="replace")
     lines: queue.Queue[str] = queue.Queue()
+    said: list[str] = []  # what the server said was wrong, in its own words
 
     def read() -> None:
         # Drains the pipe for the process's whole life, so the server never blocks on printing.
@@ -88,25 +97,40 @@ def start_simulator(state_file: Path | str, *, port: int | None = None, manual_c
             pass  # the pipe was closed under us
         lines.put("")
 
+    def read_errors() -> None:
+        # Passes the server's log on to ours and keeps its last error, which names the problem.
+        try:
+            for line in process.stderr or ():
+                if line.startswith(ERROR_PREFIX):
+                    said[:] = [line[len(ERROR_PREFIX):].strip()]
+                if sys.stderr is not None:
+                    sys.stderr.write(line)
+        except (OSError, ValueError):
+            pass
+
     reader = threading.Thread(target=read, name="simulator-stdout", daemon=True)
+    errors = threading.Thread(target=read_errors, name="simulator-stderr", daemon=True)
     reader.start()
+    errors.start()
     try:
         while True:
-            line = lines.get(timeout=timeout)
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                raise OperationalError("The simulator did not get ready in time.", code="simulator_failed") from None
             if not line:
-                raise OperationalError(f"The simulator exited with status {process.wait()} before it was ready.",
-                                       code="simulator_failed")
+                status = process.wait()
+                errors.join(10)
+                raise OperationalError(said[0] if said else f"The simulator exited with status {status} before it "
+                                       "was ready.", code="simulator_failed")
             if line.startswith("listening="):
                 host, _, port_text = line.strip().partition("=")[2].rpartition(":")
-                return SimulatorProcess(process, Path(state_file), host, int(port_text), reader)
-    except queue.Empty:
-        process.kill()
-        process.wait()
-        raise OperationalError("The simulator did not get ready in time.", code="simulator_failed") from None
+                return SimulatorProcess(process, Path(state_file), host, int(port_text), reader, errors)
     except BaseException:
         if process.poll() is None:
             process.kill()
             process.wait()
+        SimulatorProcess(process, Path(state_file), HOST, 0, reader, errors)._release()
         raise
 
 
@@ -116,11 +140,11 @@ def simulator_alive(state_file: Path) -> bool:
         return False
     try:
         client = RemoteMt5(state_file, timeout=2.0)
-    except (OSError, ValueError, OperationalError):
+    except (OSError, ValueError, TnmError):
         return False
     try:
         return bool(client.initialize())
-    except (OSError, ValueError, OperationalError):
+    except (OSError, ValueError, TnmError):
         return False
     finally:
         client.close()

@@ -121,10 +121,22 @@ def is_buy(order_type: int) -> bool:
                           mt5.ORDER_TYPE_BUY_STOP_LIMIT)
 
 
-def pending_price_ok(spec: SymbolSpec, order_type: int, price: float, bid: float, ask: float) -> bool:
-    """Check a pending order's price: limits below/above the market, stops beyond it, by the stops level."""
+def pending_price_ok(spec: SymbolSpec, order_type: int, price: float, bid: float, ask: float,
+                     stoplimit: float = 0.0) -> bool:
+    """Check a pending order's price: limits below/above the market, stops beyond it, by the stops level.
+
+    A stop-limit order's ``price`` is its stop, checked as a stop's; its ``stoplimit`` (the limit
+    order it places when the stop is reached) must lie on the near side of the stop: below it for
+    a buy, above it for a sell.
+    """
     if price <= 0 or not on_tick(spec, price):
         return False
+    if order_type in (mt5.ORDER_TYPE_BUY_STOP_LIMIT, mt5.ORDER_TYPE_SELL_STOP_LIMIT):
+        if stoplimit <= 0 or not on_tick(spec, stoplimit):
+            return False
+        if order_type == mt5.ORDER_TYPE_BUY_STOP_LIMIT:
+            return _level_ok(spec, price - ask) and stoplimit <= price
+        return _level_ok(spec, bid - price) and stoplimit >= price
     if order_type == mt5.ORDER_TYPE_BUY_LIMIT:
         return _level_ok(spec, ask - price)
     if order_type == mt5.ORDER_TYPE_SELL_LIMIT:
@@ -134,8 +146,19 @@ def pending_price_ok(spec: SymbolSpec, order_type: int, price: float, bid: float
     return _level_ok(spec, bid - price)  # sell stop
 
 
+def frozen(spec: SymbolSpec, level: float, bid: float, ask: float, *, buy_side: bool) -> bool:
+    """Tell whether a price level sits within the freeze level of the market (10029 if it is changed).
+
+    Buy orders and a sell position's stops are measured from the ask; the others from the bid.
+    """
+    if not spec.freeze_level or not level:
+        return False
+    market = ask if buy_side else bid
+    return round(abs(market - level) / spec.point, 6) <= spec.freeze_level
+
+
 def pending_stops_ok(spec: SymbolSpec, order_type: int, price: float, sl: float, tp: float) -> bool:
-    """Check a pending order's SL/TP against its own price."""
+    """Check a pending order's SL/TP against the price it will open at (a stop-limit's: its limit)."""
     if (sl and not on_tick(spec, sl)) or (tp and not on_tick(spec, tp)):
         return False
     if is_buy(order_type):

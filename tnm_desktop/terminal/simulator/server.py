@@ -1,10 +1,11 @@
 """The simulator as a process of its own: a loopback TCP server in front of one engine.
 
 It outlives its clients the way a terminal outlives the scripts that drive it: state lives in
-the state file, saved after every change, so killing a client (even with SIGKILL) loses
-nothing, and restarting the server on the same file resumes the same account, positions and
-history. Only named methods are dispatched — the MT5 functions and the control API — never
-arbitrary code, and every request must carry the token recorded in the state file (0600).
+the state file, each change committed to disk before its caller hears of it, so killing a
+client or the server (even with SIGKILL) loses nothing, and restarting the server on the same
+file resumes the same account, positions and history. Only named methods are dispatched — the
+MT5 functions and the control API — never arbitrary code, and every request must carry the
+token recorded in the state file (owner-only).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tnm_desktop.errors import OperationalError
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.simulator import wire
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
+from tnm_desktop.terminal.simulator.book_store import BookStore
 from tnm_desktop.terminal.simulator.catalog import AccountSpec
 from tnm_desktop.terminal.simulator.control import CONTROL_METHODS, LocalControl
 from tnm_desktop.terminal.simulator.engine import Engine, wall_ms
@@ -113,13 +115,10 @@ class SimulatorServer:
         self._seed = seed
         self._server_offset_s = server_offset_s
         self._server: _Server | None = None
-        self._endpoint: Endpoint | None = None
+        self._store: BookStore | None = None
         self._thread: threading.Thread | None = None
 
-    def _books(self) -> SimState:
-        state = self.file.load()
-        if state is not None:
-            return state
+    def _fresh(self) -> SimState:
         account = AccountSpec() if self._server_offset_s is None else AccountSpec(server_offset_s=self._server_offset_s)
         fresh = new_state(now_ms=wall_ms(), account=account, manual_clock=self._manual_clock)
         if self._seed is not None:
@@ -128,33 +127,36 @@ class SimulatorServer:
 
     def start(self) -> Endpoint:
         """Load (or create) the books, listen, and record the endpoint in the state file."""
-        state = self._books()
+        store, state = self.file.open(self._fresh)
         token = secrets.token_urlsafe(32)
-        engine = Engine(state, on_change=lambda s: self.file.save(s, self._endpoint))
+        engine = Engine(state, on_change=store.save)
         try:
             self._server = _Server(self._port, engine, token)
         except OSError as exc:
+            store.close()
             raise OperationalError(f"The simulator cannot listen on {HOST}:{self._port}: {exc.strerror}.",
                                    code="simulator_port") from exc
-        self._endpoint = Endpoint(HOST, self._server.server_address[1], token, os.getpid())
-        self.file.save(state, self._endpoint)
+        self._store = store
+        endpoint = Endpoint(HOST, self._server.server_address[1], token, os.getpid())
+        store.set_endpoint({"host": endpoint.host, "port": endpoint.port, "token": endpoint.token,
+                            "pid": endpoint.pid})
         self._thread = threading.Thread(target=self._server.serve_forever, name="simulator-server", daemon=True)
         self._thread.start()
-        log.info("simulator serving %s on %s:%d", self.file.path, HOST, self._endpoint.port)
-        return self._endpoint
+        log.info("simulator serving %s on %s:%d", self.file.path, HOST, endpoint.port)
+        return endpoint
 
     def stop(self) -> None:
-        """Stop listening and save the books without an endpoint (no server runs any more)."""
-        if self._server is None:
+        """Stop listening and forget the endpoint in the file (no server runs any more)."""
+        if self._server is None or self._store is None:
             return
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
-        engine = self._server.engine
-        self._endpoint = None
-        engine.control(lambda _b: None)  # a final save, under the engine's lock, without the endpoint
-        self._server = None
+        store = self._store
+        self._server.engine.control(lambda _b: store.set_endpoint(None))  # under the engine's lock, then saved
+        store.close()
+        self._server = self._store = None
         log.info("simulator stopped")
 
 

@@ -48,8 +48,13 @@ class _Tape:
 
     def prices(self, symbol: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         if symbol not in self._cache:
+            if len(self.times) == 1:  # a call right after the last one: the quote the call itself uses
+                bid_now, ask_now = self.broker.quote(symbol, int(self.times[0]))
+                self._cache[symbol] = (np.array([bid_now]), np.array([ask_now]))
+                return self._cache[symbol]
             spec = self.broker.spec(symbol)
-            bid = feed.bids(spec, self.broker.state.seed, self.broker.state.shifts.get(symbol, []), self.times)
+            state = self.broker.state
+            bid = feed.bids(spec, state.seed, state.shifts.get(symbol, []), self.times, state.holds.get(symbol, []))
             self._cache[symbol] = (bid, feed.asks(spec, bid))
         return self._cache[symbol]
 
@@ -81,9 +86,13 @@ def _order_event(tape: _Tape, order: OrderRec, begin: int, offset_s: int) -> _Ev
         if at is not None:
             found.append((at, 0, "expire", order, 0.0))
     reached = {mt5.ORDER_TYPE_BUY_LIMIT: ask <= order.price_open, mt5.ORDER_TYPE_SELL_LIMIT: bid >= order.price_open,
-               mt5.ORDER_TYPE_BUY_STOP: ask >= order.price_open, mt5.ORDER_TYPE_SELL_STOP: bid <= order.price_open}
+               mt5.ORDER_TYPE_BUY_STOP: ask >= order.price_open, mt5.ORDER_TYPE_SELL_STOP: bid <= order.price_open,
+               mt5.ORDER_TYPE_BUY_STOP_LIMIT: ask >= order.price_open,
+               mt5.ORDER_TYPE_SELL_STOP_LIMIT: bid <= order.price_open}
     at = _first(reached[order.type], begin)
-    if at is not None:
+    if at is not None and order.type in orders.STOP_LIMITS:
+        found.append((at, 1, "convert", order, order.price_stoplimit))
+    elif at is not None:
         fill = orders.trigger_price(order.type, order.price_open, float(bid[at]), float(ask[at]))
         found.append((at, 1, "fill", order, order.price_open if fill is None else fill))
     return min(found, key=lambda e: (e[0], e[1])) if found else None
@@ -117,12 +126,13 @@ def _scan(broker: Broker, times: npt.NDArray[np.int64]) -> bool:
     tape = _Tape(broker, times)
     offset_s = broker.state.account.server_offset_s
     floor = 0
-    fresh: dict[int, int] = {}  # positions opened during the scan: the first tick they can see
+    fresh: dict[int, int] = {}  # positions opened (limits placed) during the scan: the first tick they can see
     changed = False
     while True:
         events = [e for p in broker.state.positions
                   if (e := _position_event(tape, p, max(floor, fresh.get(p.ticket, 0)))) is not None]
-        events += [e for o in broker.state.orders if (e := _order_event(tape, o, floor, offset_s)) is not None]
+        events += [e for o in broker.state.orders
+                   if (e := _order_event(tape, o, max(floor, fresh.get(o.ticket, 0)), offset_s)) is not None]
         if not events:
             return changed
         index, _, kind, item, price = min(events, key=lambda e: (e[0], e[1]))
@@ -131,6 +141,9 @@ def _scan(broker: Broker, times: npt.NDArray[np.int64]) -> bool:
             _close_on_stop(broker, item, kind, price, at_ms)
         elif kind == "expire":
             orders.expire(broker, item, at_ms)
+        elif kind == "convert":
+            orders.convert(item)
+            fresh[item.ticket] = index + 1
         else:
             orders.activate(broker, item, price, at_ms)
             fresh[item.ticket] = index + 1

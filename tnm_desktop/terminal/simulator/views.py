@@ -13,8 +13,6 @@ from tnm_desktop.terminal.simulator.model import DealRec, OrderRec, PositionRec,
 
 BUILD = 4755
 VERSION = (500, BUILD, "13 Jan 2025")
-# Market, limit, stop, SL, TP and close-by orders (no stop-limit orders at this broker).
-_ORDER_MODE = 1 | 2 | 4 | 16 | 32 | 64
 _EXPIRATION_MODE = 1 | 2 | 4 | 8
 
 
@@ -111,7 +109,7 @@ def symbol_record(broker: Broker, spec: SymbolSpec) -> mt5.SymbolInfo:
         spread=spec.spread, spread_float=True, trade_calc_mode=spec.calc_mode, trade_mode=spec.trade_mode,
         trade_stops_level=spec.stops_level, trade_freeze_level=spec.freeze_level, trade_exemode=spec.exemode,
         swap_mode=1, swap_rollover3days=3, expiration_mode=_EXPIRATION_MODE, filling_mode=spec.filling_flags,
-        order_mode=_ORDER_MODE, bid=bid, bidhigh=bid, bidlow=bid, ask=ask, askhigh=ask, asklow=ask,
+        order_mode=spec.order_mode, bid=bid, bidhigh=bid, bidlow=bid, ask=ask, askhigh=ask, asklow=ask,
         point=spec.point, trade_tick_value=value, trade_tick_value_profit=value_profit,
         trade_tick_value_loss=value_loss, trade_tick_size=spec.tick_size, trade_contract_size=spec.contract_size,
         volume_min=spec.volume_min, volume_max=spec.volume_max, volume_step=spec.volume_step,

@@ -19,6 +19,7 @@ from tnm_desktop.terminal import mt5api as mt5
 
 MAX_LINE = 4 * 1024 * 1024  # a year of M1 bars fits; anything larger is not a request we sent
 _ARRAYS = {"rates": mt5.RATES_DTYPE, "ticks": mt5.TICKS_DTYPE}
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # what travels as it is
 
 
 def encode(value: Any) -> Any:
@@ -30,7 +31,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, tuple) and type(value).__name__ in mt5.RECORD_TYPES and hasattr(value, "_fields"):
-        return {"$record": type(value).__name__, "values": [encode(v) for v in value]}
+        return {"$record": type(value).__name__,
+                "values": [v if type(v) in _PLAIN else encode(v) for v in value]}  # most fields are plain
     if isinstance(value, tuple):
         return {"$tuple": [encode(v) for v in value]}
     if isinstance(value, list):
@@ -53,7 +55,7 @@ def decode(data: Any) -> Any:
         return data
     if "$record" in data:
         record = mt5.RECORD_TYPES[str(data["$record"])]
-        return record(*(decode(v) for v in data["values"]))
+        return record(*[v if type(v) in _PLAIN else decode(v) for v in data["values"]])
     if "$tuple" in data:
         return tuple(decode(v) for v in data["$tuple"])
     if "$array" in data:
