@@ -79,4 +79,8 @@ def build_world(db: Db, user: User) -> World:
     a.execute("insert into account_equity (account_id, user_id, at, balance, equity) values (%s, %s, now(), 1, 1)",
               (ids["trading_accounts"], user.id))
     ids["account_equity"] = ids["trading_accounts"]
+    a.execute("insert into daily_loss_locks (agent_id, user_id, trading_day, locked_until, limit_pct, loss_pct, reason) "
+              "values (%s, %s, current_date, now() + interval '1 day', 2, 2.5, 'daily loss 2.5 %% reached')",
+              (agent.id, user.id))
+    ids["daily_loss_locks"] = agent.id
     return World(user, agent, ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ class CountingPort:
     def __init__(self, inner: DataPort) -> None:
         self._inner = inner
         self.calls: list[tuple[float, str]] = []
+        self.under_way: Counter[str] = Counter()  # calls begun and not yet returned, by name
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -62,7 +64,11 @@ class CountingPort:
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((time.monotonic(), name))
-            return await attr(*args, **kwargs)
+            self.under_way[name] += 1
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                self.under_way[name] -= 1
 
         return counted
 

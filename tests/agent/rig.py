@@ -123,14 +123,19 @@ class TradeRig:
               sl: dict[str, float] | None = None, tp: dict[str, float] | None = None,
               close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
               max_attempts: int = 3, created_at: datetime | None = None,
-              allowed_pairs: list[str] | None = None, alert_price: float | None = None,
+              allowed_pairs: list[str] | None = None, opposite: str = "hedge",
+              pip_size: float | None = None, alert_price: float | None = None,
               extra: dict[str, Any] | None = None) -> tuple[str, str]:
-        """A trade job and its signal, as ingestion writes them; return (job id, signal id)."""
+        """A trade job and its signal, as ingestion writes them; return (job id, signal id).
+
+        ``opposite`` is the strategy's opposite-signal setting; "hedge" (every buy and sell opens)
+        keeps tests of other things independent of it.
+        """
         payload = {"signal_id": None, "strategy_id": self.strategy_id, "broker_connection_id": self.broker_id,
                    "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
                    "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
-                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs,
-                   "alert_price": alert_price, **(extra or {})}
+                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs, "opposite": opposite,
+                   "pip_size": pip_size, "alert_price": alert_price, **(extra or {})}
         # One transaction, as ingestion writes them: an agent on another thread must not claim the
         # job while the signal's insert holds its row (a claim skips locked rows).
         with self.db.admin.transaction():

@@ -138,7 +138,6 @@ async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
 
 async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> None:
     cases = [
-        (rig.trade("buy", limits={"trading_enabled": False}), "Trading is switched off in your settings."),
         (rig.trade("buy", "XAUUSD", allowed_pairs=["EURUSD"]), "XAUUSD is not among this strategy's allowed pairs."),
         (rig.trade("buy", "NOPE"), None),
         (rig.trade("buy", sizing={"mode": "risk", "risk_pct": 0.01}, sl={"pips": 500}), None),
@@ -151,8 +150,8 @@ async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> N
         if reason:
             assert signal["error_message"] == reason
         assert rig.opening_deals(job_id) == []
-    assert "NOPE.m" in rig.signal(cases[2][0][1])["error_message"]
-    assert "smallest order" in rig.signal(cases[3][0][1])["error_message"]
+    assert "NOPE.m" in rig.signal(cases[1][0][1])["error_message"]
+    assert "smallest order" in rig.signal(cases[2][0][1])["error_message"]
     assert mt5.TRADE_RETCODE_DONE == 10009
 
 

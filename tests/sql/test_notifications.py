@@ -182,7 +182,7 @@ def test_sync_failing_is_told_once_per_streak_of_three(db: Db) -> None:
     assert [r["body"] for r in rows] == ["The last 3 syncs of account 5001 (Demo-Server) failed: IPC timeout"] * 2
 
 
-def test_a_trade_refused_by_a_risk_limit_is_one_limit_event_a_day(db: Db) -> None:
+def test_a_trade_refused_by_a_risk_limit_is_one_event_a_day_named_by_its_limit(db: Db) -> None:
     user = db.create_user()
 
     def refused(code: str, message: str) -> None:
@@ -192,16 +192,40 @@ def test_a_trade_refused_by_a_risk_limit_is_one_limit_event_a_day(db: Db) -> Non
         db.admin.execute("update jobs set status = 'failed', error_code = %s, error_message = %s where id = %s",
                          (code, message, row["id"]))
 
-    refused("max_positions", "3 positions are open; your limit is 3.")
-    refused("max_positions", "4 positions are open; your limit is 3.")  # the same limit, the same day
-    refused("trading_disabled", "Trading is switched off in your settings.")  # the trader's switch: no limit
+    # The agent's refusals, as tnm_desktop.domain.risk words them.
+    refused("max_positions", "Maximum open positions: 3 positions are open; the limit is 3.")
+    refused("max_positions", "Maximum open positions: 4 positions are open; the limit is 3.")  # same limit, same day
+    refused("trading_disabled", "Trading switch: trading is turned off in Settings.")  # the trader's own switch
     refused("invalid_stops", "Invalid stops (10016)")  # a broker's refusal: no limit
-    refused("daily_loss", "Maximum daily loss: daily loss 2.4 % reached the 2 % limit.")
+    refused("daily_loss", "Maximum daily loss: daily loss 2.4 % reached the 2 % limit.")  # told by its lock
+    refused("equity_floor", "Equity floor: equity 940.00 is below the floor of 1,000.00.")
     rows = db.admin.execute("select kind, title, body from notifications where user_id = %s order by created_at",
                             (user.id,)).fetchall()
     assert rows == [
-        {"kind": "limit_reached", "title": "Risk limit reached",
-         "body": "3 positions are open; your limit is 3. New entries that break it are refused; closes still run."},
-        {"kind": "limit_reached", "title": "Risk limit reached",
-         "body": "Maximum daily loss: daily loss 2.4 % reached the 2 % limit. New entries that break it are refused; "
-                 "closes still run."}]
+        {"kind": "limit_reached", "title": "Maximum open positions reached",
+         "body": "3 positions are open; the limit is 3. New entries that break it are refused; closes still run."},
+        {"kind": "limit_reached", "title": "Equity floor reached",
+         "body": "equity 940.00 is below the floor of 1,000.00. New entries that break it are refused; closes still "
+                 "run."}]
+
+
+def test_the_daily_loss_reached_is_told_once_a_trading_day_and_again_for_a_raised_limit(db: Db) -> None:
+    world = build_world(db, db.create_user())
+    user, agent = world.user, world.agent
+    db.admin.execute("delete from daily_loss_locks where user_id = %s", (user.id,))  # the world's, and its event
+    db.admin.execute("delete from notifications where user_id = %s", (user.id,))
+    db.admin.execute("update user_settings set close_all_on_daily_loss = true where user_id = %s", (user.id,))
+    reason = "daily loss 2.4 % reached the 2 % limit (balance at the start of the trading day 10,000.00 USD)"
+    lock = ("select record_daily_loss(%s::uuid, %s, current_date, now() + interval '3 hours', %s::numeric, %s::numeric, "
+            "%s) as new")
+    told = "select title, body from notifications where user_id = %s and kind = 'limit_reached' order by created_at"
+    assert db.call_as(user, lock, (agent.id, agent.key, 2, 2.4, reason)) == [{"new": True}]
+    assert db.call_as(user, lock, (agent.id, agent.key, 2, 2.6, reason)) == [{"new": False}]  # the same day, again
+    assert db.admin.execute(told, (user.id,)).fetchall() == [{
+        "title": "Maximum daily loss reached",
+        "body": reason + ". New entries are refused until the broker's next trading day; trading is turned off "
+                         "and every position is being closed."}]
+    # The trader raised the limit to 3 %, and the loss reached it too: that is news.
+    assert db.call_as(user, lock, (agent.id, agent.key, 3, 3.1, "daily loss 3.1 % reached the 3 % limit")) == [
+        {"new": True}]
+    assert len(db.admin.execute(told, (user.id,)).fetchall()) == 2

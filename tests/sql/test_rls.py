@@ -67,6 +67,8 @@ TABLES: dict[str, Spec] = {
     # Written by the agent only (record_positions).
     "position_snapshots": Spec(),
     "account_equity": Spec(key="account_id"),
+    # Written only by the agent (record_daily_loss); one agent per world.
+    "daily_loss_locks": Spec(key="agent_id"),
 }
 VIEWS = ["recent_sync_failures", "account_sync_health"]
 

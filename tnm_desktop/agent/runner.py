@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tnm_desktop.agent.changes import check_login, modify_positions
 from tnm_desktop.agent.ea_jobs import EaJobs
-from tnm_desktop.agent.events import AgentEvent, TerminalSeen
+from tnm_desktop.agent.events import AgentEvent, LogLine, TerminalSeen
 from tnm_desktop.agent.positions import PositionsReporter
 from tnm_desktop.agent.stops import StopManager
 from tnm_desktop.agent.sync import AccountSync
@@ -34,6 +36,8 @@ T = TypeVar("T")
 MAX_CANDLES = 5000
 # Jobs that change what is open in the terminal: each is followed by a positions snapshot.
 TRADING_JOBS = frozenset({JobType.TRADE, JobType.CLOSE_POSITION, JobType.MODIFY_POSITION})
+RISK_WATCH_EVERY = 10.0  # seconds between looks at the daily loss while no entry comes
+log = logging.getLogger(__name__)
 
 
 class TerminalRunner:
@@ -48,7 +52,8 @@ class TerminalRunner:
         emit: Agent events.
         ea_state: Where the EA versions built and deployed here are remembered (None: in memory).
         stops: Options of the :class:`StopManager` (tests: how often it looks at prices).
-        executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits).
+        executor_options: Extra options for :class:`TradeExecutor` (tests: checkpoints, waits), and
+            ``risk_every``: seconds between looks at the daily loss while no entry comes.
     """
 
     def __init__(self, data: AgentPort, creds: AgentCredentials, terminal: TerminalPort, *,
@@ -65,8 +70,10 @@ class TerminalRunner:
         self.login: int | None = None  # the account the terminal is logged in to
         self._snapshot_due = False  # a job traded since the last snapshot
         self._deals_due = False  # a close or stop change since the last sync
+        self._risk_every = float(executor_options.pop("risk_every", RISK_WATCH_EVERY))
+        self._watcher: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt5")
-        self.trades = TradeExecutor(data, creds, terminal, self.call, **executor_options)
+        self.trades = TradeExecutor(data, creds, terminal, self.call, emit=emit, **executor_options)
         checkpoint = executor_options.get("checkpoint")
         self.stops = StopManager(data, creds, terminal, self.call, self.trades.contract,
                                  **({"checkpoint": checkpoint} if checkpoint else {}), **(stops or {}),
@@ -93,6 +100,29 @@ class TerminalRunner:
         self.syncer.fallback_account = (status.login, status.server or "")
         self.login = status.login
         await self._publish_symbols()
+        await self._stop_watching()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch_risk(), name="agent-risk-watch")
+
+    async def _watch_risk(self) -> None:
+        # The daily loss can reach its limit between alerts (a position running against the
+        # trader): look at it now and then, so the trader hears of it and, if asked, everything is
+        # closed without waiting for the next entry.
+        while True:
+            try:
+                await self.trades.risk.watch()
+            except TnmError as exc:
+                log.info("risk watch: %s", exc)
+            except Exception:  # a bug here must not stop trading; closes and checks at entry go on
+                log.exception("risk watch failed")
+                self._emit(LogLine(datetime.now(UTC), "warning", "Watching the daily loss failed; see the log."))
+            await asyncio.sleep(self._risk_every)
+
+    async def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
 
     async def _publish_symbols(self) -> None:
         # Ingestion refuses an alert for a symbol the broker does not offer only when it knows the
@@ -106,6 +136,7 @@ class TerminalRunner:
 
     async def close(self) -> None:
         """Let go of the terminal and its thread."""
+        await self._stop_watching()
         try:
             await self.call(self.terminal.shutdown)
         finally:
@@ -167,6 +198,8 @@ class TerminalRunner:
                                           magic_for(change.strategy_id) if change.strategy_id else None)
         if kind is JobType.CLOSE_POSITION:
             check_login(payload, self.login)
+            if payload.get("scope") == "account":
+                return await self.trades.close_account(claimed)
             ticket = payload.get("ticket")
             close = Close.parse({k: payload[k] for k in ("side", "fraction", "volume") if payload.get(k) is not None})
             return await self.trades.close(claimed, payload.get("symbol"), close,

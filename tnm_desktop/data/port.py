@@ -50,6 +50,7 @@ from tnm_desktop.domain.notifications import (
     NotificationSettings,
 )
 from tnm_desktop.domain.positions import PositionsReport, PositionsSnapshot
+from tnm_desktop.domain.risk import DailyLossLock, RiskState, StopResult
 from tnm_desktop.domain.routing import StrategyConnection
 from tnm_desktop.domain.rules import PositionRule, RuleEvent
 
@@ -224,6 +225,18 @@ class AgentPort(Protocol):
         """Replace the broker's symbol catalog of a connection this agent serves; return its size."""
         ...
 
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        ...
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first.
+
+        When the trader asked for it in Settings, trading is turned off and a close-all job is
+        queued for this agent in the same transaction.
+        """
+        ...
+
     async def position_rules(self, creds: AgentCredentials) -> list[PositionRule]:
         """The breakeven, trailing and target rules this agent manages (waiting or active)."""
         ...
@@ -250,7 +263,18 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def get_profile(self) -> Profile: ...
     async def update_profile(self, display_name: str) -> Profile: ...
     async def get_settings(self) -> UserSettings: ...
-    async def update_settings(self, settings: UserSettings) -> UserSettings: ...
+    async def update_settings(self, settings: UserSettings) -> UserSettings:
+        """Save the sizing defaults and limits (never the trading switch: see stop/start_trading)."""
+        ...
+
+    async def stop_trading(self, *, close_all: bool = False) -> StopResult:
+        """Turn trading off at once and cancel the queued entries; with ``close_all``, queue the
+        closing of every position and pending order on every agent's account."""
+        ...
+
+    async def start_trading(self) -> UserSettings:
+        """Turn trading on again."""
+        ...
 
     # Agents -----------------------------------------------------------------------------------
     async def list_agents(self) -> list[Agent]: ...

@@ -18,6 +18,7 @@ FIRST_ALERTS: tuple[tuple[str, str], ...] = (
     ("EURUSD trend", '{"action": "buy", "symbol": EURUSD'),  # malformed JSON
     ("Gold breakout", "60123456789,buy,XAUUSD,risk=0.5,sl=300,tp=600"),  # PineConnector syntax
     ("EURUSD trend", json.dumps({"id": "demo-4", "action": "close", "symbol": "EURUSD", "percent": 50})),
+    ("US30 momentum", json.dumps({"id": "demo-5", "action": "buy", "symbol": "US30", "lots": 0.5})),  # an index
 )
 
 

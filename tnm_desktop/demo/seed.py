@@ -1,4 +1,4 @@
-"""The demo workspace's data: a trader, a paired agent, a broker on the simulator, two strategies,
+"""The demo workspace's data: a trader, a paired agent, a broker on the simulator, three strategies,
 an EA project with three versions, a day of sync history for the health view, and a made-up
 week of closed trades and balance readings for the History tab.
 
@@ -94,7 +94,8 @@ def _create(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[DemoIds, str]
                         "'TNM Simulated Markets', %s, %s, 'demo', '.m', '{\"GOLD\": \"XAUUSD.m\"}') returning id::text",
                   user, agent, SIM_SERVER, SIM_LOGIN)
     strategies, magic = {}, {}
-    for name, risk, pairs in (("EURUSD trend", None, ["EURUSD", "GBPUSD"]), ("Gold breakout", 0.5, ["XAUUSD"])):
+    for name, risk, pairs in (("EURUSD trend", None, ["EURUSD", "GBPUSD"]), ("Gold breakout", 0.5, ["XAUUSD"]),
+                              ("US30 momentum", None, ["US30"])):
         secret = _one(conn, "insert into tv_strategies (user_id, broker_connection_id, name, risk_override_pct, "
                             "allowed_pairs) values (%s, %s, %s, %s, %s) returning webhook_secret",
                       user, broker, name, risk, pairs)

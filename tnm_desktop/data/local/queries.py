@@ -33,6 +33,7 @@ from tnm_desktop.domain import (
     TradingAccount,
 )
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import DailyLossLock, RiskState
 from tnm_desktop.domain.trading import PAGE_COLUMNS
 
 _VERSION_LIST = ("id, project_id, version_number, origin, note, parameters, compile_status, "
@@ -269,6 +270,18 @@ class LocalQueries:
         row = await self._db.one("select record_broker_symbols(%s, %s, %s, %s) as n",
                                  (creds.agent_id, creds.key, broker_connection_id, Jsonb(list(symbols))))
         return int(row["n"])
+
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        row = await self._db.one("select agent_risk_state(%s, %s) as s", (creds.agent_id, creds.key))
+        return RiskState.from_json(row["s"])
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first."""
+        row = await self._db.one("select record_daily_loss(%s, %s, %s, %s, %s::numeric, %s::numeric, %s) as new",
+                                 (creds.agent_id, creds.key, lock.trading_day, lock.until, lock.limit_pct,
+                                  lock.loss_pct, lock.reason))
+        return bool(row["new"])
 
     # Live updates -----------------------------------------------------------------------------
 

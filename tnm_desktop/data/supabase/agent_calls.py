@@ -14,6 +14,7 @@ from typing import Any
 from tnm_desktop.data.supabase.queries import QueriesBase
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, SyncReport
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import DailyLossLock, RiskState
 
 
 def _held(creds: AgentCredentials, claimed: ClaimedJob) -> dict[str, Any]:
@@ -98,3 +99,16 @@ class AgentCalls(QueriesBase):
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
                                 "p_broker_connection_id": broker_connection_id, "p_symbols": list(symbols)}
         return int(await self._rest.value(lambda r: r.rpc("record_broker_symbols", args)))
+
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key}
+        return RiskState.from_json(await self._rest.value(lambda r: r.rpc("agent_risk_state", args)))
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first."""
+        args: dict[str, Any] = {
+            "p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_trading_day": lock.trading_day.isoformat(),
+            "p_locked_until": lock.until.isoformat(), "p_limit_pct": lock.limit_pct, "p_loss_pct": lock.loss_pct,
+            "p_reason": lock.reason}
+        return bool(await self._rest.value(lambda r: r.rpc("record_daily_loss", args)))

@@ -14,10 +14,12 @@ from PySide6.QtCore import QDate, Qt, QTimer, QTimeZone
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -131,9 +133,15 @@ class HistoryPanel(QWidget):
         sv.addWidget(self.days_view, 1)
         for view in (self.strategies_view, self.days_view):  # the page fits a 768-pixel-high screen
             view.setMinimumHeight(64)
+        # The figures scroll rather than hold the window taller than a small screen (768 pixels with
+        # the toolbar and the status bar).
+        side_scroll = QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setWidget(side)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.trades_view)
-        top.addWidget(side)
+        top.addWidget(side_scroll)
         top.setSizes([700, 520])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
