@@ -202,6 +202,7 @@ async def test_the_chart_draws_the_balance_and_equity_recorded(qtbot: QtBot, ctx
     qtbot.addWidget(view)
     view.resize(1200, 800)
     view.show()
+    view.tabs.setCurrentWidget(view.history)  # the chart as the trader sees it, laid out
     chart = view.history.chart
     await eventually(lambda: len(chart.points) == 7, what="the readings")
     assert [(p.balance, p.equity) for p in chart.points] == [(b, e) for _, b, e in readings]

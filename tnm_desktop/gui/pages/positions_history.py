@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -94,7 +95,7 @@ class HistoryPanel(QWidget):
         remember_columns(self.trades_view, ctx.settings, "positions/history")
         self.strategies_view = QTableView()
         self.strategies_view.setModel(self.per_strategy)
-        setup_table(self.strategies_view, widths={0: 130, 1: 55, 2: 70, 3: 95, 4: 90, 5: 90, 6: 90})
+        setup_table(self.strategies_view, widths={0: 140, 1: 50, 2: 65, 3: 85, 4: 85, 5: 85, 6: 80})
         self.days_view = QTableView()
         self.days_view.setModel(self.days)
         setup_table(self.days_view, widths={0: 130, 1: 55, 2: 50})
@@ -127,26 +128,27 @@ class HistoryPanel(QWidget):
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
         sv.addWidget(figures)
-        sv.addWidget(_heading("Per strategy"))
-        sv.addWidget(self.strategies_view, 1)
-        sv.addWidget(_heading("P&L per day"))
-        sv.addWidget(self.days_view, 1)
+        self.breakdown = QTabWidget()  # per strategy, per day: one at a time, each with room
+        self.breakdown.addTab(self.strategies_view, "Per strategy")
+        self.breakdown.addTab(self.days_view, "P&&L per day")  # && : an ampersand, not a shortcut
+        sv.addWidget(self.breakdown, 1)
         for view in (self.strategies_view, self.days_view):  # the page fits a 768-pixel-high screen
             view.setMinimumHeight(64)
-        # The figures scroll rather than hold the window taller than a small screen (768 pixels with
-        # the toolbar and the status bar).
+        # The closed trades take the page's width (their columns want it); the figures and the
+        # curve share the part below. The figures scroll rather than hold the window taller than
+        # a small screen (768 pixels with the toolbar and the status bar).
         side_scroll = QScrollArea()
         side_scroll.setWidgetResizable(True)
         side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         side_scroll.setWidget(side)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.trades_view)
-        top.addWidget(side_scroll)
-        top.setSizes([700, 520])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(side_scroll)
+        bottom.addWidget(self.chart)
+        bottom.setSizes([700, 500])
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.chart)
-        split.setSizes([420, 240])
+        split.addWidget(self.trades_view)
+        split.addWidget(bottom)
+        split.setSizes([330, 350])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
@@ -241,11 +243,6 @@ class HistoryPanel(QWidget):
         """What the figures box shows — for tests and accessibility."""
         return {name: label.text() for name, label in self.figures.items()}
 
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet("font-weight: 600")
-    return label
 
 
 def _refill(box: QComboBox, items: list[tuple[str, str | None]], keep: str | None = None) -> None:

@@ -271,8 +271,7 @@ class SignalDetail(QWidget):
             self.execution.removeRow(0)
         rows = execution_rows(job, position)
         for name, text in rows:
-            label = _selectable(QLabel(text))
-            label.setWordWrap(False)  # short lines; wrapped ones were cut in a narrow pane
+            label = _selectable(QLabel(text))  # wraps: the pane scrolls down, never sideways
             label.setObjectName(f"execution_{name.split()[0].lower()}")
             self.execution.addRow(name, label)
         self.execution_box.setVisible(bool(rows))

@@ -24,7 +24,7 @@ def execution_rows(job: Job | None, position: str = "") -> list[tuple[str, str]]
     sent = result.get("sent_volume") or intent.get("volume")
     sl = result.get("sent_sl", intent.get("sl"))
     tp = result.get("sent_tp", intent.get("tp"))
-    rows = [("Broker symbol", str(symbol or "—"))]
+    rows = [("Broker symbol", str(symbol))] if symbol else []
     if result.get("pending"):  # a pending order waits for its price: nothing is filled yet
         lots_text = f"{float(lots):g} in a pending order" if lots is not None else "a pending order"
         rows.append(("Lots", lots_text))

@@ -11,7 +11,7 @@ import math
 from datetime import timedelta
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from tnm_desktop.domain.history import EquityPoint
@@ -110,8 +110,11 @@ class EquityChart(QWidget):
         title_font.setBold(True)
         painter.setFont(title_font)
         painter.setPen(text)
-        painter.drawText(QRectF(8, 4, self.width() / 2, fm.height()), Qt.AlignmentFlag.AlignLeft,
-                         self._title or "Balance and equity")
+        # The title takes what the legend leaves (cut short with "…" in a narrow chart).
+        room = self.width() - 16 - (self._legend_width() + 24 if self._points else 0)
+        title = QFontMetrics(title_font).elidedText(self._title or "Balance and equity", Qt.TextElideMode.ElideRight,
+                                                    max(int(room), 0))
+        painter.drawText(QRectF(8, 4, max(room, 0), fm.height()), Qt.AlignmentFlag.AlignLeft, title)
         painter.setFont(self.font())
         if not self._points:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
@@ -161,14 +164,20 @@ class EquityChart(QWidget):
             painter.drawText(QRectF(lx, plot.bottom() + 6, w + 2, fm.height()), Qt.AlignmentFlag.AlignLeft, label)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
+    def _legend_labels(self) -> list[tuple[str, str]]:
+        last = self._points[-1]
+        return [(series, f"{SERIES_LABELS[series]} {value:,.2f} {self._currency}".strip())
+                for series, value in (("equity", last.equity), ("balance", last.balance))]
+
+    def _legend_width(self) -> float:
+        fm = self.fontMetrics()
+        return sum(fm.horizontalAdvance(label) + 32 for _, label in self._legend_labels())
+
     def _paint_legend(self, painter: QPainter, text: QColor) -> None:
         fm = self.fontMetrics()
-        last = self._points[-1]
         x = float(self.width() - 8)
         y = 4 + fm.height() + 4
-        for series in ("equity", "balance"):
-            value = last.equity if series == "equity" else last.balance
-            label = f"{SERIES_LABELS[series]} {value:,.2f} {self._currency}".strip()
+        for series, label in self._legend_labels():
             w = fm.horizontalAdvance(label)
             x -= w
             painter.setPen(text)
