@@ -239,8 +239,11 @@ async def test_a_busy_agent_makes_one_call_a_job(rig: Rig) -> None:
     calls = [name for _, name in rig.port.since(moment) if name in (
         "claim_job", "complete_job", "complete_and_claim", "fail_job")]
     # Each completion brings the next job; a failure is reported alone and the next job claimed.
-    assert calls == ["claim_job", "complete_and_claim", "complete_and_claim", "complete_and_claim", "fail_job",
-                     "claim_job", "complete_and_claim", "complete_and_claim"]
+    # (Once all is done, a wake-up by the jobs' own changes may look once more and find nothing.)
+    last = max(i for i, name in enumerate(calls) if name != "claim_job")
+    assert calls[:last + 1] == ["claim_job", "complete_and_claim", "complete_and_claim", "complete_and_claim",
+                                "fail_job", "claim_job", "complete_and_claim", "complete_and_claim"]
+    assert set(calls[last + 1:]) <= {"claim_job"}, calls
     assert [j["status"] for j in rig.jobs()] == ["completed"] * 3 + ["failed"] + ["completed"] * 2
 
 

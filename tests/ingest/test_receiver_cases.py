@@ -68,6 +68,8 @@ CASES = [
          reason="buylimit needs price=<where the order waits>"),
     Case("pineconnector-atr-trailing", "60123456789,buy,EURUSD,risk=1,atrtimeframe=60", 422,
          reason="unsupported PineConnector parameter atrtimeframe"),
+    Case("pineconnector-trailing-without-distance", "60123456789,buy,EURUSD,risk=1,trailtrig=10", 422,
+         reason="a trailing stop needs trailtrig and traildist"),
     Case("over-10000-bytes", BIG, 413, reason=f"the alert is too large ({len(BIG)} bytes; the limit is 10000)"),
     # Bytes are decoded as UTF-8 with replacement characters, a byte-order mark kept, NUL replaced.
     Case("byte-order-mark", b"\xef\xbb\xbf" + ALERT.encode(), 422, stored="\ufeff" + ALERT,
