@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-PAGES = ("strategies", "signals", "ea_studio", "accounts", "agent", "settings")
+PAGES = ("strategies", "signals", "positions", "history", "ea_studio", "accounts", "agent", "settings")
 SETTLE_S = 6.0  # after the agent runs: the first alerts resolve and the first sync lands
 
 
@@ -65,11 +65,14 @@ def main() -> int:
             return
         key, size = queue.pop(0)
         window.resize(*(size or (1400, 860)))
-        view = window.show_page(key)
-        if key == "signals":  # show one filled order's detail
+        view = window.show_page("positions" if key == "history" else key)
+        if key in ("positions", "history"):  # the Open positions tab, then the History tab
+            view.tabs.setCurrentIndex(1 if key == "history" else 0)  # type: ignore[attr-defined]
+        if key == "signals":  # show one filled order's detail: one whose alert had a price (its slippage)
             model = view.model  # type: ignore[attr-defined]
             for row in range(model.rowCount()):
-                if model.index(row, 3).data() == "BUY" and model.index(row, 5).data() == "Executed":
+                if model.index(row, 3).data() == "BUY" and model.index(row, 5).data() == "Executed" \
+                        and model.index(row, 4).data():
                     view.table.selectRow(row)  # type: ignore[attr-defined]
                     break
 

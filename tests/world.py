@@ -65,4 +65,22 @@ def build_world(db: Db, user: User) -> World:
     a.execute("insert into broker_symbols (broker_connection_id, user_id, symbol, digits) values (%s, %s, 'EURUSD.m', 5)",
               (ids["broker_connections"], user.id))
     ids["broker_symbols"] = ids["broker_connections"]
+    a.execute("insert into notification_settings (user_id, telegram_chat_id) values (%s, '42')", (user.id,))
+    ids["notification_settings"] = user.id
+    ids["notifications"] = one(
+        "insert into notifications (user_id, event_key, kind, title) values (%s, 'agent_down:x', 'agent_down', "
+        "'Agent offline') returning id", user.id)
+    a.execute("insert into notification_deliveries (notification_id, user_id, channel) values (%s, %s, 'telegram')",
+              (ids["notifications"], user.id))
+    ids["notification_deliveries"] = ids["notifications"]
+    ids["position_snapshots"] = one(
+        "insert into position_snapshots (account_id, user_id, agent_id, taken_at, positions) "
+        "values (%s, %s, %s, now(), '[]') returning id", ids["trading_accounts"], user.id, agent.id)
+    a.execute("insert into account_equity (account_id, user_id, at, balance, equity) values (%s, %s, now(), 1, 1)",
+              (ids["trading_accounts"], user.id))
+    ids["account_equity"] = ids["trading_accounts"]
+    a.execute("insert into daily_loss_locks (agent_id, user_id, trading_day, locked_until, limit_pct, loss_pct, reason) "
+              "values (%s, %s, current_date, now() + interval '1 day', 2, 2.5, 'daily loss 2.5 %% reached')",
+              (agent.id, user.id))
+    ids["daily_loss_locks"] = agent.id
     return World(user, agent, ids)

@@ -48,7 +48,8 @@ def _db_status(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from tnm_desktop.composition import headless_agent
 
-    return headless_agent.run(args.dir, args.profile, args.agent_id)
+    return headless_agent.run(args.dir, args.profile, args.agent_id, heartbeat=args.heartbeat,
+                              notify=not args.no_notify)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -56,7 +57,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     if not args.headless:
         return gui.run(demo=True, workspace=args.dir or demo.default_demo_dir())
-    return demo.run_headless(args.dir, args.port)
+    return demo.run_headless(args.dir, args.port, heartbeat=args.heartbeat)
 
 
 def _mt5_test(args: argparse.Namespace) -> int:
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--dir", type=Path, help="a local workspace directory")
     where.add_argument("--profile", help="a Supabase connection profile (name or id) with a remembered session")
     agent.add_argument("--agent-id", help="which paired agent to run (default: the workspace's / the only one)")
+    agent.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
+                       help="seconds between heartbeats (default 15); the agent counts as down after two missed")
+    agent.add_argument("--no-notify", action="store_true",
+                       help="send no Telegram or e-mail notifications from this process")
     agent.set_defaults(handler=_agent)
 
     demo = commands.add_parser("demo", help="run the demo workspace: database, simulator, receiver, agent")
@@ -141,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", type=Path, help="the demo workspace folder (default: in your data folder)")
     demo.add_argument("--port", type=int, help="the receiver's port for this run (default: the workspace's, "
                                                "8787 unless changed; 0: any free port)")
+    demo.add_argument("--heartbeat", type=float, metavar="SECONDS",
+                      help="the headless agent's heartbeat period (default 15); it counts as down after two")
     demo.set_defaults(handler=_demo)
     return parser
 

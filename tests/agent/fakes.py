@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ class RecordingRunner:
         self.fail_with: dict[str, TnmError] = {}  # job type -> error to raise once
         self.started = 0
         self.delay = 0.0
+        self.done: list[str] = []  # job ids whose outcome was reported
 
     async def start(self) -> None:
         self.started += 1
@@ -36,6 +38,9 @@ class RecordingRunner:
 
     async def sync(self, sync_type: str) -> None:
         self.syncs.append(sync_type)
+
+    async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
+        self.done.append(claimed.job.id)
 
     async def manage(self) -> None:
         await asyncio.Event().wait()  # nothing to manage; cancelled when the agent stops
@@ -53,6 +58,7 @@ class CountingPort:
         self.calls: list[tuple[float, str]] = []
         self.returned: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
+        self.under_way: Counter[str] = Counter()  # calls begun and not yet returned, by name
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -61,10 +67,14 @@ class CountingPort:
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((time.monotonic(), name))
-            gate = self.gates.get(name)
-            if gate is not None:
-                await gate.wait()
-            result = await attr(*args, **kwargs)
+            self.under_way[name] += 1
+            try:
+                gate = self.gates.get(name)
+                if gate is not None:
+                    await gate.wait()
+                result = await attr(*args, **kwargs)
+            finally:
+                self.under_way[name] -= 1
             self.returned.append(name)
             return result
 

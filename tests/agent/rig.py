@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tnm_desktop.agent.events import AgentEvent, StateChanged
+from tnm_desktop.agent.events import AgentEvent, HeartbeatSent, StateChanged
 from tnm_desktop.agent.runner import TerminalRunner
+from tnm_desktop.agent.thread import AgentThread
 from tnm_desktop.agent.trading import magic_for, token_for
 from tnm_desktop.agent.worker import Agent, AgentSettings
 from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.local.adapter import LocalAdapter
+from tnm_desktop.data.port import AgentPort, DataPort
 from tnm_desktop.domain import AgentCredentials, AgentState, Session
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
@@ -51,6 +53,7 @@ class TradeRig:
     events: list[AgentEvent] = field(default_factory=list)
     agent: Agent | None = None
     task: asyncio.Task[None] | None = None
+    thread: AgentThread | None = None
 
     @property
     def creds(self) -> AgentCredentials:
@@ -78,8 +81,38 @@ class TradeRig:
                                      for s in self.states()[seen:]), within=10, what="agent started or stopped")
         return agent
 
+    async def start_thread(self, settings: AgentSettings = FAST) -> AgentThread:
+        """Start the agent on a thread of its own with its own loop and adapter, as the app runs it;
+        return once it runs. For tests on another loop (the GUI's), which must not step its tasks."""
+        conninfo = self.db.cluster.conninfo(user="authenticator", dbname=self.db.name)
+        auth = self.db.cluster.conninfo(user="supabase_auth_admin", dbname=self.db.name)
+        user, sim, workdir = self.user, self.sim, self.workdir
+
+        async def data_factory() -> DataPort:
+            adapter = LocalAdapter(conninfo, auth, f"session:thread:{user.email}", bcrypt_rounds=4)
+            adapter.act_as(Session(user.id, user.email, "local"))
+            return adapter
+
+        async def runner_factory(data: AgentPort, creds: AgentCredentials,
+                                 emit: Callable[[AgentEvent], None]) -> TerminalRunner:
+            toolchain = make_toolchain(ToolchainConfig(workdir=workdir))
+            return TerminalRunner(data, creds, Mt5Terminal(SimulatedMt5(sim.engine)), toolchain=toolchain, emit=emit,
+                                  reconcile_wait=0.3)
+
+        thread = AgentThread(data_factory, self.creds, runner_factory, settings)
+        thread.add_listener(self.events.append)
+        self.thread = thread
+        thread.start()
+        await eventually(lambda: thread.state in (AgentState.RUNNING, AgentState.STOPPED), within=20,
+                         what="the agent thread running")
+        return thread
+
     async def stop(self) -> None:
         """Stop the agent and wait for it."""
+        if self.thread is not None:
+            self.thread.stop()
+            await asyncio.to_thread(self.thread.join, 20)
+            self.thread = None
         if self.agent is not None and self.task is not None:
             self.agent.stop()
             with contextlib.suppress(BaseException):
@@ -90,23 +123,49 @@ class TradeRig:
               sl: dict[str, float] | None = None, tp: dict[str, float] | None = None,
               close: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
               max_attempts: int = 3, created_at: datetime | None = None,
-              allowed_pairs: list[str] | None = None, extra: dict[str, Any] | None = None) -> tuple[str, str]:
-        """A trade job and its signal, as ingestion writes them; return (job id, signal id)."""
+              allowed_pairs: list[str] | None = None, opposite: str = "hedge",
+              pip_size: float | None = None, alert_price: float | None = None,
+              extra: dict[str, Any] | None = None) -> tuple[str, str]:
+        """A trade job and its signal, as ingestion writes them; return (job id, signal id).
+
+        ``opposite`` is the strategy's opposite-signal setting; "hedge" (every buy and sell opens)
+        keeps tests of other things independent of it.
+        """
         payload = {"signal_id": None, "strategy_id": self.strategy_id, "broker_connection_id": self.broker_id,
                    "action": action, "symbol": symbol, "broker_symbol": f"{symbol}.m",
                    "sizing": sizing or {"mode": "lots", "lots": 0.1}, "sl": sl, "tp": tp, "close": close,
-                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs, **(extra or {})}
-        job = self.db.admin.execute(
-            "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts, created_at) "
-            "values (%s, 'trade', %s, %s, %s, coalesce(%s, now())) returning id::text as id",
-            (self.user.id, json.dumps(payload), self.paired.id, max_attempts, created_at)).fetchone()
-        assert job is not None
-        signal = self.db.admin.execute(
-            "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
-            "values (%s, %s, %s, %s, %s, %s) returning id::text as id",
-            (self.strategy_id, self.user.id, symbol, action, json.dumps({"action": action}), job["id"])).fetchone()
-        assert signal is not None
+                   "limits": {**LIMITS, **(limits or {})}, "allowed_pairs": allowed_pairs, "opposite": opposite,
+                   "pip_size": pip_size, "alert_price": alert_price, **(extra or {})}
+        # One transaction, as ingestion writes them: an agent on another thread must not claim the
+        # job while the signal's insert holds its row (a claim skips locked rows).
+        with self.db.admin.transaction():
+            job = self.db.admin.execute(
+                "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts, created_at) "
+                "values (%s, 'trade', %s, %s, %s, coalesce(%s, now())) returning id::text as id",
+                (self.user.id, json.dumps(payload), self.paired.id, max_attempts, created_at)).fetchone()
+            assert job is not None
+            signal = self.db.admin.execute(
+                "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
+                "values (%s, %s, %s, %s, %s, %s) returning id::text as id",
+                (self.strategy_id, self.user.id, symbol, action, json.dumps({"action": action}), job["id"])
+            ).fetchone()
+            assert signal is not None
         return str(job["id"]), str(signal["id"])
+
+    def enqueue(self, job_type: str, payload: dict[str, Any], *, max_attempts: int = 3) -> str:
+        """A job for this rig's agent, as the app enqueues it; return its id."""
+        row = self.db.admin.execute(
+            "insert into jobs (user_id, job_type, payload, target_agent_id, max_attempts) values (%s, %s, %s, %s, %s) "
+            "returning id::text as id", (self.user.id, job_type, json.dumps(payload), self.paired.id, max_attempts)
+        ).fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The account's positions snapshot as stored."""
+        row: dict[str, Any] | None = self.db.admin.execute(
+            "select * from position_snapshots where user_id = %s", (self.user.id,)).fetchone()
+        return row
 
     def alert(self, body: str | dict[str, Any]) -> tuple[str, list[str]]:
         """Post an alert to the strategy as the receiver does (``ingest_tv_signal``); return (signal, job ids).
@@ -137,8 +196,16 @@ class TradeRig:
 
     async def final(self, job_id: str, within: float = 15) -> dict[str, Any]:
         """Wait until the job is completed, failed or cancelled; return its row."""
-        await eventually(lambda: self.job(job_id)["status"] in ("completed", "failed", "cancelled"), within=within,
-                         what=f"job {job_id} final")
+        try:
+            await eventually(lambda: self.job(job_id)["status"] in ("completed", "failed", "cancelled"),
+                             within=within, what=f"job {job_id} final")
+        except AssertionError as exc:
+            row = self.job(job_id)
+            recent = [e for e in self.events if not isinstance(e, HeartbeatSent)][-8:]
+            beats = [e.at for e in self.events if isinstance(e, HeartbeatSent)][-3:]
+            raise AssertionError(f"{exc}: status={row['status']} attempts={row['attempts']} "
+                                 f"agent={row['agent_id']}; its last heartbeats {beats}; the agent's last events: "
+                                 f"{recent}") from None
         return self.job(job_id)
 
     def opening_deals(self, job_id: str) -> list[Any]:

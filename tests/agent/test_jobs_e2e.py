@@ -112,10 +112,12 @@ async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
     ids: dict[str, str] = {}
     for job_type, payload in (("compile", {"version_id": version, "project": "MA cross"}),
                               ("compile", {"version_id": str(bad["id"]), "project": "MA cross bad"}),
-                              ("deploy", {"project": "MA cross"}),
-                              ("run", {"project": "MA cross", "symbol": "EURUSD.m", "timeframe": "H1"}),
+                              ("deploy", {"version_id": version, "project": "MA cross"}),
+                              ("run", {"version_id": version, "project": "MA cross", "symbol": "EURUSD.m",
+                                       "timeframe": "H1"}),
                               ("stop", {"project": "MA cross"}),
-                              ("test", {"project": "MA cross", "symbol": "EURUSD.m", "timeframe": "H1"})):
+                              ("test", {"version_id": version, "project": "MA cross", "symbol": "EURUSD.m",
+                                        "timeframe": "H1"})):
         rows = rig.db.call_as(rig.user, "insert into jobs (user_id, job_type, payload) values (%s, %s, %s) "
                                         "returning id::text as id", (rig.user.id, job_type, json.dumps(payload)))
         ids[f"{job_type}{len(ids)}"] = rows[0]["id"]
@@ -136,7 +138,6 @@ async def test_ea_lifecycle_on_the_simulated_toolchain(rig: TradeRig) -> None:
 
 async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> None:
     cases = [
-        (rig.trade("buy", limits={"trading_enabled": False}), "Trading is switched off in your settings."),
         (rig.trade("buy", "XAUUSD", allowed_pairs=["EURUSD"]), "XAUUSD is not among this strategy's allowed pairs."),
         (rig.trade("buy", "NOPE"), None),
         (rig.trade("buy", sizing={"mode": "risk", "risk_pct": 0.01}, sl={"pips": 500}), None),
@@ -149,8 +150,8 @@ async def test_refusals_carry_their_reasons_and_send_nothing(rig: TradeRig) -> N
         if reason:
             assert signal["error_message"] == reason
         assert rig.opening_deals(job_id) == []
-    assert "NOPE.m" in rig.signal(cases[2][0][1])["error_message"]
-    assert "smallest order" in rig.signal(cases[3][0][1])["error_message"]
+    assert "NOPE.m" in rig.signal(cases[1][0][1])["error_message"]
+    assert "smallest order" in rig.signal(cases[2][0][1])["error_message"]
     assert mt5.TRADE_RETCODE_DONE == 10009
 
 
@@ -183,3 +184,57 @@ async def test_the_agent_publishes_the_brokers_symbols_for_ingestion(rig: TradeR
     names = [r["symbol"] for r in rows]
     assert "EURUSD.m" in names and "XAUUSD.m" in names
     assert len(names) == len(must(rig.sim.symbols_get()))
+
+
+async def test_ea_jobs_act_on_the_version_they_name_and_the_project_shows_the_deployed_one(rig: TradeRig) -> None:
+    template = get_template("ma_cross")
+    v1_source = render_template(template, template.defaults())
+    project = rig.db.call_as(rig.user, "select * from create_ea_project('Trend EA', %s)", (v1_source,))[0]
+    v1 = str(project["current_version_id"])
+    versions = [v1] + [str(rig.db.call_as(rig.user, "select * from save_ea_version(%s, %s)",
+                                          (project["id"], v1_source.replace("MA cross", f"MA cross v{n}")))[0]["id"])
+                       for n in (2, 3)]
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+
+    def job(job_type: str, version: str | None, **extra: str) -> str:
+        payload = {"project": "Trend EA", "project_id": str(project["id"]), **extra}
+        if version is not None:
+            payload["version_id"] = version
+        rows = rig.db.call_as(rig.user, "insert into jobs (user_id, job_type, payload, ea_project_id) "
+                                        "values (%s, %s, %s, %s) returning id::text as id",
+                              (rig.user.id, job_type, json.dumps(payload), project["id"]))
+        return str(rows[0]["id"])
+
+    def built_source() -> str:
+        return (rig.workdir / "build" / "Trend_EA" / "Trend_EA.mq5").read_bytes().decode("utf-16")
+
+    def project_row() -> dict[str, object]:
+        row = rig.db.admin.execute("select deployed_version_id::text as v, deployed_at from ea_projects "
+                                   "where id = %s", (project["id"],)).fetchone()
+        assert row is not None
+        return row
+
+    compiled = await rig.final(job("compile", versions[0]))
+    assert compiled["status"] == "completed" and compiled["result"]["version_number"] == 1
+    # Deploying version 2 while version 1 is built compiles version 2 first.
+    deployed = await rig.final(job("deploy", versions[1]))
+    assert deployed["status"] == "completed", deployed["error_message"]
+    assert deployed["result"]["deployed_version_id"] == versions[1] and deployed["result"]["version_number"] == 2
+    assert deployed["result"]["log"].startswith("Compiled version 2 first")
+    assert project_row()["v"] == versions[1] and project_row()["deployed_at"] is not None
+    assert "MA cross v2" in built_source()
+    # Running version 3 deploys version 3 first; the job history and the terminal agree.
+    ran = await rig.final(job("run", versions[2], symbol="EURUSD.m", timeframe="H1"))
+    assert ran["status"] == "completed", ran["error_message"]
+    assert ran["result"]["steps"] == ["Compiled version 3 first (the last build was of another version).",
+                                      "Deployed version 3 first (the terminal held another version)."]
+    assert project_row()["v"] == versions[2] and "MA cross v3" in built_source()
+    # Testing the deployed version again does nothing more than test it.
+    tested = await rig.final(job("test", versions[2], symbol="EURUSD.m", timeframe="H1"))
+    assert tested["status"] == "completed" and tested["result"]["steps"] == []
+    # A job without a version, or with another project's, is refused with a reason.
+    other = rig.db.call_as(rig.user, "select * from create_ea_project('Other', %s)", (v1_source,))[0]
+    refused = [await rig.final(job("deploy", None)), await rig.final(job("deploy", str(other["current_version_id"])))]
+    assert [r["error_message"] for r in refused] == ["The job names no version of the EA.",
+                                                     "The version named is not one of this project's."]
+    assert project_row()["v"] == versions[2]

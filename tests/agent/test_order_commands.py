@@ -79,6 +79,8 @@ async def test_a_pending_order_that_triggers_becomes_a_position_with_its_stops(r
 
 
 async def test_newsltp_sets_new_stops_from_the_market_price(rig: TradeRig) -> None:
+    # A long and a short side by side: the strategy hedges (by default a sell closes its long).
+    rig.db.admin.execute("update tv_strategies set opposite_signal = 'hedge' where id = %s", (rig.strategy_id,))
     await _executed(rig, "6012,buy,EURUSD,vol_lots=0.1,sl=30")
     await _executed(rig, "6012,sell,EURUSD,vol_lots=0.1,sl=30")
     rig.sim.control.hold_price("EURUSD.m", 1.08600)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from tnm_desktop.agent.sizing import Contract, size_by_risk, size_fixed, stop_distance
+from tnm_desktop.domain.pips import InstrumentKind
 from tnm_desktop.errors import UserError
 
 # Contract data as a USD account sees it (tick value per lot, for a loss).
 EURUSD = Contract("EURUSD.m", 5, 0.00001, 0.00001, 1.0, 0.01, 0.01, 100.0)
 # 100,000 JPY per pip-point; at 150.00 one 0.001 tick is 100 JPY = 0.6667 USD.
 USDJPY = Contract("USDJPY.m", 3, 0.001, 0.001, 100 / 150.0, 0.01, 0.01, 100.0)
-XAUUSD = Contract("XAUUSD.m", 2, 0.01, 0.01, 1.0, 0.01, 0.01, 50.0)  # 100 oz per lot
-US30 = Contract("US30.m", 1, 0.1, 0.1, 0.1, 0.1, 0.1, 50.0)  # 1 USD per point per lot
+XAUUSD = Contract("XAUUSD.m", 2, 0.01, 0.01, 1.0, 0.01, 0.01, 50.0, kind=InstrumentKind.METAL)  # 100 oz per lot
+US30 = Contract("US30.m", 1, 0.1, 0.1, 0.1, 0.1, 0.1, 50.0, kind=InstrumentKind.INDEX)  # 1 USD per point per lot
 GBPUSD_COARSE = Contract("GBPUSD.x", 5, 0.00001, 0.00001, 1.0, 0.1, 0.1, 20.0)  # broker with 0.1 steps
 
 
@@ -45,8 +46,8 @@ def test_size_by_risk(contract: Contract, balance: float, risk: float, stop_pips
 def test_pip_convention() -> None:
     assert EURUSD.pip == pytest.approx(0.0001)
     assert USDJPY.pip == pytest.approx(0.01)
-    assert XAUUSD.pip == pytest.approx(0.01)
-    assert US30.pip == pytest.approx(0.1)
+    assert XAUUSD.pip == pytest.approx(0.10)
+    assert US30.pip == pytest.approx(1.0)
 
 
 def test_caps_by_the_traders_max_and_the_symbol_max() -> None:

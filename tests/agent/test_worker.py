@@ -218,6 +218,9 @@ async def test_pause_claims_nothing_until_resumed(rig: Rig) -> None:
     await eventually(lambda: rig.agent.state is AgentState.RUNNING)
     rig.agent.pause()
     assert rig.agent.state is AgentState.PAUSED
+    # A claim begun before the pause may still be on its way (waiting for a connection on a loaded
+    # machine): it is not new work, and the job enqueued next must not be what it finds.
+    await eventually(lambda: rig.port.under_way["claim_job"] == 0, what="no claim under way")
     rig.enqueue()
     await asyncio.sleep(0.5)
     assert rig.runner.ran == []

@@ -36,7 +36,7 @@ class Demo:
         self.info: dict[str, str] = {}
         assert self.process.stdout is not None
         deadline = time.monotonic() + 180
-        while not any(k.startswith("webhook.Gold") for k in self.info):
+        while not any(k.startswith("webhook.US30") for k in self.info):
             assert time.monotonic() < deadline, "the demo did not start"
             line = self.process.stdout.readline()
             assert line, f"the demo exited with {self.process.wait()}"
@@ -101,7 +101,7 @@ def test_prints_what_it_started_and_the_first_alerts_went_through(demo: Demo) ->
     assert demo.info["receiver"].startswith("http://127.0.0.1:")
     assert Path(demo.info["simulator"]).is_file()
     assert set(demo.info) >= {"agent_pid", "webhook.EURUSD trend", "webhook.Gold breakout"}
-    demo.wait("select count(*) = 4 from tv_signals where status = 'executed'")
+    demo.wait("select count(*) = 5 from tv_signals where status = 'executed'")
     with demo.db() as conn:
         reasons = [r[0] for r in conn.execute("select error_message from tv_signals where status = 'discarded' "
                                               "order by received_at")]
@@ -112,7 +112,7 @@ def test_prints_what_it_started_and_the_first_alerts_went_through(demo: Demo) ->
 def test_an_alert_posted_over_http_becomes_an_order(demo: Demo) -> None:
     before = len(demo.opening_deals())
     status, body = post(demo.info["webhook.EURUSD trend"],
-                        json.dumps({"id": "t-1", "action": "sell", "symbol": "EURUSD", "sl_pips": 30}))
+                        json.dumps({"id": "t-1", "action": "buy", "symbol": "EURUSD", "sl_pips": 30}))
     assert status == 200, body
     signal_id = json.loads(body)["signal_id"]
     demo.wait("select status = 'executed' from tv_signals where id = %s", (signal_id,))

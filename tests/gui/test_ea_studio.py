@@ -179,6 +179,21 @@ async def test_diff_of_two_versions_marks_the_changed_lines(
     await settle(ctx)
 
 
+async def test_the_deployed_version_is_shown_and_follows_a_deploy(ctx_for: MakeContext, user: User, qtbot: QtBot,
+                                                                  db: Db) -> None:
+    view, project_id, (first, _second) = await open_studio(ctx_for, user, qtbot)
+    assert view.deployed_label.text() == "Not deployed to a terminal yet."
+    # The agent deploys v1 (what a finished deploy job reports), while v2 is open in the editor.
+    db.admin.execute("insert into jobs (user_id, job_type, payload, ea_project_id) values (%s, 'deploy', %s, %s)",
+                     (user.id, f'{{"version_id": "{first}"}}', project_id))
+    db.admin.execute("update jobs set status = 'completed', result = %s where job_type = 'deploy'",
+                     (f'{{"deployed_version_id": "{first}"}}',))
+    await eventually(lambda: view.deployed_label.text().startswith("Deployed to the terminal: v1 ▲"),
+                     what="the deployed version")
+    shown = [view.versions.index(r, 0).data() for r in range(view.versions.rowCount())]
+    assert shown == ["● v2", "v1 ▲"]
+
+
 async def test_stop_is_offered_only_while_the_ea_runs_and_a_jobs_log_is_in_words(
         ctx_for: MakeContext, db: Db, user: User, qtbot: QtBot) -> None:
     view, project_id, (_v1, v2) = await open_studio(ctx_for, user, qtbot)

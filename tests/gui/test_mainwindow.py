@@ -12,9 +12,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import DataPort, LiveState
+from tnm_desktop.domain import AgentState
 from tnm_desktop.domain.trade import stale_reason
 from tnm_desktop.gui.shell.mainwindow import MainWindow
-from tnm_desktop.gui.shell.notify import STALE_TEXT, STALE_TITLE
 from tnm_desktop.gui.shell.session import GuiSession
 from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.services import Services
@@ -60,7 +60,7 @@ async def test_pages_and_the_status_bar(open_window: OpenWindow, db: Db, user: U
                      "values (%s, 5001, 'Demo-Server', 10000, 'USD', now())", (user.id,))
     window = await open_window(user)
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Strategies", "Signals", "EA Studio", "Accounts & Sync", "Agent", "Settings"]
+    assert titles == ["Strategies", "Signals", "Positions & History", "EA Studio", "Accounts & Sync", "Agent", "Settings"]
     assert window.stack.currentWidget() is window.views["strategies"]
     assert window.show_page("signals") is window.stack.currentWidget()
 
@@ -106,8 +106,7 @@ async def test_the_offline_banner_comes_and_goes_with_the_backend(open_window: O
     assert "Live" in window.status.connection.text()
 
 
-async def test_notifications_for_failed_signals_repeated_sync_failures_and_a_stopped_agent(
-        open_window: OpenWindow, db: Db, user: User) -> None:
+async def test_the_tray_tells_each_recorded_event_once(open_window: OpenWindow, db: Db, user: User) -> None:
     agent = db.create_agent(user, "Desk PC")
     strategy = seed_strategy(db, user, "Trend", seed_broker(db, user))
     account = db.admin.execute("insert into trading_accounts (user_id, login, server) values (%s, 5001, 'Demo') "
@@ -120,20 +119,19 @@ async def test_notifications_for_failed_signals_repeated_sync_failures_and_a_sto
     signal_id = insert_signal(db, user, strategy, symbol="EURUSD", action="buy")
     db.admin.execute("update tv_signals set status = 'failed', error_message = 'Market closed' where id = %s",
                      (signal_id,))
-    await eventually(lambda: ("Signal failed", "BUY EURUSD: Market closed") in told, what="the failed signal")
+    await eventually(lambda: ("Signal failed", "BUY EURUSD (Trend): Market closed") in told, what="the failed signal")
 
     for _ in range(3):
-        db.admin.execute("insert into sync_logs (account_id, user_id, sync_type, started_at, status, error_message) "
-                         "values (%s, %s, 'scheduled', now(), 'failed', 'Terminal not connected')",
-                         (account["id"], user.id))
+        db.call_as(user, "select record_sync(%s, %s, 'scheduled', 'failed', now(), 5, "
+                         "'{\"login\": 5001, \"server\": \"Demo\"}', '[]', 'Terminal not connected')",
+                   (agent.id, agent.key))
     await eventually(lambda: any(t == "Sync keeps failing" for t, _ in told), what="the sync alarm")
     assert any("last 3 syncs" in text and "Terminal not connected" in text for _, text in told)
 
-    db.admin.execute("update mt5_agents set status = 'running' where id = %s", (agent.id,))
-    await eventually(lambda: window.notifier._agent_states.get(agent.id) is not None, what="the running agent")
-    db.admin.execute("update mt5_agents set status = 'stopped', last_error = 'Terminal closed' where id = %s",
-                     (agent.id,))
-    await eventually(lambda: ("Agent stopped", "Desk PC stopped: Terminal closed") in told, what="the stop")
+    db.call_as(user, "select agent_heartbeat(%s, %s, 'running')", (agent.id, agent.key))
+    db.call_as(user, "select agent_heartbeat(%s, %s, 'stopped', 'Terminal closed')", (agent.id, agent.key))
+    await eventually(lambda: any(t == "Agent stopped" for t, _ in told), what="the stop")
+    assert ("Agent stopped", "Desk PC stopped: Terminal closed. Nothing is traded until it is started again.") in told
     assert [t for t, _ in told].count("Signal failed") == 1
 
 
@@ -146,13 +144,15 @@ async def test_a_run_of_alerts_refused_for_their_age_is_one_notification(open_wi
     ids = [insert_signal(db, user, strategy, symbol="EURUSD", action="buy") for _ in range(30)]
     other = insert_signal(db, user, strategy, symbol="GBPUSD", action="sell")
     for age, signal_id in enumerate(ids, start=121):  # refused one after the other, in arrival order
-        db.admin.execute("update tv_signals set status = 'failed', error_message = %s where id = %s",
-                         (stale_reason(age, 120), signal_id))
-    db.admin.execute("update tv_signals set status = 'failed', error_message = 'Market closed' where id = %s",
-                     (other,))
-    await eventually(lambda: len(window.notifier._failed_signals) == 31, what="every failure heard")
-    assert told == [(STALE_TITLE, STALE_TEXT), ("Signal failed", "SELL GBPUSD: Market closed")]
-    assert "faster than the terminal could take them" in STALE_TEXT
+        db.admin.execute("update tv_signals set status = 'failed', error_message = %s, resolved_at = now() "
+                         "where id = %s", (stale_reason(age, 120), signal_id))
+    db.admin.execute("update tv_signals set status = 'failed', error_message = 'Market closed', resolved_at = now() "
+                     "where id = %s", (other,))
+    await eventually(lambda: any(t == "Signal failed" for t, _ in told), what="the last failure told")
+    assert told == [("Alerts not executed", "Alerts were too old when their turn came, so they were not executed: "
+                     "they came faster than the terminal could take them, or while the agent was not running. "
+                     "The signal log lists each one."),
+                    ("Signal failed", "SELL GBPUSD (Trend): Market closed")]
 
 
 async def test_window_layout_and_column_widths_are_remembered(open_window: OpenWindow, user: User,
@@ -171,17 +171,23 @@ async def test_window_layout_and_column_widths_are_remembered(open_window: OpenW
     assert second.views["signals"].table.columnWidth(1) == 260  # type: ignore[attr-defined]
 
 
-async def test_the_embedded_agents_events_reach_the_status_bar_and_the_tray(open_window: OpenWindow,
-                                                                            user: User) -> None:
+async def test_the_embedded_agents_events_reach_the_status_bar(open_window: OpenWindow, db: Db, user: User) -> None:
+    paired = db.create_agent(user, "Desk PC")
     window = await open_window(user)
-    told: list[tuple[str, str]] = []
-    window.notifier.notify.connect(lambda title, text: told.append((title, text)))
     agent = window.session.ctx.agent
-    assert "Agent: not paired" in window.status.heartbeat.text()
+    await eventually(lambda: "Agent: no heartbeat yet" in window.status.heartbeat.text(), what="a silent agent")
+
+    class Control:  # what the app's own agent looks like to the bridge
+        agent_id = paired.id
+        state = AgentState.RUNNING
+
+        def add_listener(self, _listener: object) -> None:
+            pass
+
+    agent.attach(Control())  # type: ignore[arg-type]
+    db.admin.execute("update mt5_agents set status = 'running' where id = %s", (paired.id,))
     agent.heartbeat.emit(datetime.now(UTC) - timedelta(seconds=5))  # as emitted from the agent's thread
     agent.terminal_seen.emit(TerminalSeen(connected=True, trade_allowed=True, login=7001, server="Live-3",
                                           balance=1234.5, currency="EUR"))
     await eventually(lambda: "Agent: alive 5 s ago" in window.status.heartbeat.text(), what="the heartbeat")
     assert window.status.account.text() == "7001 · Live-3 · 1,234.50 EUR"
-    agent.state_changed.emit("stopped", "Terminal closed")
-    assert told == [("Agent stopped", "This machine's agent stopped: Terminal closed")]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from tnm_desktop.composition.local_receiver import LocalReceiver
@@ -242,3 +242,51 @@ async def test_strategies_page_where_alerts_go(request: pytest.FixtureRequest, q
         await settle()
         save(port_dialog, shots_dir(tmp_path) / "strategies-port-dialog.png")
         port_dialog.close()
+
+
+async def test_risk_limits_and_stop_trading(request: pytest.FixtureRequest, qtbot: QtBot, db: Db, user: User,
+                                            tmp_path: Path) -> None:
+    agent = db.create_agent(user, "Trading PC")
+    seed_desk(db, user, agent)
+    db.admin.execute("update user_settings set risk_percent = 0.75, default_sl_pips = 20, max_lot_size = 2, "
+                     "max_open_positions = 6, max_positions_per_symbol = 2, max_daily_loss_pct = 2, "
+                     "close_all_on_daily_loss = true, equity_floor = 20000 where user_id = %s", (user.id,))
+    data = local_adapter(db)
+    await data.sign_in(user.email, user.password)
+    session = GuiSession(Services(local_profile(tmp_path / "ws", WEBHOOK_BASE), data), MessageBridge(),
+                         QSettings(str(tmp_path / "shots.ini"), QSettings.Format.IniFormat))
+    close_at_test_end(request.node, session.close)
+    await session.start_live()
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.resize(1366, 800)
+    window.show()
+    await eventually(lambda: session.ctx.live.state is LiveState.LIVE and not window.building, what="ready")
+    target = shots_dir(tmp_path)
+
+    settings_view = window.show_page("settings")
+    await eventually(lambda: not settings_view.risk_busy.busy and settings_view.risk.equity_floor.value() == 20000,  # type: ignore[attr-defined]
+                     what="the limits")
+    await settle()
+    box = settings_view.risk.parentWidget()  # type: ignore[attr-defined]
+    assert box is not None
+    save(box, target / "risk-limits.png")
+
+    window.show_page("strategies")
+    await eventually(lambda: window.stop_bar.stop_button.isVisible() and window.trading.enabled is True,
+                     what="the control")
+    await settle()
+    save(window, target / "stop-trading.png")
+    window.stop_bar.stop_button.click()
+    await eventually(lambda: window.stop_bar.confirmation is not None and window.stop_bar.confirmation.isVisible(),
+                     what="the question")
+    await settle()
+    question = window.stop_bar.confirmation
+    assert question is not None
+    shot = window.grab()
+    painter = QPainter(shot)
+    inner = question.grab()
+    painter.fillRect(shot.rect(), QColor(0, 0, 0, 60))  # the window behind a modal question
+    painter.drawPixmap((shot.width() - inner.width()) // 2, (shot.height() - inner.height()) // 3, inner)
+    painter.end()
+    assert shot.save(str(target / "stop-trading-confirm.png"))

@@ -54,14 +54,38 @@ async def test_risk_settings_are_validated_and_saved(qtbot: QtBot, ctx_for: Make
     risk.default_sl_pips.setValue(15)
     risk.max_open_positions.setValue(3)
     risk.max_slippage_points.setValue(10)
-    risk.trading_enabled.setChecked(False)
+    assert not risk.close_all_on_daily_loss.isEnabled()  # it belongs to the daily-loss limit
+    risk.max_daily_loss_pct.setValue(2.5)
+    risk.close_all_on_daily_loss.setChecked(True)
+    risk.max_positions_per_symbol.setValue(2)
+    risk.equity_floor.setValue(9500)
+    risk.default_sl_pips_lots.setValue(40)
     view.save_risk.click()
     await eventually(lambda: "saved" in view.risk_message.text(), what="saved")
     row = db.admin.execute("select * from user_settings where user_id = %s", (user.id,)).fetchone()
     assert row is not None
     assert (float(row["risk_percent"]), float(row["max_lot_size"]), float(row["default_sl_pips"]),
-            float(row["default_lot_size"]), row["max_open_positions"], row["max_daily_loss_pct"],
-            row["max_slippage_points"], row["trading_enabled"]) == (0.75, 2.0, 15.0, 0.1, 3, None, 10, False)
+            float(row["default_lot_size"]), row["max_open_positions"], float(row["max_daily_loss_pct"]),
+            row["max_slippage_points"], row["trading_enabled"], row["close_all_on_daily_loss"],
+            row["max_positions_per_symbol"], float(row["equity_floor"]), float(row["default_sl_pips_lots"])) == (
+        0.75, 2.0, 15.0, 0.1, 3, 2.5, 10, True, True, 2, 9500.0, 40.0)
+
+
+async def test_every_limit_says_what_it_does_and_saving_never_turns_trading_back_on(
+        qtbot: QtBot, ctx_for: MakeContext, db: Db, user: User) -> None:
+    view = await open_view(qtbot, ctx_for, user)
+    risk = view.risk
+    assert risk.notes["max_daily_loss_pct"].text().startswith("Loss since the broker's trading day began")
+    assert risk.notes["equity_floor"].isVisible() and risk.notes["max_positions_per_symbol"].isVisible()
+    assert risk.switch_state.text().startswith("On.")
+    # Trading is stopped elsewhere (an alert, the toolbar) while this page shows the old state.
+    db.call_as(user, "select stop_trading(false)")
+    risk.risk_percent.setValue(1.5)
+    view.save_risk.click()
+    await eventually(lambda: "saved" in view.risk_message.text(), what="saved")
+    assert db.admin.execute("select trading_enabled from user_settings where user_id = %s",
+                            (user.id,)).fetchone() == {"trading_enabled": False}
+    assert risk.switch_state.text().startswith("<b>Off</b>: trading was stopped with Stop trading in the app.")
 
 
 async def test_add_a_broker_connection_with_symbol_mapping_and_its_agent(
@@ -148,6 +172,26 @@ def test_symbol_map_model_edits_upper_case_the_tradingview_symbol(qtmodeltester:
     assert model.setData(model.index(0, 0), " gbpusd ")
     assert model.data(model.index(0, 0), Qt.ItemDataRole.EditRole) == "GBPUSD"
     assert not model.setData(model.index(5, 0), "X")
+
+
+async def test_a_connections_pip_sizes_are_checked_and_saved(qtbot: QtBot, ctx_for: MakeContext, db: Db,
+                                                             user: User) -> None:
+    seed_broker(db, user, "IC Markets Demo")
+    view = await open_view(qtbot, ctx_for, user)
+    await eventually(lambda: view.brokers.rowCount() == 1, what="the connection")
+    dialog = view.open_broker_dialog(view.brokers.connection(0))
+    assert dialog.pip_sizes.text() == "" and "0.10 on gold" in dialog.pip_note.text()
+    dialog.pip_sizes.setText("xauusd=0.01, US30 = abc")
+    dialog.buttons.accepted.emit()
+    assert dialog.message.text() == "The pip size of US30 must be a positive number, like 0.01 (got “abc”)."
+    dialog.pip_sizes.setText("xauusd=0.01; US30=0.1")
+    dialog.buttons.accepted.emit()
+    await eventually(lambda: "Saved" in view.broker_message.text(), what="saved")
+    row = db.admin.execute("select pip_sizes from broker_connections where user_id = %s", (user.id,)).fetchone()
+    assert row == {"pip_sizes": {"XAUUSD": 0.01, "US30": 0.1}}
+    await eventually(lambda: view.brokers.connection(0).pip_sizes == {"XAUUSD": 0.01, "US30": 0.1}, what="reloaded")
+    again = view.open_broker_dialog(view.brokers.connection(0))
+    assert again.pip_sizes.text() == "US30=0.1, XAUUSD=0.01"
 
 
 async def test_a_new_connection_is_served_by_the_paired_agent_not_by_none(qtbot: QtBot, ctx_for: MakeContext,

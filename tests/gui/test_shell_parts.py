@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -119,3 +120,32 @@ def test_the_strategies_model_keeps_its_contract_through_changes(qtmodeltester: 
     model.remove("id-3")
     assert [model.strategy(r).name for r in range(model.rowCount())] == ["Beta", "Zulu"]
     qtmodeltester.check(model)
+
+
+async def test_an_answer_for_an_object_deleted_meanwhile_is_dropped_also_when_a_lambda_wanted_it(
+        request: pytest.FixtureRequest, qtbot: QtBot) -> None:
+    from PySide6.QtCore import QObject, Signal
+    from shiboken6 import Shiboken
+
+    class Switch(QObject):  # like the trading switch: its answer arrives through a lambda
+        changed = Signal(int)
+
+    bugs: list[str] = []
+    tasks = TaskRunner(lambda exc: bugs.append(exc.message), lambda exc: bugs.append(repr(exc)))
+    close_at_test_end(request.node, tasks.shutdown)
+    heard: list[int] = []
+    alive, gone = Switch(), Switch()
+    alive.changed.connect(heard.append)
+    release = asyncio.Event()
+
+    async def answer(value: int) -> int:
+        await release.wait()
+        return value
+
+    tasks.spawn(answer(1), name="alive", on_result=lambda n: alive.changed.emit(n))
+    tasks.spawn(answer(2), name="gone", on_result=lambda n: gone.changed.emit(n))
+    Shiboken.delete(gone)  # the window closed while the reads were on their way
+    release.set()
+    await eventually(lambda: tasks.pending == 0, what="every answer in")
+    await asyncio.sleep(0)  # the done callbacks run just after
+    assert heard == [1] and bugs == []

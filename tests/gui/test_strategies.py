@@ -87,6 +87,36 @@ async def test_create_a_strategy_and_copy_its_webhook_url(qtbot: QtBot, qtmodelt
     view.webhook.copy_message.click()
     message = QGuiApplication.clipboard().text()
     assert '"action": "{{strategy.order.action}}"' in message and '"symbol": "{{ticker}}"' in message
+    assert '"position": "{{strategy.market_position}}"' in message
+
+
+async def test_what_an_opposite_signal_does_is_chosen_and_said_next_to_the_message(
+        qtbot: QtBot, ctx_for: MakeContext, db: Db, user: User) -> None:
+    strategy_id = seed_strategy(db, user, "Trend", seed_broker(db, user))
+    view = await open_view(qtbot, ctx_for, user)
+    panel = view.webhook
+    await eventually(lambda: panel.strategy is not None, what="the strategy shown")
+    # The default is the safe one, and the page says what it does.
+    assert panel.opposite.currentText() == "Close only (safe)"
+    assert panel.opposite_note.text().startswith("A signal against this strategy's open position closes it and "
+                                                 "opens nothing")
+    panel.opposite.setCurrentIndex(panel.opposite.findData("reverse"))
+    panel.opposite.activated.emit(panel.opposite.currentIndex())
+    await eventually(lambda: "Saved" in panel.answer.text(), what="saved")
+    assert panel.answer.text() == "Saved: “Close and reverse” applies to the next alert. The message stays the same."
+    assert panel.opposite_note.text().startswith("A signal against this strategy's open position closes it, then "
+                                                 "opens the new one")
+    assert db.admin.execute("select opposite_signal from tv_strategies where id = %s",
+                            (strategy_id,)).fetchone() == {"opposite_signal": "reverse"}
+    # The strategy dialog offers the same choice.
+    dialog = view.open_dialog(view.selected())
+    assert dialog.opposite.currentData() == "reverse" and "then opens the new one" in dialog.opposite_note.text()
+    dialog.opposite.setCurrentIndex(dialog.opposite.findData("hedge"))
+    assert "beside it" in dialog.opposite_note.text()
+    dialog.buttons.accepted.emit()
+    await eventually(lambda: db.admin.execute("select opposite_signal from tv_strategies where id = %s",
+                                              (strategy_id,)).fetchone() == {"opposite_signal": "hedge"},
+                     what="saved from the dialog")
 
 
 async def test_a_duplicate_name_is_refused_in_the_dialog(qtbot: QtBot, ctx_for: MakeContext, db: Db,

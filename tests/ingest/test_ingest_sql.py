@@ -81,7 +81,7 @@ def test_broker_symbol_comes_from_the_symbol_map_else_the_suffix(desk: Desk, sym
     ({"action": "close", "close": "long"}, "long", None, None),
     ({"action": "flat", "close": "short", "percent": 50}, "short", 0.5, None),
     ({"action": "closelong", "lots": "0.2"}, "long", None, 0.2),
-    ({"action": "close_all", "percent": 100}, "all", 1.0, None),
+    ({"action": "close", "close": "all", "percent": 100}, "all", 1.0, None),
 ])
 def test_close_instructions(desk: Desk, alert: dict[str, object], side: str, fraction: float | None,
                             volume: float | None) -> None:
@@ -180,7 +180,9 @@ def test_unknown_symbol_is_refused_only_once_the_broker_reported_its_catalog(des
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ("update user_settings set trading_enabled = false", "trading is turned off in your settings"),
+    ("update user_settings set trading_enabled = false",
+     "Trading switch: trading is turned off in Settings. New entries are refused until trading is turned on "
+     "again; closes still run."),
     ("update broker_connections set is_active = false", "broker connection Demo broker is inactive"),
     ("update broker_connections set agent_id = null", "no MT5 agent serves broker connection Demo broker"),
 ])
@@ -239,13 +241,22 @@ def test_the_receivers_refusal_is_logged_discarded_with_its_reason(desk: Desk) -
 def test_the_readme_alert_message_as_tradingview_fills_it_in_is_accepted(desk: Desk) -> None:
     message = alert_message(None, sl_pips=20, tp_pips=40)  # type: ignore[arg-type]  # the strategy is unused
     assert message in (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    filled = message
-    for placeholder, value in [("{{strategy.order.id}}", "Long"), ("{{timenow}}", "2025-11-20T14:00:00Z"),
-                               ("{{strategy.order.action}}", "buy"), ("{{ticker}}", "OANDA:EURUSD"),
-                               ("{{close}}", "1.08512")]:
-        filled = filled.replace(placeholder, value)
-    trade = desk.instruction(desk.ingest(filled))
+
+    def filled(order_id: str, action: str, position: str, size: str, prev: str) -> str:
+        text = message
+        for placeholder, value in [("{{strategy.order.id}}", order_id), ("{{timenow}}", "2025-11-20T14:00:00Z"),
+                                   ("{{strategy.order.action}}", action), ("{{strategy.market_position}}", position),
+                                   ("{{strategy.market_position_size}}", size),
+                                   ("{{strategy.prev_market_position_size}}", prev),
+                                   ("{{ticker}}", "OANDA:EURUSD"), ("{{close}}", "1.08512")]:
+            text = text.replace(placeholder, value)
+        return text
+
+    trade = desk.instruction(desk.ingest(filled("Long", "buy", "long", "1", "0")))
     assert (trade.action, trade.symbol, trade.alert_price) == ("buy", "EURUSD", 1.08512)
     assert trade.sl is not None and trade.tp is not None and (trade.sl.pips, trade.tp.pips) == (20.0, 40.0)
+    # The strategy's exit of that long arrives as a sell that leaves it flat: a close, never a short.
+    exit_ = desk.instruction(desk.ingest(filled("Exit", "sell", "flat", "0", "1")))
+    assert (exit_.action, exit_.sizing, exit_.close is not None and exit_.close.side) == ("close", None, "all")
     # The app's "send test signal" body is an alert like any other.
     assert desk.instruction(desk.ingest(sample_alert("sell", "GBPUSD", 1.27))).action == "sell"

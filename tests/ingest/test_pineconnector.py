@@ -28,7 +28,8 @@ PAIRS: list[tuple[str, dict[str, Any]]] = [
     ("70123456789,bearish,NAS100,risk=0.5", {"action": "sell", "symbol": "NAS100", "risk": 0.5}),
     # Close both sides; partial closes by percent and by volume.
     ("60123456789,closelongshort,EURUSD", {"action": "close", "symbol": "EURUSD", "close": "all"}),
-    ("60123456789,closeall,EURUSD", {"action": "close", "symbol": "EURUSD"}),
+    # Every symbol's positions and pending orders (the symbol is the chart's, and does not matter).
+    ("60123456789,closeall,EURUSD", {"action": "closeall"}),
     ("60123456789,closelongpct,EURUSD,risk=50", {"action": "close", "symbol": "EURUSD", "close": "long", "percent": 50}),
     ("60123456789,closeshortvol,EURUSD,risk=0.3", {"action": "close", "symbol": "EURUSD", "close": "short", "lots": 0.3}),
     # The explicit parameter names of newer EA versions.
@@ -62,8 +63,6 @@ def test_the_raw_pineconnector_alert_is_kept_as_text(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(("pine", "reason"), [
-    ("60123456789,eaoff,eaoff", "unsupported PineConnector command eaoff"),
-    ("60123456789,closealleaoff,EURUSD", "unsupported PineConnector command closealleaoff"),
     ("60123456789,buy,EURUSD,vol_dollar=50,sl=20", "unsupported PineConnector parameter vol_dollar"),
     ("60123456789,buy,EURUSD,risk=1,atrtimeframe=60,atrperiod=14", "unsupported PineConnector parameter atrtimeframe"),
     ("60123456789,buystop,EURUSD,risk=1", "buystop needs price=<where the order waits>"),

@@ -80,7 +80,8 @@ CASES = [
          stored={"action": "buy", "symbol": "EURUSD", "comment": "a\ufffdb"}),
     Case("disabled-strategy", status=403, reason="strategy is disabled",
          setup="update tv_strategies set is_enabled = false where id = %(strategy)s"),
-    Case("trading-off", status=403, reason="trading is turned off in your settings",
+    Case("trading-off", status=403, reason="Trading switch: trading is turned off in Settings. New entries are "
+                                           "refused until trading is turned on again; closes still run.",
          setup="update user_settings set trading_enabled = false where user_id = %(user)s"),
     # The strategy's URL spelled with percent-encoding is still its URL.
     Case("percent-encoded-secret", path="/tv/{pct}", state="pending", jobs=1),

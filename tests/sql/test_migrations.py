@@ -76,9 +76,9 @@ def test_seed_000_rollback_keeps_trading_account_data_and_reapplies(db: Db) -> N
                                 (account,)).fetchone()
     assert restored == {"sync_failure_count": 0, "name": "Main"}
     # What later migrations hung on sync_logs is back too: the live-update trigger fires.
-    triggers = db.admin.execute("select count(*) as n from pg_trigger where tgrelid = 'public.sync_logs'::regclass "
-                                "and not tgisinternal").fetchone()
-    assert triggers == {"n": 1}
+    triggers = db.admin.execute("select array_agg(tgname::text order by tgname) as names from pg_trigger "
+                                "where tgrelid = 'public.sync_logs'::regclass and not tgisinternal").fetchone()
+    assert triggers == {"names": ["sync_logs_failing_notify", "sync_logs_notify"]}
 
 
 @pytest.fixture
@@ -147,3 +147,47 @@ def test_a_database_of_the_previous_version_migrates_forward(previous_version: D
         "webhook_secret": strategy["webhook_secret"]}
     rotated = db.call_as(user, "select rotate_strategy_secret(%s) as s", (strategy["id"],))
     assert re.fullmatch(r"[0-9a-f]{48}", str(rotated[0]["s"])) and rotated[0]["s"] != strategy["webhook_secret"]
+
+
+@pytest.fixture
+def without_visibility(pg_cluster: LocalCluster) -> Iterator[Db]:
+    """A database migrated by a version without the 20251211 migrations, which landed after later-named ones."""
+    name = f"before_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_cluster.conninfo(dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    db = Db(pg_cluster, name)
+    try:
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            migrate.apply_compat(conn)
+            migrate.applied(conn)
+            for migration in migrate.migrations():
+                if not migration.version.startswith("20251211"):
+                    migrate.apply(conn, migration)
+        yield db
+    finally:
+        drop_test_database(db)
+
+
+def test_migrations_that_land_out_of_name_order_keep_every_job_type(without_visibility: Db) -> None:
+    from tnm_desktop.domain import JobType
+
+    db = without_visibility
+    user = db.create_user()
+    # Jobs of every type that version knew are there when the late migrations arrive.
+    db.admin.execute("insert into jobs (user_id, job_type, status) select %s, t, 'completed' from unnest(%s::text[]) t",
+                     (user.id, [t.value for t in JobType]))
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        ran = migrate.apply_pending(conn)
+    assert ran and all(m.version.startswith("20251211") for m in ran)
+    db.admin.execute("insert into jobs (user_id, job_type) select %s, t from unnest(%s::text[]) t",
+                     (user.id, [t.value for t in JobType]))  # every type is still allowed
+
+
+def test_every_job_type_is_allowed_after_every_migration(db: Db) -> None:
+    from tnm_desktop.domain import JobType
+
+    user = db.create_user()
+    db.admin.execute("insert into jobs (user_id, job_type) select %s, t from unnest(%s::text[]) t",
+                     (user.id, [t.value for t in JobType]))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.admin.execute("insert into jobs (user_id, job_type) values (%s, 'make_coffee')", (user.id,))

@@ -58,6 +58,17 @@ TABLES: dict[str, Spec] = {
     "position_rule_events": Spec(key="rule_id"),
     # Written only by the agent (record_broker_symbols); keyed by its connection, one symbol per world.
     "broker_symbols": Spec(key="broker_connection_id"),
+    "notification_settings": Spec(key="user_id", update="telegram_chat_id = 'hacked'",
+                                  insert="insert into notification_settings (user_id) values ('{user}')"),
+    "notifications": Spec(insert="insert into notifications (user_id, event_key, kind, title) "
+                                 "values ('{user}', 'forged', 'agent_down', 'x')"),
+    # Claimed and reported through claim_notifications / finish_notification only.
+    "notification_deliveries": Spec(key="notification_id"),
+    # Written by the agent only (record_positions).
+    "position_snapshots": Spec(),
+    "account_equity": Spec(key="account_id"),
+    # Written only by the agent (record_daily_loss); one agent per world.
+    "daily_loss_locks": Spec(key="agent_id"),
 }
 VIEWS = ["recent_sync_failures", "account_sync_health"]
 

@@ -24,6 +24,17 @@ _BUYS = frozenset({2, 4, 6})  # ORDER_TYPE_BUY_LIMIT, BUY_STOP, BUY_STOP_LIMIT
 _SIDES = {"long": {Side.BUY}, "short": {Side.SELL}, "all": {Side.BUY, Side.SELL}}
 
 
+def check_login(payload: dict[str, Any], login: int | None) -> None:
+    """Refuse a change meant for another account than the terminal's (tickets are per account).
+
+    ``login`` in the payload is the account the trader saw on the Positions page.
+    """
+    wanted = payload.get("login")
+    if wanted is not None and login is not None and int(wanted) != login:
+        raise UserError(f"This was asked for account {wanted}, but MetaTrader 5 is logged in to account {login}: "
+                        "nothing was done.", code="wrong_account")
+
+
 def _order_side(order: OrderRecord) -> Side:
     return Side.BUY if order.order_type in _BUYS else Side.SELL
 
@@ -87,7 +98,7 @@ def _new_level(level: Level | None, current: float | None, side: Side, market: f
     if level is None:
         return current
     if level.price is not None:
-        return level.price
+        return level.price or None  # a price of 0 removes the stop (MT5's own convention)
     distance = level.distance(market, pip) or 0.0
     below = (side is Side.BUY) == loss
     return round(market - distance if below else market + distance, digits)

@@ -6,8 +6,9 @@ their ratio, rounded DOWN to the symbol's volume step (never more risk than aske
 when even the minimum volume would risk more than asked. Fixed lots are rounded down to the step.
 Both are capped by the symbol's maximum and the trader's ``max_lot_size``.
 
-A pip is ten points on 3- and 5-digit quotes (EURUSD 1.08123, USDJPY 151.234) and one point
-otherwise (XAUUSD 2650.12, US30 42000.5) — the convention MetaTrader EAs and PineConnector use.
+A pip is the symbol's own (:mod:`tnm_desktop.domain.pips`): ten points on 5- and 3-digit FX
+quotes, ten points on metals (0.10 on XAUUSD 2650.12), one index point on indices — or what the
+broker connection sets for the symbol.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from tnm_desktop.domain.pips import InstrumentKind, pip_size
 from tnm_desktop.errors import UserError
 
 
@@ -30,11 +32,14 @@ class Contract:
     volume_min: float
     volume_step: float
     volume_max: float
+    kind: InstrumentKind = InstrumentKind.FX
+    pip_override: float | None = None  # the broker connection's pip size for the symbol
+    stops_level: int = 0  # minimum SL/TP distance from the market, in points
 
     @property
     def pip(self) -> float:
         """Price distance of one pip."""
-        return self.point * 10 if self.digits in (3, 5) else self.point
+        return pip_size(self.kind, self.digits, self.point, self.pip_override)
 
 
 @dataclass(frozen=True, slots=True)

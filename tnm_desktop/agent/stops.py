@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -66,6 +66,7 @@ class StopManager:
         min_interval: Seconds between two changes of one position.
         refused_pause: Seconds a rule waits after the broker refused its change.
         checkpoint: Called at each step (crash-injection tests stop the agent there).
+        changed: Awaited after a change is confirmed at the broker (the positions snapshot follows).
     """
 
     data: AgentPort
@@ -78,6 +79,7 @@ class StopManager:
     min_interval: float = 1.0
     refused_pause: float = 10.0
     checkpoint: Callable[[str], None] = lambda _step: None
+    changed: Callable[[], Awaitable[None]] | None = None
     _rules: dict[str, PositionRule] = field(default_factory=dict, init=False, repr=False)
     _refresh_at: float = field(default=0.0, init=False, repr=False)
     _quiet_until: dict[str, float] = field(default_factory=dict, init=False, repr=False)
@@ -269,10 +271,13 @@ class StopManager:
 
     async def _step(self, rule: PositionRule, step: str, data: dict[str, Any]) -> PositionRule:
         try:
-            return await self.data.position_rule_step(self.creds, rule.id, step, data)
+            stepped = await self.data.position_rule_step(self.creds, rule.id, step, data)
         except UserError:
             self._refresh_at = 0.0  # another agent or a restart moved it on: read it afresh
             raise
+        if step == "finish" and data.get("applied", True) and self.changed is not None:
+            await self.changed()
+        return stepped
 
     def _keep(self, rule: PositionRule) -> None:
         if rule.state == "done":

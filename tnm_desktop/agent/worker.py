@@ -74,6 +74,11 @@ class JobRunner(Protocol):
         """Sync the account (scheduled or manual)."""
         ...
 
+    async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
+        """Called after a job's outcome was reported (the positions snapshot follows a trade);
+        ``more``: the next job is already claimed (a burst: the snapshot can wait for its end)."""
+        ...
+
     async def manage(self) -> None:
         """Manage what positions need between jobs (breakeven, trailing stops) until cancelled."""
         ...
@@ -106,6 +111,7 @@ class Agent:
         self._live = LiveState.CONNECTING
         self._subscription: Subscription | None = None
         self._last_error: str | None = None
+        self._stop_reason: str | None = None  # an operational error that stopped it
         self._failures = 0
         self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
         self._managing: asyncio.Task[None] | None = None
@@ -156,6 +162,7 @@ class Agent:
                     continue
                 break
         except OperationalError as exc:
+            self._stop_reason = exc.message
             self._set_state(AgentState.STOPPED, exc.message)
             self._log("error", exc.message)
         finally:
@@ -177,7 +184,8 @@ class Agent:
             last_beat = self.settings.stop_timeout if self._failures == 0 else min(1.0, self.settings.stop_timeout)
             with contextlib.suppress(TnmError, TimeoutError):
                 await asyncio.wait_for(
-                    self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._detail or None, VERSION),
+                    self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._stop_reason, VERSION,
+                                        self.settings.heartbeat_every),
                     last_beat)
 
     async def _start_and_work(self) -> None:
@@ -315,6 +323,11 @@ class Agent:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+            if outcome in ("completed", "failed"):
+                try:
+                    await self.runner.job_done(claimed, more=following is not None)
+                except Exception:  # what follows a job must not decide its outcome
+                    log.exception("after job %s", job.id)
             duration = int((time.monotonic() - started) * 1000)
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
@@ -346,22 +359,32 @@ class Agent:
     # Heartbeat, sync, live state ---------------------------------------------------------------
 
     async def _beat(self) -> None:
-        at = await self.data.heartbeat(self.creds, self._state.value, self._last_error, VERSION)
+        at = await self.data.heartbeat(self.creds, self._state.value, self._last_error, VERSION,
+                                       self.settings.heartbeat_every)
         self._emit(HeartbeatSent(at))
 
     async def _heartbeat_loop(self) -> None:
+        # On a fixed cadence, so slow beats do not drift later; a failed beat is tried again soon.
+        # The agent counts as down after two periods without one (domain.health): one lost beat
+        # must not be enough.
+        loop = asyncio.get_running_loop()
+        every = self.settings.heartbeat_every
+        due = loop.time() + every
         while True:
-            await asyncio.sleep(self.settings.heartbeat_every)
+            await asyncio.sleep(max(due - loop.time(), 0.0))
+            due = max(due + every, loop.time())
             if self._state in (AgentState.STARTING, AgentState.STOPPED):
                 continue
             try:
                 await self._beat()
             except OperationalError as exc:
+                self._stop_reason = exc.message
                 self._log("error", exc.message)
                 self._stopping.set()
                 self._wake.set()
             except TnmError as exc:
                 log.info("heartbeat failed: %s", exc)
+                due = min(due, loop.time() + min(2.0, every / 4))
 
     async def _sync_loop(self) -> None:
         # The first sync comes as soon as the agent runs: the trader should not look at
@@ -438,8 +461,8 @@ class Agent:
         loop = asyncio.get_running_loop()
         until = loop.time() + delay
         with contextlib.suppress(TnmError, TimeoutError):
-            await asyncio.wait_for(self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION),
-                                   delay)
+            await asyncio.wait_for(self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION,
+                                                   self.settings.heartbeat_every), delay)
         waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._reconnected)]
         try:
             await asyncio.wait(waits, timeout=max(0.0, until - loop.time()), return_when=asyncio.FIRST_COMPLETED)

@@ -19,6 +19,7 @@ from tnm_desktop.agent.pairing import password_name
 from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.target import MT5LINUX_DEFAULT, TargetKind, TerminalTarget, path_uses_simulator
 from tnm_desktop.agent.thread import AgentThread, DataFactory, RunnerFactory
+from tnm_desktop.agent.worker import AgentSettings
 from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, open_terminal
 from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.port import AgentPort
@@ -74,13 +75,13 @@ def runner_factory(workdir: Path, simulator_state: Path | None = None, **options
         tools = ToolchainConfig(workdir=workdir, terminal_path=Path(agent.terminal_path) if real else None)
         toolchain = await asyncio.to_thread(make_toolchain, tools)
         return TerminalRunner(data, creds, terminal, toolchain=toolchain, connect=config.settings, emit=emit,
-                              **options)
+                              ea_state=workdir, **options)
 
     return make
 
 
 def agent_thread(data: DataFactory, creds: AgentCredentials, workdir: Path,
-                 simulator_state: Path | None = None) -> AgentThread:
+                 simulator_state: Path | None = None, settings: AgentSettings | None = None) -> AgentThread:
     """The agent on a thread of its own (not started), as the app and ``tnm-desktop agent`` run it.
 
     Args:
@@ -88,6 +89,7 @@ def agent_thread(data: DataFactory, creds: AgentCredentials, workdir: Path,
         creds: The agent's id and pairing key.
         workdir: Where the EA toolchain builds.
         simulator_state: The simulator process's state file, for an agent that trades on it.
+        settings: Its heartbeat and lease periods (None: the defaults).
     """
-    return AgentThread(data, creds, runner_factory(workdir, simulator_state), loop_factory=selector_loop)
+    return AgentThread(data, creds, runner_factory(workdir, simulator_state), settings, loop_factory=selector_loop)
 

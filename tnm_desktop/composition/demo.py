@@ -48,6 +48,7 @@ class DemoRun:
     receiver: LocalReceiver
     simulator: SimulatorProcess | None
     agent: subprocess.Popen[bytes] | None = None
+    heartbeat: float | None = None  # the agent process's heartbeat period (None: its default)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -71,10 +72,11 @@ class DemoRun:
 
     def start_agent_process(self) -> subprocess.Popen[bytes]:
         """Start the agent as a process of its own (``tnm-desktop agent --dir``)."""
+        beat = ["--heartbeat", f"{self.heartbeat:g}"] if self.heartbeat else []
         # Its own session (a Ctrl+C reaches the demo, which stops it in order), yet it ends with
         # the demo however the demo ends.
         self.agent = lifeline.popen(
-            [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root)],
+            [sys.executable, "-m", "tnm_desktop", "agent", "--dir", str(self.workspace.root), *beat],
             stdout=subprocess.DEVNULL, start_new_session=True)
         return self.agent
 
@@ -121,7 +123,7 @@ class DemoRun:
 
 
 def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = None,
-               fast_db: bool = False) -> DemoRun:
+               fast_db: bool = False, heartbeat: float | None = None) -> DemoRun:
     """Open (creating and seeding the first time) a demo workspace and start its parts.
 
     Args:
@@ -132,6 +134,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
         receiver_port: Where the receiver listens instead of the workspace's pinned port (0: any
             free one).
         fast_db: Trade durability for speed (tests).
+        heartbeat: The agent process's heartbeat period in seconds (None: its default).
 
     Raises:
         OperationalError: Headless, and the receiver's port is taken.
@@ -151,7 +154,7 @@ def start_demo(root: Path, *, agent_process: bool, receiver_port: int | None = N
             if agent_process:
                 raise OperationalError(f"{exc.message} Choose another port with --port.", code=exc.code) from exc
             log.warning("the demo's webhook receiver did not start: %s", exc.message)
-        run = DemoRun(workspace, conns, ids, receiver, simulator)
+        run = DemoRun(workspace, conns, ids, receiver, simulator, heartbeat=heartbeat)
         if agent_process:
             run.start_agent_process()
             run.wait_for_agent()
@@ -173,15 +176,18 @@ def default_demo_dir() -> Path:
     return Path(os.environ.get("TNM_DEMO_DIR") or data_dir() / "demo")
 
 
-def run_headless(root: Path | None, receiver_port: int | None) -> int:
+def run_headless(root: Path | None, receiver_port: int | None, heartbeat: float | None = None) -> int:
     """``tnm-desktop demo --headless``: start everything, print key=value lines, run until SIGTERM
-    or SIGINT (Ctrl+C; on Windows also Ctrl+Break), then stop everything it started."""
+    or SIGINT (Ctrl+C; on Windows also Ctrl+Break), then stop everything it started.
+
+    ``heartbeat`` is the agent process's heartbeat period in seconds (None: its default).
+    """
     root = root or default_demo_dir()
     _check_port(root, receiver_port)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
     try:
-        demo = start_demo(root, agent_process=True, receiver_port=receiver_port)
+        demo = start_demo(root, agent_process=True, receiver_port=receiver_port, heartbeat=heartbeat)
         try:
             for line in demo.lines():
                 print(line, flush=True)

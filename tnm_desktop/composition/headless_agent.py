@@ -11,36 +11,52 @@ Ctrl+C (Ctrl+Break on Windows) let the job in flight finish, then stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tnm_desktop.agent.thread import DataFactory
+from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import AgentCredentials
 from tnm_desktop.loops import selector_loop, stop_on_signals
 
 log = logging.getLogger(__name__)
 
 
-def run(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
-    """Run the agent of a local workspace or of a Supabase profile until SIGTERM or SIGINT."""
+def run(workspace_dir: Path | None, profile: str | None, agent_id: str | None, *, heartbeat: float = 15.0,
+        notify: bool = True) -> int:
+    """Run the agent of a local workspace or of a Supabase profile until SIGTERM or SIGINT.
+
+    Args:
+        workspace_dir: A local workspace (or None, with ``profile``).
+        profile: A Supabase connection profile's name or id.
+        agent_id: Which paired agent (None: the workspace's, or the only one).
+        heartbeat: Seconds between heartbeats; the agent counts as down after two missed.
+        notify: Send the Telegram and e-mail notifications this process claims.
+    """
+    from tnm_desktop.errors import UserError
+
+    if not 1 <= heartbeat <= 3600:
+        raise UserError("--heartbeat must be between 1 and 3600 seconds.", code="invalid")
     with asyncio.Runner(loop_factory=selector_loop) as runner:
-        return runner.run(_main(workspace_dir, profile, agent_id))
+        return runner.run(_main(workspace_dir, profile, agent_id, heartbeat, notify))
 
 
 @dataclass
 class _Setup:
-    data_factory: DataFactory
+    data_factory: Callable[[], Awaitable[DataPort]]  # the agent's, and the notification sender's
     creds: AgentCredentials
     workdir: Path
     simulator_state: Path | None
     close: Callable[[], Awaitable[None]]
 
 
-async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str | None) -> int:
+async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str | None, heartbeat: float,
+                notify: bool) -> int:
     from tnm_desktop import lifeline
     from tnm_desktop.agent.events import AgentEvent, StateChanged
+    from tnm_desktop.agent.worker import AgentSettings
     from tnm_desktop.composition.agent import agent_thread
 
     loop = asyncio.get_running_loop()
@@ -56,8 +72,10 @@ async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str |
             setup = await _local(workspace_dir, agent_id)
         else:
             setup = await _supabase(profile or "", agent_id)
+        notifier = None if not notify else loop.create_task(_notify(setup), name="agent-notifications")
         try:
-            thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state)
+            thread = agent_thread(setup.data_factory, setup.creds, setup.workdir, setup.simulator_state,
+                                  AgentSettings(heartbeat_every=heartbeat))
             done = asyncio.Event()
 
             def on_event(event: AgentEvent) -> None:
@@ -77,10 +95,30 @@ async def _main(workspace_dir: Path | None, profile: str | None, agent_id: str |
             await finished
             await asyncio.to_thread(thread.join, 30)
         finally:
+            if notifier is not None:
+                notifier.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await notifier
             await setup.close()
     finally:
         restore()
     return 0
+
+
+async def _notify(setup: _Setup) -> None:
+    # This process sends the notifications it claims (another process sends the rest: the outbox
+    # gives each to one sender). Runs beside the agent, on this loop, with its own connection.
+    from tnm_desktop.notify.dispatcher import Dispatcher, default_claimer
+
+    data = await setup.data_factory()
+    session = data.session
+    if session is None:
+        await data.close()
+        return
+    try:
+        await Dispatcher(data, session.user_id, default_claimer("the headless agent")).run()
+    finally:
+        await data.close()
 
 
 async def _local(workspace_dir: Path, agent_id: str | None) -> _Setup:

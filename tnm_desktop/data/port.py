@@ -41,6 +41,16 @@ from tnm_desktop.domain import (
     TradingAccount,
     UserSettings,
 )
+from tnm_desktop.domain.history import ClosedTrade, DailyPnl, EquityPoint, HistoryFilter, TradeStats
+from tnm_desktop.domain.notifications import (
+    Channel,
+    ClaimedDelivery,
+    Notification,
+    NotificationEvent,
+    NotificationSettings,
+)
+from tnm_desktop.domain.positions import PositionsReport, PositionsSnapshot
+from tnm_desktop.domain.risk import DailyLossLock, RiskState, StopResult
 from tnm_desktop.domain.routing import StrategyConnection
 from tnm_desktop.domain.rules import PositionRule, RuleEvent
 
@@ -53,9 +63,12 @@ class Table(StrEnum):
     SYNC_LOGS = "sync_logs"
     ACCOUNTS = "trading_accounts"
     AGENTS = "mt5_agents"
+    POSITIONS = "position_snapshots"
+    NOTIFICATIONS = "notifications"
 
 
-LiveRow = Signal | Job | SyncLog | TradingAccount | Agent  # a row of a table that can be subscribed to
+# A row of a table that can be subscribed to.
+LiveRow = Signal | Job | SyncLog | TradingAccount | Agent | PositionsSnapshot | Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +204,16 @@ class AgentPort(Protocol):
         ...
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive and in which state."""
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive and in which state, and how often it says so (its health threshold)."""
+        ...
+
+    async def record_positions(self, creds: AgentCredentials, report: PositionsReport) -> str:
+        """Store the account's open positions and pending orders as just read; return the snapshot id."""
+        ...
+
+    async def record_notification(self, event: NotificationEvent) -> bool:
+        """Record an event for the trader (once per ``event_key``); True when this call recorded it."""
         ...
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
@@ -202,6 +223,18 @@ class AgentPort(Protocol):
     async def record_symbols(self, creds: AgentCredentials, broker_connection_id: str,
                              symbols: Sequence[str]) -> int:
         """Replace the broker's symbol catalog of a connection this agent serves; return its size."""
+        ...
+
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        ...
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first.
+
+        When the trader asked for it in Settings, trading is turned off and a close-all job is
+        queued for this agent in the same transaction.
+        """
         ...
 
     async def position_rules(self, creds: AgentCredentials) -> list[PositionRule]:
@@ -230,7 +263,18 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def get_profile(self) -> Profile: ...
     async def update_profile(self, display_name: str) -> Profile: ...
     async def get_settings(self) -> UserSettings: ...
-    async def update_settings(self, settings: UserSettings) -> UserSettings: ...
+    async def update_settings(self, settings: UserSettings) -> UserSettings:
+        """Save the sizing defaults and limits (never the trading switch: see stop/start_trading)."""
+        ...
+
+    async def stop_trading(self, *, close_all: bool = False) -> StopResult:
+        """Turn trading off at once and cancel the queued entries; with ``close_all``, queue the
+        closing of every position and pending order on every agent's account."""
+        ...
+
+    async def start_trading(self) -> UserSettings:
+        """Turn trading on again."""
+        ...
 
     # Agents -----------------------------------------------------------------------------------
     async def list_agents(self) -> list[Agent]: ...
@@ -322,4 +366,42 @@ class DataPort(AuthPort, AgentPort, Protocol):
     async def sync_history(self, account_id: str, *, since: datetime | None = None,
                            limit: int = 500) -> list[SyncLog]:
         """An account's sync attempts, oldest first."""
+        ...
+
+    # Positions and history --------------------------------------------------------------------
+    async def list_position_snapshots(self) -> list[PositionsSnapshot]:
+        """Each account's latest positions snapshot."""
+        ...
+
+    async def closed_trades(self, filters: HistoryFilter) -> list[ClosedTrade]:
+        """Closed trades, newest first."""
+        ...
+
+    async def trade_stats(self, filters: HistoryFilter) -> TradeStats: ...
+
+    async def daily_pnl(self, filters: HistoryFilter, time_zone: str = "UTC") -> list[DailyPnl]:
+        """P&L per day (the day a trade closed, in ``time_zone``, an IANA name), oldest first."""
+        ...
+
+    async def equity_curve(self, account_id: str, *, since: datetime | None = None, until: datetime | None = None,
+                           points: int = 500) -> list[EquityPoint]: ...
+
+    # Agent health and notifications -----------------------------------------------------------
+    async def sweep_stale_agents(self) -> list[str]:
+        """Mark the user's silent agents offline (recording "agent down" once); return their ids."""
+        ...
+
+    async def get_notification_settings(self) -> NotificationSettings: ...
+    async def update_notification_settings(self, settings: NotificationSettings) -> NotificationSettings: ...
+
+    async def claim_notifications(self, channels: Collection[Channel], claimed_by: str) -> list[ClaimedDelivery]:
+        """Take the deliveries no one has claimed on ``channels`` (each goes to one claimer only)."""
+        ...
+
+    async def finish_notification(self, notification_id: str, channel: Channel, error: str | None = None) -> None:
+        """Report a claimed delivery sent (``error`` None) or failed."""
+        ...
+
+    async def list_notifications(self, limit: int = 50) -> list[Notification]:
+        """The latest recorded events, newest first."""
         ...

@@ -1,5 +1,6 @@
-"""The demo workspace's data: a trader, a paired agent, a broker on the simulator, two strategies,
-an EA project with three versions, and a day of sync history for the health view.
+"""The demo workspace's data: a trader, a paired agent, a broker on the simulator, three strategies,
+an EA project with three versions, a day of sync history for the health view, and a made-up
+week of closed trades and balance readings for the History tab.
 
 Idempotent: a workspace seeded once is left as it is. Blocking; run it off the GUI thread.
 """
@@ -16,6 +17,8 @@ import psycopg
 from tnm_desktop import keystore
 from tnm_desktop.agent.pairing import hash_key, new_key, secret_name
 from tnm_desktop.agent.target import SIMULATOR_PATH
+from tnm_desktop.agent.trading import magic_for
+from tnm_desktop.demo.history import seed_history
 from tnm_desktop.ea.templates import get_template, render_template
 from tnm_desktop.workspace import Connections, Workspace
 
@@ -90,14 +93,17 @@ def _create(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[DemoIds, str]
                         "account_type, symbol_suffix, symbol_map) values (%s, %s, 'Simulator (paper trading)', "
                         "'TNM Simulated Markets', %s, %s, 'demo', '.m', '{\"GOLD\": \"XAUUSD.m\"}') returning id::text",
                   user, agent, SIM_SERVER, SIM_LOGIN)
-    strategies = {}
-    for name, risk, pairs in (("EURUSD trend", None, ["EURUSD", "GBPUSD"]), ("Gold breakout", 0.5, ["XAUUSD"])):
+    strategies, magic = {}, {}
+    for name, risk, pairs in (("EURUSD trend", None, ["EURUSD", "GBPUSD"]), ("Gold breakout", 0.5, ["XAUUSD"]),
+                              ("US30 momentum", None, ["US30"])):
         secret = _one(conn, "insert into tv_strategies (user_id, broker_connection_id, name, risk_override_pct, "
                             "allowed_pairs) values (%s, %s, %s, %s, %s) returning webhook_secret",
                       user, broker, name, risk, pairs)
         strategies[name] = secret
+        magic[name] = magic_for(_one(conn, "select id::text from tv_strategies where webhook_secret = %s", secret))
     _ea_project(conn, user)
-    _sync_history(conn, user, broker)
+    account = _sync_history(conn, user, broker)
+    seed_history(conn, user, account, magic)
     return DemoIds(user, DEMO_EMAIL, agent, broker, strategies), key
 
 
@@ -125,7 +131,7 @@ def _ea_project(conn: psycopg.Connection[tuple[object, ...]], user: str) -> None
     conn.execute("update ea_projects set current_version_id = %s where id = %s", (version, project))
 
 
-def _sync_history(conn: psycopg.Connection[tuple[object, ...]], user: str, broker: str) -> None:
+def _sync_history(conn: psycopg.Connection[tuple[object, ...]], user: str, broker: str) -> str:
     # A day of scheduled syncs every 20 minutes, with the failures a real terminal has now and then,
     # so the health view and its chart have something to show before the first live sync.
     account = _one(conn, "insert into trading_accounts (user_id, broker_connection_id, login, server, broker_name, "
@@ -149,3 +155,4 @@ def _sync_history(conn: psycopg.Connection[tuple[object, ...]], user: str, broke
                         "values (%s, %s, 'scheduled', %s, %s, %s, %s, %s, %s)", rows)
     conn.execute("update trading_accounts set last_sync_at = %s, last_successful_sync_at = %s where id = %s",
                  (now - timedelta(minutes=20), now - timedelta(minutes=20), account))
+    return account

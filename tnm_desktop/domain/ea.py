@@ -30,6 +30,9 @@ class EaProject:
     current_version_id: str | None
     created_at: datetime
     updated_at: datetime
+    # The version an agent last put in its terminal (a deploy, or a run or test that deployed first).
+    deployed_version_id: str | None = None
+    deployed_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: c.Row) -> EaProject:
@@ -39,6 +42,8 @@ class EaProject:
             symbol=c.opt_text(row.get("symbol")), timeframe=c.opt_text(row.get("timeframe")),
             current_version_id=c.opt_text(row.get("current_version_id")),
             created_at=c.moment(row["created_at"]), updated_at=c.moment(row["updated_at"]),
+            deployed_version_id=c.opt_text(row.get("deployed_version_id")),
+            deployed_at=c.opt_moment(row.get("deployed_at")),
         )
 
 

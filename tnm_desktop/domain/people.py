@@ -37,7 +37,12 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class UserSettings:
-    """The trader's risk limits (``user_settings``)."""
+    """The trader's sizing defaults and risk limits (``user_settings``).
+
+    ``trading_enabled`` is the one trading switch; it is turned with ``stop_trading`` and
+    ``start_trading`` (so that saving other settings can never turn it back on), and
+    ``trading_off_by``/``trading_off_reason`` say who turned it off and why.
+    """
 
     risk_percent: float = 1.0
     max_lot_size: float | None = None
@@ -47,6 +52,12 @@ class UserSettings:
     default_lot_size: float = 0.01
     max_slippage_points: int = 20
     trading_enabled: bool = True
+    max_positions_per_symbol: int | None = None
+    equity_floor: float | None = None
+    close_all_on_daily_loss: bool = False
+    default_sl_pips_lots: float | None = None
+    trading_off_by: str | None = None  # "app" | "alert" | "daily_loss" while trading is off
+    trading_off_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: c.Row) -> UserSettings:
@@ -60,10 +71,16 @@ class UserSettings:
             default_lot_size=c.number(row.get("default_lot_size", 0.01)),
             max_slippage_points=int(row.get("max_slippage_points", 20)),
             trading_enabled=bool(row.get("trading_enabled", True)),
+            max_positions_per_symbol=c.opt_int(row.get("max_positions_per_symbol")),
+            equity_floor=c.opt_number(row.get("equity_floor")),
+            close_all_on_daily_loss=bool(row.get("close_all_on_daily_loss", False)),
+            default_sl_pips_lots=c.opt_number(row.get("default_sl_pips_lots")),
+            trading_off_by=c.opt_text(row.get("trading_off_by")),
+            trading_off_reason=c.opt_text(row.get("trading_off_reason")),
         )
 
     def to_row(self) -> dict[str, object]:
-        """The columns a user may update."""
+        """The columns a settings form saves (the trading switch is turned on its own)."""
         return {
             "risk_percent": self.risk_percent,
             "max_lot_size": self.max_lot_size,
@@ -72,7 +89,10 @@ class UserSettings:
             "default_sl_pips": self.default_sl_pips,
             "default_lot_size": self.default_lot_size,
             "max_slippage_points": self.max_slippage_points,
-            "trading_enabled": self.trading_enabled,
+            "max_positions_per_symbol": self.max_positions_per_symbol,
+            "equity_floor": self.equity_floor,
+            "close_all_on_daily_loss": self.close_all_on_daily_loss,
+            "default_sl_pips_lots": self.default_sl_pips_lots,
         }
 
 
@@ -104,6 +124,10 @@ class Agent:
     pairing_key_prefix: str
     revoked_at: datetime | None
     created_at: datetime
+    # Health (see domain.health): how often it beats, when it counts as down, the outage's start.
+    heartbeat_every_s: int = 15
+    stale_after_s: int = 30
+    down_since: datetime | None = None
 
     @property
     def paired(self) -> bool:
@@ -127,6 +151,9 @@ class Agent:
             pairing_key_prefix=str(row.get("pairing_key_prefix") or ""),
             revoked_at=c.opt_moment(row.get("revoked_at")),
             created_at=c.moment(row["created_at"]),
+            heartbeat_every_s=int(row.get("heartbeat_every_s") or 15),
+            stale_after_s=int(row.get("stale_after_s") or 30),
+            down_since=c.opt_moment(row.get("down_since")),
         )
 
 

@@ -17,9 +17,15 @@ the strategy (``leg`` of ``legs``). Example::
      "window": {"days": [1, 2, 3, 4, 5], "start": "08:00", "end": "17:00", "time_zone": "Europe/London"},
      "close": null,                                        # for action "close": see Close
      "cancel": null,                                       # for action "cancel": see orders.Cancel
+     "opposite": "close",                                  # what a buy does to open shorts: Opposite
+     "pip_size": null,                                     # the connection's pip size for the symbol
      "alert_price": 1.0912, "comment": "", "allowed_pairs": ["EURUSD"],
-     "limits": {"max_lot_size": 2.0, "default_sl_pips": 25, "default_lot_size": 0.01,
-                "max_slippage_points": 20, "max_open_positions": null, "trading_enabled": true}}
+     "limits": {"max_lot_size": 2.0, "default_sl_pips": 25, "default_sl_pips_lots": null,
+                "default_lot_size": 0.01, "max_slippage_points": 20, "max_open_positions": null,
+                "trading_enabled": true}}
+
+The risk limits in ``limits`` are what the settings were when the alert arrived (shown with the
+job); the agent checks the limits as they are right before it sends the order.
 
 A ``modify_position`` job (new stops for open positions, from a newsltp alert or the app) is read
 by :class:`ModifyInstruction`.
@@ -28,6 +34,7 @@ by :class:`ModifyInstruction`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from tnm_desktop.domain.orders import Cancel, Filters, Level, Manage, PendingEntry, TradingWindow
@@ -45,8 +52,8 @@ def stale_reason(age_s: int, limit_s: int) -> str:
             "the agent was not running.")
 
 
-__all__ = ["STALE_REASON", "Cancel", "Close", "Filters", "Level", "Limits", "Manage", "ModifyInstruction",
-           "PendingEntry", "Sizing", "TradeInstruction", "TradingWindow", "stale_reason"]
+__all__ = ["NO_STOP", "STALE_REASON", "Cancel", "Close", "Filters", "Level", "Limits", "Manage",
+           "ModifyInstruction", "PendingEntry", "Sizing", "TradeInstruction", "TradingWindow", "stale_reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,31 +80,48 @@ class Sizing:
         return Sizing("lots", lots=lots)
 
 
+class Opposite(StrEnum):
+    """What a strategy's signal does to the strategy's open positions on the other side.
+
+    ``CLOSE`` (the default): a sell while the strategy is long closes the long and opens nothing,
+    so an exit can never open a reverse position. ``REVERSE``: it closes the long, then opens the
+    short. ``HEDGE``: it opens the short and leaves the long open (hedging accounts).
+    """
+
+    CLOSE = "close"
+    REVERSE = "reverse"
+    HEDGE = "hedge"
+
+
 @dataclass(frozen=True, slots=True)
 class Close:
     """Which positions a ``close`` alert closes, and how much of them.
 
     ``side``: "long", "short" or "all". ``fraction``: 0 < f <= 1 of each position's volume;
     ``volume``: lots to close instead (from the largest position down). Neither: close fully.
+    ``scope``: "symbol" (the alert's symbol, the strategy's positions) or "account" (every
+    position and pending order of the account, whatever its symbol or origin: ``closeall``).
     """
 
     side: str = "all"
     fraction: float | None = None
     volume: float | None = None
+    scope: str = "symbol"
 
     @staticmethod
     def parse(raw: Any) -> Close:
         """Read the ``close`` object (null means close everything on the symbol)."""
         if raw is None:
             return Close()
-        if not isinstance(raw, dict) or raw.get("side", "all") not in ("long", "short", "all"):
+        if (not isinstance(raw, dict) or raw.get("side", "all") not in ("long", "short", "all")
+                or raw.get("scope", "symbol") not in ("symbol", "account")):
             raise UserError(f"Invalid close instruction: {raw!r}", code="invalid_payload")
         fraction = raw.get("fraction")
         volume = raw.get("volume")
         if fraction is not None and not 0 < float(fraction) <= 1:
             raise UserError("A partial close must be more than 0 % and at most 100 %.", code="invalid_payload")
         return Close(str(raw.get("side", "all")), float(fraction) if fraction is not None else None,
-                     float(volume) if volume is not None else None)
+                     float(volume) if volume is not None else None, str(raw.get("scope", "symbol")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +129,8 @@ class Limits:
     """The trader's limits at the time the alert arrived (from ``user_settings``)."""
 
     max_lot_size: float | None = None
-    default_sl_pips: float | None = None
+    default_sl_pips: float | None = None  # for orders sized by risk
+    default_sl_pips_lots: float | None = None  # for orders of fixed lots
     default_lot_size: float = 0.01
     max_slippage_points: int = 20
     max_open_positions: int | None = None
@@ -123,6 +148,7 @@ class Limits:
         max_open = raw.get("max_open_positions")
         return Limits(
             max_lot_size=opt("max_lot_size"), default_sl_pips=opt("default_sl_pips"),
+            default_sl_pips_lots=opt("default_sl_pips_lots"),
             default_lot_size=float(raw.get("default_lot_size") or 0.01),
             max_slippage_points=int(raw.get("max_slippage_points") or 20),
             max_open_positions=int(max_open) if max_open is not None else None,
@@ -143,6 +169,8 @@ class TradeInstruction:
     close: Close | None
     limits: Limits
     allowed_pairs: tuple[str, ...] | None = None
+    opposite: Opposite = Opposite.CLOSE
+    pip_size: float | None = None
     alert_price: float | None = None
     comment: str = ""
     signal_id: str | None = None
@@ -164,10 +192,18 @@ class TradeInstruction:
             raise UserError(f"Unknown trade action {action!r}.", code="invalid_payload")
         symbol = str(payload.get("symbol") or "").upper()
         broker_symbol = str(payload.get("broker_symbol") or "")
-        if not symbol or not broker_symbol:
+        close = Close.parse(payload.get("close")) if action == "close" else None
+        # Closing the whole account (closeall) needs no symbol; everything else does.
+        if (not symbol or not broker_symbol) and (close is None or close.scope != "account"):
             raise UserError("The trade has no symbol.", code="invalid_payload")
         pairs = payload.get("allowed_pairs")
         price = payload.get("alert_price")
+        pip = payload.get("pip_size")
+        try:
+            opposite = Opposite(payload.get("opposite") or Opposite.CLOSE)
+        except ValueError as exc:
+            raise UserError(f"Unknown opposite-signal setting {payload.get('opposite')!r}.",
+                            code="invalid_payload") from exc
         entering = action in ("buy", "sell")
         close_first = payload.get("close_first")
         if close_first not in (None, "long", "short"):
@@ -176,9 +212,10 @@ class TradeInstruction:
             action=str(action), symbol=symbol, broker_symbol=broker_symbol,
             sizing=Sizing.parse(payload.get("sizing")) if entering else None,
             sl=Level.parse(payload.get("sl")), tp=Level.parse(payload.get("tp")),
-            close=Close.parse(payload.get("close")) if action == "close" else None,
+            close=close,
             limits=Limits.parse(payload.get("limits")),
             allowed_pairs=tuple(str(p).upper() for p in pairs) if pairs is not None else None,
+            opposite=opposite, pip_size=float(pip) if pip is not None and float(pip) > 0 else None,
             alert_price=float(price) if price is not None else None,
             comment=str(payload.get("comment") or "")[:64],
             signal_id=payload.get("signal_id"), strategy_id=payload.get("strategy_id"),
@@ -197,13 +234,22 @@ class TradeInstruction:
         return self.allowed_pairs is None or self.symbol in self.allowed_pairs
 
 
+# A stop at price 0: none (MT5's convention). Only the app's Positions page asks for it, as a plain 0.
+NO_STOP = Level(price=0.0)
+
+
+def _plain(raw: Any) -> bool:
+    return isinstance(raw, int | float) and not isinstance(raw, bool)
+
+
 @dataclass(frozen=True, slots=True)
 class ModifyInstruction:
     """A ``modify_position`` job's payload: new stops for one position or a symbol's side.
 
     ``ticket`` names one position (the app's Positions page); otherwise every position of the
     strategy on ``broker_symbol`` and ``side``. A stop in pips or percent is measured from the
-    current market price (PineConnector's rule for newsltp); ``None`` keeps the position's own.
+    current market price (PineConnector's rule for newsltp); ``None`` keeps the position's own;
+    :data:`NO_STOP` removes it.
     """
 
     broker_symbol: str | None
@@ -222,8 +268,8 @@ class ModifyInstruction:
         symbol = payload.get("broker_symbol") or payload.get("symbol")
         if side not in ("long", "short", "all") or (ticket is None and not symbol):
             raise UserError(f"Invalid position change: {payload!r}", code="invalid_payload")
-        # A plain number is a price (the app's Positions page writes them so).
-        sl, tp = (Level.parse({"price": raw} if isinstance(raw, int | float) else raw)
+        # A plain number is a price (the app's Positions page writes them so); 0 removes the stop.
+        sl, tp = (NO_STOP if _plain(raw) and raw == 0 else Level.parse({"price": raw} if _plain(raw) else raw)
                   for raw in (payload.get("sl"), payload.get("tp")))
         if sl is None and tp is None:
             raise UserError("The change names no new stop loss or take profit.", code="invalid_payload")

@@ -25,6 +25,8 @@ class BrokerConnection:
     symbol_suffix: str
     symbol_map: dict[str, str]
     is_active: bool
+    # Symbol -> pip size, where the broker counts pips otherwise than the rule (domain/pips.py).
+    pip_sizes: dict[str, float] = field(default_factory=dict)
 
     def broker_symbol(self, tradingview_symbol: str) -> str:
         """Map a TradingView symbol (``FX:EURUSD``, ``EURUSD``) to this broker's symbol."""
@@ -41,6 +43,7 @@ class BrokerConnection:
             symbol_suffix=str(row.get("symbol_suffix") or ""),
             symbol_map={str(k): str(v) for k, v in c.json_object(row.get("symbol_map")).items()},
             is_active=bool(row.get("is_active", True)),
+            pip_sizes={str(k): float(v) for k, v in c.json_object(row.get("pip_sizes")).items()},
         )
 
 
@@ -57,13 +60,14 @@ class BrokerConnectionDraft:
     symbol_suffix: str = ""
     symbol_map: dict[str, str] = field(default_factory=dict)
     is_active: bool = True
+    pip_sizes: dict[str, float] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, object]:
         """The columns to write."""
         return {"name": self.name, "agent_id": self.agent_id, "broker_name": self.broker_name,
                 "server": self.server, "login": self.login, "account_type": self.account_type,
                 "symbol_suffix": self.symbol_suffix, "symbol_map": dict(self.symbol_map),
-                "is_active": self.is_active}
+                "is_active": self.is_active, "pip_sizes": dict(self.pip_sizes)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class Strategy:
     is_enabled: bool
     created_at: datetime
     updated_at: datetime
+    opposite_signal: str = "close"  # Opposite: "close" | "reverse" | "hedge"
     # How PineConnector's sl=/tp= and price= are read ("pips", "price", "percent"), what accfilter=
     # compares with, and when entries are allowed (None: always). See domain/orders.py.
     target_type: str = "pips"
@@ -146,6 +151,7 @@ class Strategy:
             allowed_pairs=c.str_tuple(row.get("allowed_pairs")),
             is_enabled=bool(row.get("is_enabled", True)),
             created_at=c.moment(row["created_at"]), updated_at=c.moment(row["updated_at"]),
+            opposite_signal=str(row.get("opposite_signal") or "close"),
             target_type=str(row.get("target_type") or "pips"), entry_type=str(row.get("entry_type") or "pips"),
             account_filter=str(row.get("account_filter") or "balance"),
             trading_window=TradingWindow.parse(c.json_value(row.get("trading_window"))),
@@ -161,6 +167,7 @@ class StrategyDraft:
     risk_override_pct: float | None = None
     allowed_pairs: tuple[str, ...] | None = None
     is_enabled: bool = True
+    opposite_signal: str = "close"
     target_type: str = "pips"
     entry_type: str = "pips"
     account_filter: str = "balance"
@@ -171,8 +178,8 @@ class StrategyDraft:
         return {"name": self.name, "broker_connection_id": self.broker_connection_id,
                 "risk_override_pct": self.risk_override_pct,
                 "allowed_pairs": list(self.allowed_pairs) if self.allowed_pairs is not None else None,
-                "is_enabled": self.is_enabled, "target_type": self.target_type, "entry_type": self.entry_type,
-                "account_filter": self.account_filter,
+                "is_enabled": self.is_enabled, "opposite_signal": self.opposite_signal,
+                "target_type": self.target_type, "entry_type": self.entry_type, "account_filter": self.account_filter,
                 "trading_window": self.trading_window.to_json() if self.trading_window else None}
 
 

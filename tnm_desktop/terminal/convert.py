@@ -68,6 +68,13 @@ def filling_modes(info: Any) -> tuple[FillingMode, ...]:
     return tuple(modes)
 
 
+# MT5's SYMBOL_CALC_MODE_* codes; the exchange modes (stocks, bonds, futures on exchanges) are 32 and up.
+_CALC_MODES = {mt5.SYMBOL_CALC_MODE_FOREX: "forex", mt5.SYMBOL_CALC_MODE_FUTURES: "futures",
+               mt5.SYMBOL_CALC_MODE_CFD: "cfd", mt5.SYMBOL_CALC_MODE_CFDINDEX: "cfd_index",
+               mt5.SYMBOL_CALC_MODE_CFDLEVERAGE: "cfd_leverage",
+               mt5.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE: "forex_no_leverage"}
+
+
 def symbol_spec(info: Any) -> SymbolSpec:
     """Return ``symbol_info()`` as a :class:`SymbolSpec`."""
     tick_value = float(info.trade_tick_value)
@@ -79,7 +86,8 @@ def symbol_spec(info: Any) -> SymbolSpec:
         volume_step=float(info.volume_step), volume_max=float(info.volume_max), filling_modes=filling_modes(info),
         stops_level=int(info.trade_stops_level), trade_mode=_TRADE_MODES.get(int(info.trade_mode), TradeMode.DISABLED),
         currency_base=str(info.currency_base), currency_profit=str(info.currency_profit),
-        currency_margin=str(info.currency_margin), freeze_level=int(info.trade_freeze_level),
+        currency_margin=str(info.currency_margin), path=str(info.path),
+        calc_mode=_CALC_MODES.get(int(info.trade_calc_mode), "exchange"), freeze_level=int(info.trade_freeze_level),
         pending_kinds=pending_kinds(info))
 
 

@@ -182,6 +182,10 @@ class SymbolSpec:
     currency_base: str
     currency_profit: str
     currency_margin: str
+    path: str = ""  # Market Watch path, e.g. "Metals\\XAUUSD.m"
+    # MT5's SYMBOL_CALC_MODE_* as a word: forex, forex_no_leverage, futures, cfd, cfd_index,
+    # cfd_leverage, exchange (stocks and the like); empty when unknown.
+    calc_mode: str = ""
     freeze_level: int = 0  # no change of an order or stop this close to the market, in points
     pending_kinds: tuple[PendingKind, ...] = (PendingKind.LIMIT, PendingKind.STOP)  # what the broker accepts
 

@@ -61,7 +61,7 @@ async def test_an_insert_posts_the_row_and_asks_for_it_back(db: Db, project: Sup
     assert request.headers["content-profile"] == "public"
     assert request.body == {"name": "IC Markets", "agent_id": None, "broker_name": "", "server": "", "login": 5001,
                             "account_type": "demo", "symbol_suffix": ".m", "symbol_map": {"XAUUSD": "GOLD"},
-                            "is_active": True, "user_id": user.id}
+                            "is_active": True, "pip_sizes": {}, "user_id": user.id}
     assert request.status == 201
     assert created.symbol_map == {"XAUUSD": "GOLD"} and created.login == 5001
 

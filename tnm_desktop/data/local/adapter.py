@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from tnm_desktop.data.local.auth import LocalAuth
 from tnm_desktop.data.local.db import UserDb
+from tnm_desktop.data.local.desk import DeskQueries
 from tnm_desktop.data.local.orders import OrderQueries
 from tnm_desktop.data.local.queries import LocalQueries
 from tnm_desktop.data.port import DataPort
@@ -26,15 +27,17 @@ from tnm_desktop.domain import (
     UserSettings,
 )
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import StopResult
 from tnm_desktop.errors import UserError
 
 AdapterFactory = Callable[[], Awaitable[DataPort]]
 
-_AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server, status, "
-                  "last_heartbeat_at, last_error, agent_version, pairing_key_prefix, revoked_at, created_at")
+AGENT_COLUMNS = ("id, name, machine_name, terminal_path, mt5_login, mt5_server, status, "
+                 "last_heartbeat_at, last_error, agent_version, pairing_key_prefix, revoked_at, created_at, "
+                 "heartbeat_every_s, stale_after_s, down_since")
 
 
-class LocalAdapter(OrderQueries, LocalQueries):
+class LocalAdapter(DeskQueries, OrderQueries, LocalQueries):
     """The data port for a local workspace.
 
     Args:
@@ -133,39 +136,50 @@ class LocalAdapter(OrderQueries, LocalQueries):
         return UserSettings.from_row(await self._db.one("select * from user_settings"))
 
     async def update_settings(self, settings: UserSettings) -> UserSettings:
-        """Save the trader's risk settings."""
+        """Save the trader's sizing defaults and limits (not the trading switch)."""
         row = settings.to_row()
         return UserSettings.from_row(await self._db.one(
             "update user_settings set risk_percent = %(risk_percent)s, max_lot_size = %(max_lot_size)s, "
             "max_open_positions = %(max_open_positions)s, max_daily_loss_pct = %(max_daily_loss_pct)s, "
             "default_sl_pips = %(default_sl_pips)s, default_lot_size = %(default_lot_size)s, "
-            "max_slippage_points = %(max_slippage_points)s, trading_enabled = %(trading_enabled)s "
-            "returning *", row))
+            "max_slippage_points = %(max_slippage_points)s, "
+            "max_positions_per_symbol = %(max_positions_per_symbol)s, equity_floor = %(equity_floor)s, "
+            "close_all_on_daily_loss = %(close_all_on_daily_loss)s, "
+            "default_sl_pips_lots = %(default_sl_pips_lots)s returning *", row))
+
+    async def stop_trading(self, *, close_all: bool = False) -> StopResult:
+        """Turn trading off, cancel the queued entries, and with ``close_all`` queue the closing of everything."""
+        return StopResult.from_json((await self._db.one("select stop_trading(%s) as r", (close_all,)))["r"])
+
+    async def start_trading(self) -> UserSettings:
+        """Turn trading on again."""
+        return UserSettings.from_row(await self._db.one(
+            "update user_settings set trading_enabled = true returning *"))
 
     # Agents -----------------------------------------------------------------------------------
 
     async def list_agents(self) -> list[Agent]:
         """The user's agents, oldest first."""
-        rows = await self._db.rows(f"select {_AGENT_COLUMNS} from mt5_agents order by created_at")
+        rows = await self._db.rows(f"select {AGENT_COLUMNS} from mt5_agents order by created_at")
         return [Agent.from_row(r) for r in rows]
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         """One agent."""
-        row = await self._db.row(f"select {_AGENT_COLUMNS} from mt5_agents where id = %s", (agent_id,))
+        row = await self._db.row(f"select {AGENT_COLUMNS} from mt5_agents where id = %s", (agent_id,))
         return Agent.from_row(row) if row else None
 
     async def create_agent(self, name: str, machine_name: str, key: PairingKeyHashes) -> Agent:
         """Register an agent with the hashes and prefix of its pairing key."""
         return Agent.from_row(await self._db.one(
             f"insert into mt5_agents (user_id, name, machine_name, pairing_key_hash, pairing_key_sha256, "
-            f"pairing_key_prefix) values (%s, %s, %s, %s, %s, %s) returning {_AGENT_COLUMNS}",
+            f"pairing_key_prefix) values (%s, %s, %s, %s, %s, %s) returning {AGENT_COLUMNS}",
             (self._user_id(), name.strip(), machine_name, key.bcrypt, key.sha256, key.prefix)))
 
     async def set_agent_key(self, agent_id: str, key: PairingKeyHashes) -> Agent:
         """Re-pair: replace the key (the old one stops working at once)."""
         return Agent.from_row(await self._db.one(
             f"update mt5_agents set pairing_key_hash = %s, pairing_key_sha256 = %s, pairing_key_prefix = %s, "
-            f"revoked_at = null where id = %s returning {_AGENT_COLUMNS}",
+            f"revoked_at = null where id = %s returning {AGENT_COLUMNS}",
             (key.bcrypt, key.sha256, key.prefix, agent_id), missing="Agent not found."))
 
     async def update_agent(self, agent_id: str, *, name: str | None = None,
@@ -175,13 +189,13 @@ class LocalAdapter(OrderQueries, LocalQueries):
         return Agent.from_row(await self._db.one(
             f"update mt5_agents set name = coalesce(%s, name), terminal_path = coalesce(%s, terminal_path), "
             f"mt5_login = coalesce(%s, mt5_login), mt5_server = coalesce(%s, mt5_server) "
-            f"where id = %s returning {_AGENT_COLUMNS}",
+            f"where id = %s returning {AGENT_COLUMNS}",
             (name, terminal_path, mt5_login, mt5_server, agent_id), missing="Agent not found."))
 
     async def revoke_agent(self, agent_id: str) -> Agent:
         """Revoke the agent's key: it can no longer claim or report anything."""
         return Agent.from_row(await self._db.one(
-            f"update mt5_agents set revoked_at = now() where id = %s returning {_AGENT_COLUMNS}",
+            f"update mt5_agents set revoked_at = now() where id = %s returning {AGENT_COLUMNS}",
             (agent_id,), missing="Agent not found."))
 
     async def delete_agent(self, agent_id: str) -> None:
@@ -201,9 +215,9 @@ class LocalAdapter(OrderQueries, LocalQueries):
         row = _broker_row(draft)
         return BrokerConnection.from_row(await self._db.one(
             "insert into broker_connections (user_id, name, agent_id, broker_name, server, login, "
-            "account_type, symbol_suffix, symbol_map, is_active) values (%(user_id)s, %(name)s, "
+            "account_type, symbol_suffix, symbol_map, is_active, pip_sizes) values (%(user_id)s, %(name)s, "
             "%(agent_id)s, %(broker_name)s, %(server)s, %(login)s, %(account_type)s, %(symbol_suffix)s, "
-            "%(symbol_map)s, %(is_active)s) returning *", {**row, "user_id": self._user_id()}))
+            "%(symbol_map)s, %(is_active)s, %(pip_sizes)s) returning *", {**row, "user_id": self._user_id()}))
 
     async def update_broker_connection(self, connection_id: str,
                                        draft: BrokerConnectionDraft) -> BrokerConnection:
@@ -212,7 +226,8 @@ class LocalAdapter(OrderQueries, LocalQueries):
             "update broker_connections set name = %(name)s, agent_id = %(agent_id)s, "
             "broker_name = %(broker_name)s, server = %(server)s, login = %(login)s, "
             "account_type = %(account_type)s, symbol_suffix = %(symbol_suffix)s, "
-            "symbol_map = %(symbol_map)s, is_active = %(is_active)s where id = %(id)s returning *",
+            "symbol_map = %(symbol_map)s, is_active = %(is_active)s, pip_sizes = %(pip_sizes)s "
+            "where id = %(id)s returning *",
             {**_broker_row(draft), "id": connection_id}, missing="Broker connection not found."))
 
     async def delete_broker_connection(self, connection_id: str) -> None:
@@ -241,10 +256,10 @@ class LocalAdapter(OrderQueries, LocalQueries):
         _check_strategy(draft)
         return Strategy.from_row(await self._db.one(
             "insert into tv_strategies (user_id, name, broker_connection_id, risk_override_pct, "
-            "allowed_pairs, is_enabled, target_type, entry_type, account_filter, trading_window) "
+            "allowed_pairs, is_enabled, opposite_signal, target_type, entry_type, account_filter, trading_window) "
             "values (%(user_id)s, %(name)s, %(broker_connection_id)s, "
-            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s, %(target_type)s, %(entry_type)s, "
-            "%(account_filter)s, %(trading_window)s) returning *",
+            "%(risk_override_pct)s, %(allowed_pairs)s, %(is_enabled)s, %(opposite_signal)s, %(target_type)s, "
+            "%(entry_type)s, %(account_filter)s, %(trading_window)s) returning *",
             {**_strategy_row(draft), "user_id": self._user_id()}))
 
     async def update_strategy(self, strategy_id: str, draft: StrategyDraft) -> Strategy:
@@ -253,8 +268,9 @@ class LocalAdapter(OrderQueries, LocalQueries):
         return Strategy.from_row(await self._db.one(
             "update tv_strategies set name = %(name)s, broker_connection_id = %(broker_connection_id)s, "
             "risk_override_pct = %(risk_override_pct)s, allowed_pairs = %(allowed_pairs)s, "
-            "is_enabled = %(is_enabled)s, target_type = %(target_type)s, entry_type = %(entry_type)s, "
-            "account_filter = %(account_filter)s, trading_window = %(trading_window)s where id = %(id)s returning *",
+            "is_enabled = %(is_enabled)s, opposite_signal = %(opposite_signal)s, target_type = %(target_type)s, "
+            "entry_type = %(entry_type)s, account_filter = %(account_filter)s, trading_window = %(trading_window)s "
+            "where id = %(id)s returning *",
             {**_strategy_row(draft), "id": strategy_id}, missing="Strategy not found."))
 
     async def set_strategy_enabled(self, strategy_id: str, enabled: bool) -> Strategy:
@@ -292,6 +308,7 @@ def _broker_row(draft: BrokerConnectionDraft) -> dict[str, object]:
         raise UserError("Give the broker connection a name.", code="invalid")
     row = draft.to_row()
     row["symbol_map"] = Jsonb(json.loads(json.dumps(row["symbol_map"])))
+    row["pip_sizes"] = Jsonb(json.loads(json.dumps(row["pip_sizes"])))
     return row
 
 

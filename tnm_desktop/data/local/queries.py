@@ -33,6 +33,7 @@ from tnm_desktop.domain import (
     TradingAccount,
 )
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import DailyLossLock, RiskState
 from tnm_desktop.domain.trading import PAGE_COLUMNS
 
 _VERSION_LIST = ("id, project_id, version_number, origin, note, parameters, compile_status, "
@@ -57,6 +58,12 @@ class LocalQueries:
         self._subscriptions: list[LocalListener] = []
 
     def _user_id(self) -> str:
+        raise NotImplementedError
+
+    async def _snapshots_by_id(self, ids: Sequence[str]) -> list[Any]:
+        raise NotImplementedError
+
+    async def _notifications_by_id(self, ids: Sequence[str]) -> list[Any]:
         raise NotImplementedError
 
     # Signals ----------------------------------------------------------------------------------
@@ -240,10 +247,11 @@ class LocalQueries:
             "select * from recover_agent_jobs(%s, %s, %s)", (creds.agent_id, creds.key, lease_seconds))]
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive."""
-        row = await self._db.one("select agent_heartbeat(%s, %s, %s, %s, %s) as at",
-                                 (creds.agent_id, creds.key, status, last_error, agent_version))
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive, and how often it says so."""
+        every = max(round(every_seconds), 1) if every_seconds is not None else None
+        row = await self._db.one("select agent_heartbeat_every(%s, %s, %s, %s, %s, %s) as at",
+                                 (creds.agent_id, creds.key, status, every, last_error, agent_version))
         return c.moment(row["at"])
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
@@ -262,6 +270,18 @@ class LocalQueries:
         row = await self._db.one("select record_broker_symbols(%s, %s, %s, %s) as n",
                                  (creds.agent_id, creds.key, broker_connection_id, Jsonb(list(symbols))))
         return int(row["n"])
+
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        row = await self._db.one("select agent_risk_state(%s, %s) as s", (creds.agent_id, creds.key))
+        return RiskState.from_json(row["s"])
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first."""
+        row = await self._db.one("select record_daily_loss(%s, %s, %s, %s, %s::numeric, %s::numeric, %s) as new",
+                                 (creds.agent_id, creds.key, lock.trading_day, lock.until, lock.limit_pct,
+                                  lock.loss_pct, lock.reason))
+        return bool(row["new"])
 
     # Live updates -----------------------------------------------------------------------------
 
@@ -289,10 +309,14 @@ class LocalQueries:
         if table is Table.ACCOUNTS:
             return [TradingAccount.from_row(r) for r in await self._db.rows(
                 "select * from trading_accounts where id = any(%s::uuid[])", (list(ids),))]
+        if table is Table.POSITIONS:
+            return await self._snapshots_by_id(ids)
+        if table is Table.NOTIFICATIONS:
+            return await self._notifications_by_id(ids)
         return [Agent.from_row(r) for r in await self._db.rows(
             "select id, name, machine_name, terminal_path, mt5_login, mt5_server, status, last_heartbeat_at, "
-            "last_error, agent_version, pairing_key_prefix, revoked_at, created_at from mt5_agents "
-            "where id = any(%s::uuid[])", (list(ids),))]
+            "last_error, agent_version, pairing_key_prefix, revoked_at, created_at, heartbeat_every_s, "
+            "stale_after_s, down_since from mt5_agents where id = any(%s::uuid[])", (list(ids),))]
 
     async def _changes_since(self, since: datetime) -> Sequence[tuple[str, str, str]]:
         rows = await self._db.rows("select * from changes_since(%s)", (since,))

@@ -183,7 +183,17 @@ class ActivityQueries(QueriesBase):
             return [SyncLog.from_row(row) for row in await self._rest.by_ids("sync_logs", ids)]
         if table is Table.ACCOUNTS:
             return [TradingAccount.from_row(row) for row in await self._rest.by_ids("trading_accounts", ids)]
+        if table is Table.POSITIONS:
+            return await self._snapshots_by_id(ids)
+        if table is Table.NOTIFICATIONS:
+            return await self._notifications_by_id(ids)
         return [Agent.from_row(row) for row in await self._rest.by_ids("mt5_agents", ids, AGENT_COLUMNS)]
+
+    async def _snapshots_by_id(self, ids: Sequence[str]) -> list[Any]:
+        raise NotImplementedError
+
+    async def _notifications_by_id(self, ids: Sequence[str]) -> list[Any]:
+        raise NotImplementedError
 
     async def _changes_since(self, since: datetime) -> Sequence[tuple[str, str, str]]:
         rows = await self._rest.rows(lambda r: r.rpc("changes_since", {"p_since": since.isoformat()}))

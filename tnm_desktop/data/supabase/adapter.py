@@ -36,6 +36,7 @@ from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.port import ChangeCallback, DataPort, StateCallback, Subscription, Table
 from tnm_desktop.data.supabase.activity import ActivityQueries
 from tnm_desktop.data.supabase.agent_calls import AgentCalls
+from tnm_desktop.data.supabase.desk import DeskQueries
 from tnm_desktop.data.supabase.errors import auth_error, ends_session, offline, signed_out, transport_error
 from tnm_desktop.data.supabase.live import RealtimeSubscription
 from tnm_desktop.data.supabase.orders import OrderCalls
@@ -73,7 +74,7 @@ class LiveOptions:
     backoff: tuple[float, float] = (0.5, 30.0)
 
 
-class SupabaseAdapter(AccountQueries, ActivityQueries, AgentCalls, OrderCalls):
+class SupabaseAdapter(DeskQueries, AccountQueries, ActivityQueries, AgentCalls, OrderCalls):
     """The data port for a Supabase project.
 
     Args:

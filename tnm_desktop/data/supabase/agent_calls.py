@@ -14,6 +14,7 @@ from typing import Any
 from tnm_desktop.data.supabase.queries import QueriesBase
 from tnm_desktop.domain import AgentCredentials, ClaimedJob, Job, SyncReport
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import DailyLossLock, RiskState
 
 
 def _held(creds: AgentCredentials, claimed: ClaimedJob) -> dict[str, Any]:
@@ -74,11 +75,12 @@ class AgentCalls(QueriesBase):
         return [ClaimedJob.from_row(row) for row in rows]
 
     async def heartbeat(self, creds: AgentCredentials, status: str, last_error: str | None = None,
-                        agent_version: str | None = None) -> datetime:
-        """Say the agent is alive and in which state."""
+                        agent_version: str | None = None, every_seconds: float | None = None) -> datetime:
+        """Say the agent is alive and in which state, and how often it says so."""
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_status": status,
-                "p_last_error": last_error, "p_agent_version": agent_version}
-        return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat", args)))
+                                "p_last_error": last_error, "p_agent_version": agent_version,
+                                "p_every_seconds": max(round(every_seconds), 1) if every_seconds is not None else None}
+        return c.moment(await self._rest.value(lambda r: r.rpc("agent_heartbeat_every", args)))
 
     async def record_sync(self, creds: AgentCredentials, report: SyncReport) -> str:
         """Store one account sync attempt; return the sync log id."""
@@ -97,3 +99,16 @@ class AgentCalls(QueriesBase):
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
                                 "p_broker_connection_id": broker_connection_id, "p_symbols": list(symbols)}
         return int(await self._rest.value(lambda r: r.rpc("record_broker_symbols", args)))
+
+    async def risk_state(self, creds: AgentCredentials) -> RiskState:
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key}
+        return RiskState.from_json(await self._rest.value(lambda r: r.rpc("agent_risk_state", args)))
+
+    async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:
+        """Record that the daily loss reached the limit; True when this call recorded it first."""
+        args: dict[str, Any] = {
+            "p_agent_id": creds.agent_id, "p_pairing_key": creds.key, "p_trading_day": lock.trading_day.isoformat(),
+            "p_locked_until": lock.until.isoformat(), "p_limit_pct": lock.limit_pct, "p_loss_pct": lock.loss_pct,
+            "p_reason": lock.reason}
+        return bool(await self._rest.value(lambda r: r.rpc("record_daily_loss", args)))

@@ -19,11 +19,13 @@ from tnm_desktop.domain import (
     UserSettings,
 )
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import StopResult
 from tnm_desktop.errors import UserError
 
 # Never the pairing key hash: the app has no use for it.
 AGENT_COLUMNS = ("id,name,machine_name,terminal_path,mt5_login,mt5_server,status,last_heartbeat_at,"
-                 "last_error,agent_version,pairing_key_prefix,revoked_at,created_at")
+                 "last_error,agent_version,pairing_key_prefix,revoked_at,created_at,heartbeat_every_s,"
+                 "stale_after_s,down_since")
 
 
 class QueriesBase:
@@ -61,10 +63,23 @@ class AccountQueries(QueriesBase):
             missing="Settings not found."))
 
     async def update_settings(self, settings: UserSettings) -> UserSettings:
-        """Save the trader's risk settings."""
+        """Save the trader's sizing defaults and limits (not the trading switch)."""
         uid = self._user_id()
         return UserSettings.from_row(await self._rest.single(
             lambda r: r.from_("user_settings").update(settings.to_row()).eq("user_id", uid).single(),
+            missing="Settings not found."))
+
+    async def stop_trading(self, *, close_all: bool = False) -> StopResult:
+        """Turn trading off, cancel the queued entries, and with ``close_all`` queue the closing of everything."""
+        args: dict[str, Any] = {"p_close_all": close_all}
+        return StopResult.from_json(await self._rest.value(lambda r: r.rpc("stop_trading", args)))
+
+    async def start_trading(self) -> UserSettings:
+        """Turn trading on again."""
+        uid = self._user_id()
+        body: dict[str, Any] = {"trading_enabled": True}
+        return UserSettings.from_row(await self._rest.single(
+            lambda r: r.from_("user_settings").update(body).eq("user_id", uid).single(),
             missing="Settings not found."))
 
     # Agents -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from tnm_desktop.agent.events import JobFinished, JobStarted, LogLine, TerminalSeen
 from tnm_desktop.data.port import Change
 from tnm_desktop.domain import Agent, AgentState, Job, JobFilter
+from tnm_desktop.domain.health import Health
 from tnm_desktop.gui.pages.agent_models import AgentLogModel
 from tnm_desktop.gui.pages.agent_pairing import PairingBox
 from tnm_desktop.gui.pages.agent_terminal import TerminalSettings
@@ -41,7 +42,6 @@ from tnm_desktop.gui.widgets.tables import setup_table
 STATE_TEXT = {AgentState.OFFLINE: ("Offline", "idle"), AgentState.STARTING: ("Starting", "warn"),
               AgentState.RUNNING: ("Running", "good"), AgentState.PAUSED: ("Paused", "warn"),
               AgentState.DEGRADED: ("Degraded — retrying", "warn"), AgentState.STOPPED: ("Stopped", "idle")}
-ALIVE_WITHIN_S = 45  # heartbeats come every 15 s: three missed ones mean it is gone
 
 
 class AgentView(QWidget):
@@ -139,6 +139,8 @@ class AgentView(QWidget):
         bridge.attached.connect(self._on_agent_attached)
         live.agent_changed.connect(self._on_live_agent_changed)
         live.job_changed.connect(self._on_live_job_changed)
+        if self._ctx.health is not None:
+            self._ctx.health.changed.connect(self._on_health_changed)
         self.start_button.clicked.connect(self._on_start_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
@@ -258,10 +260,22 @@ class AgentView(QWidget):
 
     # Showing --------------------------------------------------------------------------------
 
+    def _on_health_changed(self) -> None:
+        self._refresh()
+
+    def health(self) -> Health | None:
+        """The shown agent's health by the window's one rule (None: no agent shown)."""
+        if self.agent is None or self._ctx.health is None:
+            return None
+        agent = self._ctx.health.agents.get(self.agent.id, self.agent)
+        return self._ctx.health.health(agent)
+
     def _refresh(self) -> None:
         text, kind = STATE_TEXT.get(self.state, (self.state.value, "idle"))
         if self.state is AgentState.STOPPED and self.detail:
             kind = "bad"  # stopped by an operational error, not by the user
+        if self.health() is Health.DOWN and self.state is not AgentState.STOPPED:
+            text, kind = "Offline — no heartbeat", "bad"  # crashed, hung or cut off: it cannot say so itself
         if self.agent is None and self._ctx.agent.control is None:
             text, kind = "Not paired", "idle"
         self.state_label.setText(f"● {text}")
@@ -285,10 +299,14 @@ class AgentView(QWidget):
             self.heartbeat_label.setText("Heartbeat: none yet")
             return
         age = (datetime.now(UTC) - self.last_beat).total_seconds()
-        alive = age <= ALIVE_WITHIN_S
+        alive = self.health() is not Health.DOWN
         colour = theme.state_color("good" if alive else "bad").name()
         self.heartbeat_label.setText(f"<span style='color:{colour}'>●</span> "
                                      f"{'alive' if alive else 'last seen'} {fmt.ago(age)}")
+        if self.agent is not None:
+            self.heartbeat_label.setToolTip(
+                f"Offline after {self.agent.stale_after_s} s without a heartbeat (two of its "
+                f"{self.agent.heartbeat_every_s} s periods); the status bar and the tray use the same rule.")
 
     def _on_clock_timeout(self) -> None:
         self._show_heartbeat()

@@ -1,4 +1,5 @@
-"""Create or edit a broker connection: where it trades, which agent serves it, how symbols map."""
+"""Create or edit a broker connection: where it trades, which agent serves it, how symbols map, and
+the pip size of symbols whose broker counts pips otherwise than the rule."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Agent, BrokerConnection, BrokerConnectionDraft
+from tnm_desktop.domain.pips import format_pip_sizes, parse_pip_sizes
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.brokers_model import SymbolMapModel
 from tnm_desktop.gui.pages.context import ViewContext
@@ -101,6 +103,14 @@ class BrokerDialog(QDialog):
         self.suffix = QLineEdit(c.symbol_suffix if c else "")
         self.suffix.setMaxLength(16)
         self.suffix.setPlaceholderText("e.g. .m or .raw (appended to unmapped symbols)")
+        self.pip_sizes = QLineEdit(format_pip_sizes(c.pip_sizes) if c else "")
+        self.pip_sizes.setObjectName("pip_sizes")
+        self.pip_sizes.setPlaceholderText("e.g. XAUUSD=0.01, US30=0.1 (only where your broker differs)")
+        self.pip_note = QLabel("Stops in pips use each symbol's own pip: 0.0001 on EURUSD, 0.01 on USDJPY, 0.10 on "
+                               "gold, 1 point on indices. Set a symbol's pip size here if your broker counts "
+                               "otherwise.")
+        self.pip_note.setWordWrap(True)
+        self.pip_note.setStyleSheet("color: palette(placeholder-text);")
         self.active = QCheckBox("Active")
         self.active.setChecked(c.is_active if c else True)
 
@@ -138,6 +148,8 @@ class BrokerDialog(QDialog):
         form.addRow("Symbol mapping", self.map_table)
         form.addRow("", map_buttons)
         form.addRow("", self.preview)
+        form.addRow("Pip sizes", self.pip_sizes)
+        form.addRow("", self.pip_note)
         form.addRow("", self.active)
         self.message = InlineMessage()
         self.busy = BusyIndicator()
@@ -152,7 +164,7 @@ class BrokerDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addLayout(bottom)
-        self.resize(560, 600)
+        self.resize(580, 680)
 
     def draft(self) -> BrokerConnectionDraft:
         """The connection the form describes; UserError saying what to fix."""
@@ -169,7 +181,8 @@ class BrokerDialog(QDialog):
             name=name, agent_id=self.agent.currentData(), broker_name=self.broker_name.text().strip(),
             server=self.server.text().strip(), login=int(login_text) if login_text else None,
             account_type=str(self.account_type.currentData()), symbol_suffix=suffix,
-            symbol_map=symbol_map_of(self.map_model.pairs()), is_active=self.active.isChecked())
+            symbol_map=symbol_map_of(self.map_model.pairs()), is_active=self.active.isChecked(),
+            pip_sizes=parse_pip_sizes(self.pip_sizes.text()))
 
     # Slots ------------------------------------------------------------------------------------
 

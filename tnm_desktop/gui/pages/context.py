@@ -9,6 +9,7 @@ through ``ctx.tasks`` (never awaiting on the GUI thread), listens to ``ctx.live`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 
@@ -16,6 +17,9 @@ from tnm_desktop.gui.widgets.bridge import MessageBridge
 from tnm_desktop.gui.widgets.hubs import AgentBridge, LiveHub
 from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.services import Services
+
+if TYPE_CHECKING:
+    from tnm_desktop.gui.widgets.health import HealthWatch
 
 
 @dataclass
@@ -28,3 +32,5 @@ class ViewContext:
     live: LiveHub
     agent: AgentBridge
     settings: QSettings
+    # The agents' health, one rule for every view (set by the session that builds the context).
+    health: HealthWatch | None = None

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tnm_desktop.domain import EaProject, EaVersion, JobType, NewVersion
+from tnm_desktop.data.port import Change
+from tnm_desktop.domain import EaProject, EaVersion, Job, JobType, NewVersion
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.ea_studio_dialogs import DiffDialog, unsaved_changes_box
 from tnm_desktop.gui.pages.ea_studio_editor import EditorPane
@@ -37,6 +38,7 @@ from tnm_desktop.gui.pages.ea_studio_models import (
     VersionTableModel,
 )
 from tnm_desktop.gui.pages.ea_studio_template import TemplateDialog
+from tnm_desktop.gui.widgets import fmt
 from tnm_desktop.gui.widgets.code_editor import LineMark
 from tnm_desktop.gui.widgets.tables import setup_table
 
@@ -92,6 +94,10 @@ class EaStudioView(QWidget):
         lv.addWidget(self.new_button)
         lv.addWidget(_heading("Versions"))
         lv.addWidget(self.versions_view, 3)
+        self.deployed_label = QLabel()
+        self.deployed_label.setObjectName("deployedVersion")
+        self.deployed_label.setWordWrap(True)
+        lv.addWidget(self.deployed_label)
         row = QHBoxLayout()
         row.addWidget(self.open_button)
         row.addWidget(self.compare_button)
@@ -135,6 +141,7 @@ class EaStudioView(QWidget):
         self.panel.diagnostic_activated.connect(self._on_panel_diagnostic_activated)
         self.panel.diagnostics_shown.connect(self._on_panel_diagnostics_shown)
         self.panel.version_changed.connect(self._on_panel_version_changed)
+        self._ctx.live.job_changed.connect(self._on_live_job_changed)
         self.panel.running_changed.connect(self._on_panel_running_changed)
 
     # Loading --------------------------------------------------------------------------------
@@ -195,7 +202,34 @@ class EaStudioView(QWidget):
         if self.project is None or project.id != self.project.id:
             return
         self.versions.set_versions(versions, current.id if current else None)
+        self._show_deployed(project)
         self._show_version(current)
+
+    def _show_deployed(self, project: EaProject | None) -> None:
+        deployed = self.versions.find(project.deployed_version_id) if project and project.deployed_version_id else None
+        self.versions.deployed_id = deployed.id if deployed else None
+        self.versions.layoutChanged.emit()
+        if deployed is not None and project is not None:
+            self.deployed_label.setText(f"Deployed to the terminal: v{deployed.version_number} ▲, "
+                                        f"{fmt.moment(project.deployed_at)}")
+        else:
+            self.deployed_label.setText("Not deployed to a terminal yet." if project else "")
+
+    def _on_live_job_changed(self, change: Change) -> None:
+        # A deploy, run or test that finished may have put another version in the terminal.
+        job, project = change.row, self.project
+        if isinstance(job, Job) and project is not None and job.ea_project_id == project.id and job.status.final \
+                and job.job_type in (JobType.DEPLOY, JobType.RUN, JobType.TEST):
+            self._ctx.tasks.spawn(self._ctx.services.data.list_ea_projects(), name="ea-studio: deployed",
+                                  key=f"ea-deployed:{id(self)}", on_result=self._on_projects_refreshed)
+
+    def _on_projects_refreshed(self, projects: list[EaProject]) -> None:
+        project = self.project
+        fresh = next((p for p in projects if project is not None and p.id == project.id), None)
+        if project is not None and fresh is not None:
+            self.project = replace(project, deployed_version_id=fresh.deployed_version_id,
+                                   deployed_at=fresh.deployed_at)
+            self._show_deployed(self.project)
 
     def _show_version(self, version: EaVersion | None) -> None:
         self.version = version

@@ -82,6 +82,7 @@ class VersionTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._versions: list[EaVersion] = []
         self._current: str | None = None
+        self.deployed_id: str | None = None  # the version the agent last put in the terminal (▲)
 
     def rowCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._versions)
@@ -102,7 +103,8 @@ class VersionTableModel(QAbstractTableModel):
         current = version.id == self._current
         if role == Qt.ItemDataRole.DisplayRole:
             if col == self.COL_VERSION:
-                return f"● v{version.version_number}" if current else f"v{version.version_number}"
+                name = f"● v{version.version_number}" if current else f"v{version.version_number}"
+                return name + (" ▲" if version.id == self.deployed_id else "")
             if col == self.COL_CREATED:
                 return version.created_at.astimezone().strftime("%d %b %H:%M")
             if col == self.COL_ORIGIN:
@@ -122,6 +124,8 @@ class VersionTableModel(QAbstractTableModel):
                 lines.append("Parameters: " + ", ".join(f"{k} = {v}" for k, v in version.parameters.items()))
             if version.compiled_at:
                 lines.append(f"Compiled {fmt.moment(version.compiled_at)}")
+            if version.id == self.deployed_id:
+                lines.append("▲ The version deployed to the terminal")
             return "\n".join(lines)
         if role == Qt.ItemDataRole.UserRole:
             return version.id

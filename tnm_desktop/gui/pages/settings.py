@@ -27,6 +27,7 @@ from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.broker_dialog import BrokerDialog
 from tnm_desktop.gui.pages.brokers_model import BrokersModel
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.notify_settings import NotificationsBox
 from tnm_desktop.gui.pages.risk_form import RiskForm
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, ask, theme
 from tnm_desktop.gui.widgets.tables import remember_columns, setup_table
@@ -68,7 +69,7 @@ class SettingsView(QWidget):
         self._agents: list[Agent] = []
 
         self.risk = RiskForm()
-        self.save_risk = QPushButton("Save risk settings")
+        self.save_risk = QPushButton("Save sizing and limits")
         self.save_risk.clicked.connect(self._on_save_risk_clicked)
         self.risk_busy = BusyIndicator()
         self.risk_message = InlineMessage()
@@ -140,7 +141,8 @@ class SettingsView(QWidget):
         side.addWidget(_section("Appearance", theme_form))
         side.addStretch(1)
         top = QHBoxLayout()
-        top.addWidget(_section("Risk", self.risk, _row(self.save_risk, self.risk_busy), self.risk_message), 1)
+        top.addWidget(_section("Sizing and risk limits", self.risk, _row(self.save_risk, self.risk_busy),
+                               self.risk_message), 1)
         top.addLayout(side, 1)
         content = QWidget()
         column = QVBoxLayout(content)
@@ -148,6 +150,8 @@ class SettingsView(QWidget):
         column.addWidget(_section(
             "Broker connections", self.broker_table,
             _row(self.add_broker, self.edit_broker, self.delete_broker), self.broker_message), 1)
+        self.notifications = NotificationsBox(ctx)
+        column.addWidget(self.notifications)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
@@ -196,6 +200,11 @@ class SettingsView(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._show_profile()
+        # The switch may have been turned meanwhile (Stop trading, an alert, the daily loss).
+        self._ctx.tasks.spawn(self._ctx.services.data.get_settings(), name="settings-switch",
+                              key=f"settings-switch-{id(self)}",
+                              on_result=lambda s: self.risk.show_switch(s.trading_enabled, s.trading_off_reason),
+                              on_error=lambda _exc: None)  # the full load reports its own failure
 
     # Risk -------------------------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ class SettingsView(QWidget):
         self.risk_busy.set_busy(False)
         self.save_risk.setEnabled(True)
         self.risk.set_settings(settings)
-        self.risk_message.show_info("Risk settings saved. New orders use them at once.")
+        self.risk_message.show_info("Risk settings saved. The next order is checked against them.")
 
     def _risk_failed(self, exc: TnmError) -> None:
         self.risk_busy.set_busy(False)

@@ -1,5 +1,6 @@
-"""One signal in full: the payload as received, its job, the fill, how long each stage took, each
-account's leg, and what breakeven, trailing and targets did to the position since."""
+"""One signal in full: the payload as received, its job, the execution (what was sent, the fill, its
+slippage, the position), how long each stage took, each account's leg, and what breakeven, trailing
+and targets did to the position since."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from tnm_desktop.domain import Job, Signal
+from tnm_desktop.domain.history import HistoryFilter
 from tnm_desktop.domain.orders import order_kind
 from tnm_desktop.domain.rules import RuleEvent
 from tnm_desktop.gui.pages.context import ViewContext
+from tnm_desktop.gui.pages.positions_models import signed
+from tnm_desktop.gui.pages.signal_execution import execution_rows
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
 
 
@@ -74,6 +78,7 @@ class _Loaded:
     agents: dict[str, str]
     legs: list[Job]
     events: list[RuleEvent]
+    position: str = ""  # what became of the position the signal opened
 
 
 def _clear(grid: QGridLayout) -> None:
@@ -122,6 +127,8 @@ class SignalDetail(QWidget):
             self.fields[name] = _selectable(QLabel())
             job_form.addRow(name.replace("Job ", "").capitalize() if name.startswith("Job ") else name,
                             self.fields[name])
+        self.execution_box = QGroupBox("Execution")
+        self.execution = QFormLayout(self.execution_box)
         self.legs_box = QGroupBox("Accounts")
         self.legs = QGridLayout(self.legs_box)
         self.legs.setColumnStretch(3, 1)
@@ -147,6 +154,7 @@ class SignalDetail(QWidget):
         column.addWidget(self.title)
         column.addLayout(facts)
         column.addWidget(job_box)
+        column.addWidget(self.execution_box)
         column.addWidget(self.legs_box)
         column.addWidget(self.events_box)
         column.addWidget(self.timeline_box)
@@ -202,7 +210,24 @@ class SignalDetail(QWidget):
                 agents = {a.id: a.name for a in await data.list_agents()}
             legs = await data.signal_legs(signal_id)
             events = await data.rule_events(signal_id)
-        return _Loaded(signal, job, agents, legs, events)
+        position = await self._position_state(signal, job) if signal is not None else ""
+        return _Loaded(signal, job, agents, legs, events, position)
+
+    async def _position_state(self, signal: Signal, job: Job | None) -> str:
+        ticket = job.result.get("position") if job is not None and isinstance(job.result, dict) else None
+        if not ticket or job is None or job.job_type.value != "trade" or job.payload.get("action") == "close":
+            return ""
+        data = self._ctx.services.data
+        for snapshot in await data.list_position_snapshots():
+            for position in snapshot.positions:
+                if position.ticket == int(ticket):
+                    return f"open {position.volume:g} lots, {signed(position.profit, snapshot.currency)}"
+        closed = await data.closed_trades(HistoryFilter(strategy_id=signal.strategy_id, since=signal.received_at,
+                                                        limit=500))
+        for trade in closed:
+            if trade.position_id == int(ticket):
+                return f"closed {fmt.moment(trade.closed_at)}, net {signed(trade.net)}"
+        return "closed or not yet synced"
 
     def _failed(self, exc: Exception) -> None:
         self.busy.set_busy(False)
@@ -235,10 +260,31 @@ class SignalDetail(QWidget):
         self.fields["Agent"].setText(agent or "—")
         self.fields["Job error"].setText((job.error_message if job else None) or "—")
         self._show_stages(signal, job)
+        self._show_execution(job, loaded.position)
         self._show_legs(loaded.legs)
         self.events_box.setVisible(bool(loaded.events))
         self.events.setText("\n".join(f"{fmt.precise(e.at)}  {e.describe()}" for e in loaded.events))
         self.payload.setPlainText(pretty_payload(signal.raw_payload))
+
+    def _show_execution(self, job: Job | None, position: str) -> None:
+        while self.execution.rowCount():
+            self.execution.removeRow(0)
+        rows = execution_rows(job, position)
+        for name, text in rows:
+            label = _selectable(QLabel(text))  # wraps: the pane scrolls down, never sideways
+            label.setObjectName(f"execution_{name.split()[0].lower()}")
+            self.execution.addRow(name, label)
+        self.execution_box.setVisible(bool(rows))
+
+    def execution_texts(self) -> dict[str, str]:
+        """What the execution box shows — for tests and accessibility."""
+        out = {}
+        for row in range(self.execution.rowCount()):
+            name = self.execution.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            value = self.execution.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            if name is not None and value is not None:
+                out[name.widget().text()] = value.widget().text()  # type: ignore[union-attr]
+        return out
 
     def _show_legs(self, legs: list[Job]) -> None:
         _clear(self.legs)

@@ -1,5 +1,6 @@
 """Create or edit a strategy: name, the broker connections it trades on, risk override, allowed pairs,
-enabled, and how its alerts are read (PineConnector's EA settings, the trading window)."""
+what an opposite signal does, enabled, and how its alerts are read (PineConnector's EA settings, the
+trading window)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import re
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -23,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import BrokerConnection, Strategy, StrategyDraft
+from tnm_desktop.domain.alerts import OPPOSITE_CHOICES, opposite_explained
 from tnm_desktop.domain.routing import StrategyConnection
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
@@ -115,6 +119,17 @@ class StrategyDialog(QDialog):
         pairs_box.addLayout(pair_row)
         self._on_only_pairs_toggled(self.only_pairs.isChecked())
 
+        self.opposite = QComboBox()
+        self.opposite.setObjectName("opposite_signal")
+        for choice, (title, _text) in OPPOSITE_CHOICES.items():
+            self.opposite.addItem(title, choice.value)
+        self.opposite.setCurrentIndex(max(self.opposite.findData(strategy.opposite_signal if strategy else "close"), 0))
+        self.opposite_note = QLabel()
+        self.opposite_note.setWordWrap(True)
+        self.opposite_note.setStyleSheet("color: palette(placeholder-text);")
+        self.opposite.currentIndexChanged.connect(self._on_opposite_current_index_changed)
+        self._on_opposite_current_index_changed(self.opposite.currentIndex())
+
         self.enabled = QCheckBox("Enabled — alerts become trades")
         self.enabled.setChecked(strategy.is_enabled if strategy else True)
         self.message = InlineMessage()
@@ -128,6 +143,8 @@ class StrategyDialog(QDialog):
         form.addRow("Broker connections", self.connections)
         form.addRow("Risk override", risk_row)
         form.addRow("Allowed pairs", pairs_box)
+        form.addRow("Opposite signal", self.opposite)
+        form.addRow("", self.opposite_note)
         form.addRow("", self.enabled)
         self.tabs = QTabWidget()
         self.tabs.addTab(general, "Strategy")
@@ -169,11 +186,15 @@ class StrategyDialog(QDialog):
                 raise UserError("Add at least one pair, or allow all pairs.", code="invalid")
         target_type, entry_type, account_filter = self.alerts.values()
         return StrategyDraft(name=name, broker_connection_id=str(broker_id), risk_override_pct=risk,
-                             allowed_pairs=pairs, is_enabled=self.enabled.isChecked(), target_type=target_type,
+                             allowed_pairs=pairs, is_enabled=self.enabled.isChecked(),
+                             opposite_signal=str(self.opposite.currentData()), target_type=target_type,
                              entry_type=entry_type, account_filter=account_filter,
                              trading_window=self.alerts.trading_window())
 
     # Slots ------------------------------------------------------------------------------------
+
+    def _on_opposite_current_index_changed(self, _index: int) -> None:
+        self.opposite_note.setText(opposite_explained(str(self.opposite.currentData())))
 
     def _on_only_pairs_toggled(self, only: bool) -> None:
         for widget in (self.pairs, self.pair_input, self.remove_pair):

@@ -1,4 +1,5 @@
-"""A strategy's webhook: the URL (secret masked until revealed), the alert message, rotation, a test.
+"""A strategy's webhook: the URL (secret masked until revealed), the alert message and what an opposite
+signal does, rotation, a test.
 
 The secret only ever leaves this panel through the clipboard or the test request; what is shown
 and what goes into messages is the masked URL.
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -21,8 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tnm_desktop.domain import Strategy
-from tnm_desktop.domain.alerts import alert_message, pine_example, pine_settings, sample_alert
+from tnm_desktop.domain import Strategy, StrategyDraft
+from tnm_desktop.domain.alerts import (
+    OPPOSITE_CHOICES,
+    alert_message,
+    opposite_explained,
+    pine_example,
+    pine_settings,
+    sample_alert,
+)
 from tnm_desktop.errors import TnmError, UserError
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.webhook_reach import describe_route, unreachable_hint, where_alerts_go
@@ -85,8 +94,17 @@ class WebhookPanel(QWidget):
         self.message_text = QPlainTextEdit()
         self.message_text.setReadOnly(True)
         self.message_text.setFont(monospace_font())
-        self.message_text.setFixedHeight(64)
+        self.message_text.setFixedHeight(92)
         self.message_text.setObjectName("alert_message")
+        self.opposite = QComboBox()
+        self.opposite.setObjectName("opposite_signal")
+        for choice, (title, _text) in OPPOSITE_CHOICES.items():
+            self.opposite.addItem(title, choice.value)
+        self.opposite.setToolTip("What this strategy's signal does to its own open position on the other side.")
+        self.opposite.activated.connect(self._on_opposite_activated)
+        self.opposite_note = QLabel()
+        self.opposite_note.setObjectName("opposite_note")
+        self.opposite_note.setWordWrap(True)
         self.copy_message = QPushButton("Copy message")
         self.copy_message.clicked.connect(self._on_copy_message_clicked)
         self.rotate = QPushButton("Rotate secret…")
@@ -123,7 +141,10 @@ class WebhookPanel(QWidget):
         grid.addWidget(QLabel("Alert message"), 1, 0)
         grid.addWidget(self.message_text, 1, 1)
         grid.addWidget(self.copy_message, 1, 2)
-        grid.addWidget(self.pine, 2, 1, 1, 2)
+        grid.addWidget(QLabel("Opposite signal"), 2, 0)
+        grid.addWidget(self.opposite_note, 2, 1)
+        grid.addWidget(self.opposite, 2, 2)
+        grid.addWidget(self.pine, 3, 1, 1, 2)
         grid.setColumnStretch(1, 1)
         actions = QHBoxLayout()
         actions.addWidget(self.rotate)
@@ -146,7 +167,7 @@ class WebhookPanel(QWidget):
         if changed:
             self.answer.clear()
             self.reveal.setChecked(False)
-        for widget in (self.reveal, self.copy_url, self.copy_message, self.rotate, self.test):
+        for widget in (self.reveal, self.copy_url, self.copy_message, self.rotate, self.test, self.opposite):
             widget.setEnabled(strategy is not None)
         self.refresh()
 
@@ -157,6 +178,7 @@ class WebhookPanel(QWidget):
             self.url.setText("")
             self.url.setPlaceholderText("Select a strategy to see its webhook URL")
             self.message_text.setPlainText("")
+            self.opposite_note.setText("")
             self.pine.setText("")
             return
         base = self._ctx.services.webhook_base_url
@@ -165,6 +187,8 @@ class WebhookPanel(QWidget):
         self.route.setText(route)
         self.route.setVisible(bool(route))
         self.message_text.setPlainText(alert_message(strategy))
+        self.opposite.setCurrentIndex(max(self.opposite.findData(strategy.opposite_signal), 0))
+        self.opposite_note.setText(opposite_explained(strategy.opposite_signal))
         self.pine.setText(f"{pine_settings(strategy)}\nFor example: {pine_example(strategy)}")
 
     def real_url(self) -> str:
@@ -187,6 +211,27 @@ class WebhookPanel(QWidget):
         if self.strategy is not None:
             copy_to_clipboard(alert_message(self.strategy))
             self.answer.show_info("Alert message copied. Paste it into the alert's Message box.")
+
+    def _on_opposite_activated(self, _index: int) -> None:
+        strategy = self.strategy
+        chosen = str(self.opposite.currentData())
+        if strategy is None or chosen == strategy.opposite_signal:
+            return
+        draft = StrategyDraft(name=strategy.name, broker_connection_id=strategy.broker_connection_id,
+                              risk_override_pct=strategy.risk_override_pct, allowed_pairs=strategy.allowed_pairs,
+                              is_enabled=strategy.is_enabled, opposite_signal=chosen,
+                              target_type=strategy.target_type, entry_type=strategy.entry_type,
+                              account_filter=strategy.account_filter, trading_window=strategy.trading_window)
+        self.busy.set_busy(True, "Saving…")
+        self._ctx.tasks.spawn(self._ctx.services.data.update_strategy(strategy.id, draft), name="opposite-signal",
+                              key=f"webhook-{id(self)}", on_result=self._opposite_saved, on_error=self._failed)
+
+    def _opposite_saved(self, strategy: Strategy) -> None:
+        self.busy.set_busy(False)
+        self.strategy_changed.emit(strategy)
+        self.show_strategy(strategy)
+        title = OPPOSITE_CHOICES[next(c for c in OPPOSITE_CHOICES if c.value == strategy.opposite_signal)][0]
+        self.answer.show_info(f"Saved: “{title}” applies to the next alert. The message stays the same.")
 
     def _on_rotate_clicked(self) -> None:
         strategy = self.strategy
@@ -229,3 +274,4 @@ class WebhookPanel(QWidget):
     def _failed(self, exc: TnmError) -> None:
         self.busy.set_busy(False)
         self.answer.show_error(exc.message)
+        self.refresh()  # back to what is stored

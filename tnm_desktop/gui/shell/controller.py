@@ -250,6 +250,7 @@ class AppController(QObject):
         self.session = session
         await session.start_live()
         session.tasks.spawn(session.start_agent(), name="agent: start")
+        session.start_notifications()
         window = MainWindow(session)
         window.sign_out_requested.connect(self._on_window_sign_out_requested)
         window.closed.connect(self._on_window_closed)

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
+    QSizePolicy,
     QStackedWidget,
     QSystemTrayIcon,
     QVBoxLayout,
@@ -24,6 +26,7 @@ from tnm_desktop.gui.shell.navigation import Page, pages
 from tnm_desktop.gui.shell.notify import Notifier
 from tnm_desktop.gui.shell.session import GuiSession
 from tnm_desktop.gui.shell.status import StatusPanel
+from tnm_desktop.gui.shell.trading_switch import StopTradingBar, TradingSwitch
 from tnm_desktop.gui.widgets import Banner, BusyIndicator, theme
 from tnm_desktop.profiles import DEMO_PROFILE_ID
 
@@ -104,13 +107,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
         self._build_menu()
 
-        self.notifier = Notifier(ctx.live, ctx.agent, self)
+        self.trading = TradingSwitch(ctx, self)
+        self.stop_bar = StopTradingBar(ctx, self.trading, self)
+        self._build_trading_toolbar()
+
+        self.notifier = Notifier(ctx.live, self)
         self.notifier.notify.connect(self._on_notifier_notify)
+        self.tray_menu = self._build_tray_menu()
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(theme.app_icon(), self)
             self.tray.setToolTip("TNM Desktop")
+            self.tray.setContextMenu(self.tray_menu)
             self.tray.show()
+        self.trading.refresh()
 
         ctx.bridge.message.connect(self._on_bridge_message)
         ctx.bridge.busy.connect(self._on_bridge_busy)
@@ -229,6 +239,45 @@ class MainWindow(QMainWindow):
             self.about = AboutDialog(self.session.ctx.services, self.session.ctx.tasks, self)
         self.about.show()
         return self.about
+
+    # The trading switch: always in view, in the toolbar and the tray ---------------------------
+
+    def _build_trading_toolbar(self) -> None:
+        toolbar = self.addToolBar("Trading")
+        toolbar.setObjectName("trading_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setFloatable(False)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        toolbar.addWidget(self.stop_bar)
+
+    def _build_tray_menu(self) -> QMenu:
+        menu = QMenu(self)
+        self.tray_stop = menu.addAction("Stop trading")
+        self.tray_stop.triggered.connect(self._on_tray_stop_triggered)
+        self.tray_start = menu.addAction("Start trading")
+        self.tray_start.triggered.connect(self.trading.start)
+        self.tray_start.setEnabled(False)
+        menu.addSeparator()
+        show = menu.addAction("Show TNM Desktop")
+        show.triggered.connect(self._on_tray_show_triggered)
+        self.trading.changed.connect(self._on_trading_changed)
+        return menu
+
+    def _on_trading_changed(self, enabled: bool, _reason: str) -> None:
+        self.tray_stop.setEnabled(enabled)
+        self.tray_start.setEnabled(not enabled)
+
+    def _on_tray_stop_triggered(self) -> None:
+        # Trading stops at once; the question about closing everything needs the window.
+        self._on_tray_show_triggered()
+        self.stop_bar.request_stop()
+
+    def _on_tray_show_triggered(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def set_theme(self, choice: theme.Theme) -> None:
         """Apply a theme to the whole app and remember it."""

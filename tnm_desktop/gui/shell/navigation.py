@@ -1,7 +1,7 @@
 """The pages of the main window, in the order the navigation shows them.
 
 To add a page, append a :class:`Page` to :data:`PAGES` with a function that imports its view;
-``order`` places it (Strategies 10, Signals 20, EA Studio 30, Accounts & Sync 40, Agent 50,
+``order`` places it (Strategies 10, Signals 20, Positions & History 25, EA Studio 30, Accounts & Sync 40, Agent 50,
 Settings 90). The view is imported when the window is built (or earlier, in a worker thread, by
 :func:`import_views`), so a page's module may be heavy; its class is ``View(ctx, parent=None)``.
 The imports are plain ones inside functions, so the import contracts see the shell → pages
@@ -53,6 +53,12 @@ def _signals() -> ViewClass:
     return SignalsView
 
 
+def _positions() -> ViewClass:
+    from tnm_desktop.gui.pages.positions import PositionsView
+
+    return PositionsView
+
+
 def _ea_studio() -> ViewClass:
     from tnm_desktop.gui.pages.ea_studio import EaStudioView
 
@@ -80,6 +86,7 @@ def _settings() -> ViewClass:
 PAGES: list[Page] = [
     Page("strategies", "Strategies", _strategies, 10),
     Page("signals", "Signals", _signals, 20),
+    Page("positions", "Positions & History", _positions, 25),
     Page("ea_studio", "EA Studio", _ea_studio, 30),
     Page("accounts", "Accounts & Sync", _accounts, 40),
     Page("agent", "Agent", _agent, 50),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, QSettings
 
@@ -19,14 +19,19 @@ from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.shell.agent_host import AgentHost
 from tnm_desktop.gui.shell.connectivity import Connectivity, WatchedPort
 from tnm_desktop.gui.widgets.bridge import MessageBridge
+from tnm_desktop.gui.widgets.health import HealthWatch
 from tnm_desktop.gui.widgets.hubs import AgentBridge, LiveHub
 from tnm_desktop.gui.widgets.tasks import TaskRunner
 from tnm_desktop.services import Services
 
+if TYPE_CHECKING:
+    from tnm_desktop.notify.dispatcher import Dispatcher
+
 log = logging.getLogger(__name__)
 
 # Every table a view listens to; one subscription carries them all.
-LIVE_TABLES = (Table.SIGNALS, Table.JOBS, Table.SYNC_LOGS, Table.ACCOUNTS, Table.AGENTS)
+LIVE_TABLES = (Table.SIGNALS, Table.JOBS, Table.SYNC_LOGS, Table.ACCOUNTS, Table.AGENTS, Table.POSITIONS,
+               Table.NOTIFICATIONS)
 
 
 class GuiSession:
@@ -48,7 +53,10 @@ class GuiSession:
         self.ctx = ViewContext(services=watched, tasks=self.tasks, bridge=bridge,
                                live=LiveHub(parent), agent=AgentBridge(parent), settings=settings)
         self.connectivity.watch_live(self.ctx.live)
+        self.ctx.health = HealthWatch(watched.data, self.tasks, self.ctx.live, self.ctx.agent, parent)
+        self.connectivity.restored.connect(self.ctx.health.reload)
         self.agent_host = AgentHost(services, self.ctx.agent, self.tasks, parent)
+        self.dispatcher: Dispatcher | None = None
         self._bridge = bridge
         self._subscription: Subscription | None = None
         self.closed = False
@@ -75,6 +83,22 @@ class GuiSession:
             self.ctx.bridge.warning(f"Live updates are unavailable: {exc.message}")
             return
         live.set_state(self._subscription.state)
+        assert self.ctx.health is not None
+        try:
+            await self.ctx.health.load()  # after subscribing: no heartbeat falls between the two
+        except TnmError as exc:
+            log.info("agents not loaded: %s", exc)
+
+    def start_notifications(self, *, telegram_api: str | None = None) -> None:
+        """Send the Telegram and e-mail notifications this app claims, until the session closes."""
+        from tnm_desktop.notify.dispatcher import Dispatcher, default_claimer
+
+        data = self.ctx.services.data
+        if data.session is None or self.dispatcher is not None:
+            return
+        self.dispatcher = Dispatcher(data, data.session.user_id, default_claimer("the app"),
+                                     telegram_api=telegram_api)
+        self.tasks.spawn(self.dispatcher.run(), name="notifications")
 
     async def start_agent(self) -> None:
         """Run this machine's paired agent inside the app (nothing when none is paired here)."""

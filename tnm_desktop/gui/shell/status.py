@@ -10,11 +10,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 from tnm_desktop.agent.events import TerminalSeen
 from tnm_desktop.data.port import Change, LiveState
 from tnm_desktop.domain import Agent, TradingAccount
+from tnm_desktop.domain.health import Health
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.widgets import fmt, theme
-
-# A heartbeat older than this means the agent is probably gone (it beats every few seconds).
-STALE_HEARTBEAT_S = 90
+from tnm_desktop.gui.widgets.health import HealthWatch
 
 _LIVE_TEXT = {
     LiveState.LIVE.value: ("Live", "good"),
@@ -37,8 +36,6 @@ class StatusPanel(QWidget):
         self._ctx = ctx
         self._live_state = ctx.live.state.value
         self._offline = False
-        self._agents: dict[str, Agent] = {}
-        self._local_beat: datetime | None = None
         self._accounts: dict[str, TradingAccount] = {}
         self._terminal: TerminalSeen | None = None
 
@@ -57,20 +54,23 @@ class StatusPanel(QWidget):
         self._ticker.start()
 
         ctx.live.state_changed.connect(self._on_live_state_changed)
-        ctx.live.agent_changed.connect(self._on_live_agent_changed)
         ctx.live.account_changed.connect(self._on_live_account_changed)
-        ctx.agent.heartbeat.connect(self._on_agent_heartbeat)
+        self.health.changed.connect(self._show_heartbeat)
         ctx.agent.terminal_seen.connect(self._on_agent_terminal_seen)
         self._show_connection()
         self._show_heartbeat()
         self._show_account()
         self.reload()
 
+    @property
+    def health(self) -> HealthWatch:
+        """The window's health watch."""
+        assert self._ctx.health is not None
+        return self._ctx.health
+
     def reload(self) -> None:
-        """Load the agents and accounts (at start and after coming back online)."""
+        """Load the accounts (at start and after coming back online); the agents come from the health watch."""
         data = self._ctx.services.data
-        self._ctx.tasks.spawn(data.list_agents(), name="status-agents", key="status-agents",
-                              on_result=self._set_agents, on_error=lambda _exc: None)
         self._ctx.tasks.spawn(data.list_accounts(), name="status-accounts", key="status-accounts",
                               on_result=self._set_accounts, on_error=lambda _exc: None)
 
@@ -86,23 +86,12 @@ class StatusPanel(QWidget):
         self._live_state = state
         self._show_connection()
 
-    def _on_live_agent_changed(self, change: Change) -> None:
-        if isinstance(change.row, Agent):
-            self._agents[change.id] = change.row
-        else:
-            self._agents.pop(change.id, None)
-        self._show_heartbeat()
-
     def _on_live_account_changed(self, change: Change) -> None:
         if isinstance(change.row, TradingAccount):
             self._accounts[change.id] = change.row
         else:
             self._accounts.pop(change.id, None)
         self._show_account()
-
-    def _on_agent_heartbeat(self, at: datetime) -> None:
-        self._local_beat = at
-        self._show_heartbeat()
 
     def _on_agent_terminal_seen(self, seen: TerminalSeen) -> None:
         self._terminal = seen
@@ -113,10 +102,6 @@ class StatusPanel(QWidget):
 
     # Rendering --------------------------------------------------------------------------------
 
-    def _set_agents(self, agents: list[Agent]) -> None:
-        self._agents = {agent.id: agent for agent in agents}
-        self._show_heartbeat()
-
     def _set_accounts(self, accounts: list[TradingAccount]) -> None:
         self._accounts = {account.id: account for account in accounts}
         self._show_account()
@@ -126,26 +111,37 @@ class StatusPanel(QWidget):
         self.connection.setText(f"{_dot(kind)} {text}")
         self.connection.setToolTip("How changes reach this window: pushed live, polled, or not at all.")
 
+    def shown_agent(self) -> Agent | None:
+        """The agent the status bar speaks of: one that is down first, else the one heard from last."""
+        agents = self.health.paired()
+        down = [a for a in agents if self.health.health(a) is Health.DOWN]
+        shown = down or agents
+        return shown[0] if shown else None
+
     def last_heartbeat(self) -> datetime | None:
-        """The newest heartbeat of any paired agent (this machine's or another's)."""
-        beats = [a.last_heartbeat_at for a in self._agents.values() if a.paired and a.last_heartbeat_at]
-        if self._local_beat is not None:
-            beats.append(self._local_beat)
-        return max(beats, default=None)
+        """The newest heartbeat of the agent shown."""
+        agent = self.shown_agent()
+        return self.health.last_beat(agent) if agent is not None else None
 
     def _show_heartbeat(self) -> None:
-        if not any(agent.paired for agent in self._agents.values()) and self._local_beat is None:
+        agent = self.shown_agent()
+        if agent is None:
             self.heartbeat.setText(f"{_dot('idle')} Agent: not paired")
             return
-        beat = self.last_heartbeat()
-        if beat is None:
-            self.heartbeat.setText(f"{_dot('idle')} Agent: no heartbeat yet")
-            return
-        age = (datetime.now(UTC) - beat).total_seconds()
-        if age <= STALE_HEARTBEAT_S:
-            self.heartbeat.setText(f"{_dot('good')} Agent: alive {fmt.ago(age)}")
+        name = "Agent" if len(self.health.paired()) == 1 else f"Agent {agent.name}"
+        beat = self.health.last_beat(agent)
+        state = self.health.health(agent)
+        age = (datetime.now(UTC) - beat).total_seconds() if beat is not None else 0.0
+        if state is Health.NEVER:
+            self.heartbeat.setText(f"{_dot('idle')} {name}: no heartbeat yet")
+        elif state is Health.UP:
+            self.heartbeat.setText(f"{_dot('good')} {name}: alive {fmt.ago(age)}")
+        elif state is Health.STOPPED:
+            self.heartbeat.setText(f"{_dot('idle')} {name}: stopped {fmt.ago(age)}")
         else:
-            self.heartbeat.setText(f"{_dot('bad')} Agent: last seen {fmt.ago(age)}")
+            self.heartbeat.setText(f"{_dot('bad')} {name}: offline — last heartbeat {fmt.ago(age)}")
+        self.heartbeat.setToolTip(f"An agent counts as offline after {agent.stale_after_s} s without a heartbeat "
+                                  f"(two of its {agent.heartbeat_every_s} s periods).")
 
     def _show_account(self) -> None:
         seen = self._terminal

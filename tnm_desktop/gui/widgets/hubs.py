@@ -38,6 +38,8 @@ class LiveHub(QObject):
         sync_log_added(Change): an account sync attempt was recorded.
         account_changed(Change): a trading account changed.
         agent_changed(Change): an agent row changed (heartbeat, state, key).
+        positions_changed(Change): an account's positions snapshot was written.
+        notification_added(Change): an event for the trader was recorded (the tray shows it).
         state_changed(str): the LiveState of the subscription ("live", "polling", …).
     """
 
@@ -46,6 +48,8 @@ class LiveHub(QObject):
     sync_log_added = Signal(object)
     account_changed = Signal(object)
     agent_changed = Signal(object)
+    positions_changed = Signal(object)
+    notification_added = Signal(object)
     state_changed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -60,6 +64,8 @@ class LiveHub(QObject):
             Table.SYNC_LOGS: self.sync_log_added,
             Table.ACCOUNTS: self.account_changed,
             Table.AGENTS: self.agent_changed,
+            Table.POSITIONS: self.positions_changed,
+            Table.NOTIFICATIONS: self.notification_added,
         }[change.table].emit(change)
 
     def set_state(self, state: LiveState) -> None:

@@ -25,6 +25,7 @@ JOB_NAMES = {
     JobType.TEST: "Strategy test", JobType.TRADE: "Trade", JobType.GET_POSITIONS: "Read positions",
     JobType.GET_ACCOUNT: "Read account", JobType.GET_CANDLES: "Read candles",
     JobType.CLOSE_POSITION: "Close position", JobType.SYNC_ACCOUNT: "Sync account",
+    JobType.MODIFY_POSITION: "Change stops",
 }
 
 
@@ -75,6 +76,8 @@ def payload_summary(job: Job) -> str:
     parts = []
     if "version_number" in p:
         parts.append(f"v{p['version_number']}")
+    if p.get("ticket") is not None:
+        parts.append(f"#{p['ticket']}")
     for key in ("symbol", "timeframe", "action", "volume", "login"):
         if p.get(key) not in (None, ""):
             parts.append(str(p[key]))

@@ -117,6 +117,10 @@ class TaskRunner:
 
 def _alive(callback: Callable[..., object]) -> bool:
     """Whether a callback's widget still exists: a view deleted while its load was in flight no
-    longer wants the answer (calling into it would raise "already deleted")."""
-    owner = getattr(callback, "__self__", None)
-    return not isinstance(owner, QObject) or Shiboken.isValid(owner)
+    longer wants the answer (calling into it would raise "already deleted"). The widget is the
+    method's own, or one a lambda holds (``lambda s: self._show(s, n)``)."""
+    owners = [getattr(callback, "__self__", None)]
+    for cell in getattr(callback, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # a cell not filled yet
+            owners.append(cell.cell_contents)
+    return all(Shiboken.isValid(owner) for owner in owners if isinstance(owner, QObject))
