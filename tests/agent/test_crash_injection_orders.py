@@ -42,10 +42,10 @@ async def run_with_crash(rig: TradeRig, job_id: str, step: str | None, expire: b
 
     first = rig.runner(checkpoint=checkpoint)
     if step == "after_result":
-        # Dies just after the result is stored: wrap the data port's completions (the agent
-        # completes and claims the next job in one call while it keeps working).
+        # Dies just after the result is stored: wrap both ways a result is stored (the agent completes
+        # and claims the next job in one call while it keeps working).
         for name in ("complete_job", "complete_and_claim"):
-            original: Callable[..., Awaitable[Any]] = getattr(rig.adapter, name)
+            original = getattr(rig.adapter, name)
 
             async def complete_then_die(*args: Any, original: Callable[..., Awaitable[Any]] = original,
                                         **kwargs: Any) -> Any:
@@ -64,6 +64,8 @@ async def run_with_crash(rig: TradeRig, job_id: str, step: str | None, expire: b
         del rig.adapter.complete_job, rig.adapter.complete_and_claim  # back to the class's methods
     if step is None:
         await rig.stop()
+    else:
+        assert rig.task.done(), f"the agent did not die at {step}"
     rig.agent, rig.task = None, None
     if expire:
         rig.db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second' "
