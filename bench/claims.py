@@ -13,10 +13,11 @@ run, one after another at each concurrency (the order rotates so drift spreads e
 
 - **app**: the agent's own path, :class:`LocalAdapter.claim_job` once, then
   :meth:`complete_and_claim` for every job — one round trip and one durable commit a job as the
-  signed-in user: ``complete_and_claim_next(agent, key, job, token)`` checks the pairing key and
-  the lease token, completes the job, sweeps expired leases and claims the next one. Each worker
+  signed-in user: ``complete_and_claim_next_with_limits(agent, key, job, token)`` checks the pairing
+  key and the lease token, completes the job, sweeps expired leases and claims the next one (an
+  entry would come with its risk limits; these no-op jobs are not entries). Each worker
   is a separately paired agent of one trader, so they race for the same jobs.
-- **app without key check**: the same, through copies of the two functions made from the
+- **app without key check**: the same, through copies of the functions made from the
   installed ones with only ``require_agent`` taken out — the difference is what the key check
   costs.
 - **bare SQL, two trips**: a single-row ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED
@@ -57,7 +58,7 @@ from tnm_desktop.domain import AgentCredentials, ClaimedJob, Session
 from bench.common import BenchDb, Trader, pairing_hashes, print_machine, private_database, seed_trader, table
 from bench.common import verdict as said
 
-APP = "app (complete_and_claim_next)"
+APP = "app (complete_and_claim_next_with_limits)"
 NOKEY = "app without key check"
 BARE = "bare SQL, two trips"
 PROCRASTINATE = "procrastinate"
@@ -71,6 +72,10 @@ _NOKEY_EDITS = {
                        "v_user uuid := (select auth.uid());"),
     "complete_and_claim_next": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
                                 "v_user uuid := (select auth.uid());"),
+    # The agent's entry points (the claimed entry's limits beside the job), over the copies above.
+    "claim_next_job_with_limits": ("from tnm_privileged.claim_next_job(", "from bench_claims.claim_next_job("),
+    "complete_and_claim_next_with_limits": ("from tnm_privileged.complete_and_claim_next(",
+                                            "from bench_claims.complete_and_claim_next("),
 }
 
 _BARE_CLAIM: LiteralString = """
@@ -167,13 +172,14 @@ async def _app(spec: Worker, barrier: Barrier) -> Outcome:
     class NoKeyAdapter(LocalAdapter):
         # The same calls, through the copies without the key check.
         async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
-            row = await self._db.row("select * from bench_claims.claim_next_job(%s, %s, %s)",
-                                     (creds.agent_id, creds.key, lease_seconds))
+            row = await self._db.row("select (c.job).*, c.risk_state from bench_claims.claim_next_job_with_limits("
+                                     "%s, %s, %s) c", (creds.agent_id, creds.key, lease_seconds))
             return ClaimedJob.from_row(row) if row else None
 
         async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
                                      lease_seconds: int = 60) -> ClaimedJob | None:
-            row = await self._db.row("select * from bench_claims.complete_and_claim_next(%s, %s, %s, %s, %s, %s)",
+            row = await self._db.row("select (c.job).*, c.risk_state from "
+                                     "bench_claims.complete_and_claim_next_with_limits(%s, %s, %s, %s, %s, %s) c",
                                      (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token,
                                       _json(result), lease_seconds))
             return ClaimedJob.from_row(row) if row else None
@@ -380,7 +386,11 @@ def key_check_cost(db: BenchDb, trader: Trader, agent: tuple[str, str], calls: i
                 ("verify_agent: the key check (its SHA-256)", "perform tnm_private.verify_agent(a, k)", calls),
                 ("expire_leases: the lease sweep", "perform tnm_private.expire_leases(u)", calls),
                 ("claim_next_job (300 in one transaction)", "perform * from public.claim_next_job(a, k, 60)", 300),
-                ("the same without the key check", "perform * from bench_claims.claim_next_job(a, k, 60)", 300)):
+                ("the same without the key check", "perform * from bench_claims.claim_next_job(a, k, 60)", 300),
+                ("claim_next_job_with_limits (the agent's; 300)",
+                 "perform * from public.claim_next_job_with_limits(a, k, 60)", 300),
+                ("risk_state_of: an entry's limits, read by its claim", "perform tnm_private.risk_state_of(a, u)",
+                 calls)):
             body = sql.SQL(
                 "do $$ declare a uuid := {agent}; k text := {key}; u uuid; t0 timestamptz; begin "
                 "select user_id into u from public.mt5_agents where id = a; t0 := clock_timestamp(); "

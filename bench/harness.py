@@ -100,7 +100,8 @@ def call_summary(calls: list[tuple[str, float, float]]) -> list[tuple[str, list[
 
 
 # The agent's calls a trade makes: to the database (one trip each) and to the terminal.
-DATA_CALLS = ("claim_job", "record_intent", "complete_job", "fail_job", "complete_and_claim", "fail_and_claim")
+DATA_CALLS = ("claim_job", "record_intent", "complete_job", "fail_job", "complete_and_claim", "fail_and_claim",
+              "risk_state")
 TERMINAL_CALLS = ("symbol", "quote", "account", "positions", "position", "find_by_token", "send_market_order",
                   "close_position")
 

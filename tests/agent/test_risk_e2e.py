@@ -3,16 +3,24 @@ agent, the MT5 simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from tnm_desktop.agent.events import LogLine
+from tnm_desktop.agent.events import LimitReached, LogLine
+from tnm_desktop.agent.runner import TerminalRunner
+from tnm_desktop.agent.worker import Agent
+from tnm_desktop.domain import AgentState
 from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
+from tnm_desktop.terminal.simulator.api import SimulatedMt5
 
-from tests.agent.rig import TradeRig, make_rig
+from tests.agent.fakes import CountingPort
+from tests.agent.rig import FAST, TradeRig, make_rig
 from tests.must import must
 from tests.pg import Db
 from tests.waiting import eventually
@@ -233,3 +241,36 @@ async def test_a_reversal_closes_and_its_entry_is_refused_while_trading_is_off(r
     assert job["error_message"].startswith("The long position was closed; the new sell was not opened. Trading switch")
     assert rig.sim.positions_get(ticket=ticket) == () and rig.sim.positions_get(symbol="EURUSD.m") == ()
     assert rig.signal(signal_id)["status"] == "failed"
+
+
+async def test_a_busy_agent_checks_each_entry_without_a_call_of_its_own(db: Db) -> None:
+    # The limits come with each claimed entry: a busy agent still pays one database call per job
+    # (and the intent), and the limits it checks are those the claim read.
+    made = await make_rig(db)
+    port = CountingPort(made.adapter)
+    runner = TerminalRunner(port, made.creds, Mt5Terminal(SimulatedMt5(made.sim.engine)), emit=made.events.append,
+                            reconcile_wait=0.3, risk_every=3600)
+    agent = Agent(port, made.creds, runner, settings=FAST, emit=made.events.append)
+    task = asyncio.get_running_loop().create_task(agent.run())
+    try:
+        await eventually(lambda: agent.state is AgentState.RUNNING)
+        await eventually(lambda: any(name == "risk_state" for _, name in port.calls))  # the watch at start
+        agent.pause()
+        settings(made, max_open_positions=2)
+        jobs = [made.trade("buy", symbol)[0] for symbol in ("EURUSD", "GBPUSD", "USDJPY")]
+        moment = time.monotonic()
+        agent.resume()
+        finals = [await made.final(job_id) for job_id in jobs]
+        assert [j["status"] for j in finals] == ["completed", "completed", "failed"]
+        assert (finals[2]["error_code"], finals[2]["error_message"]) == (
+            "max_positions", "Maximum open positions: 2 positions are open; the limit is 2.")
+        calls = [name for _, name in port.since(moment) if name in (
+            "claim_job", "complete_and_claim", "complete_job", "fail_job", "record_intent", "risk_state")]
+        last = max(i for i, name in enumerate(calls) if name != "claim_job")
+        assert calls[:last + 1] == ["claim_job", "record_intent", "complete_and_claim", "record_intent",
+                                    "complete_and_claim", "fail_job"]
+        assert set(calls[last + 1:]) <= {"claim_job"}, calls  # a look for more work after the last job
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 10)
+        await made.adapter.close()

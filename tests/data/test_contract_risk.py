@@ -3,11 +3,12 @@ strategy and connection fields, through both adapters."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tnm_desktop.domain import AgentCredentials, BrokerConnectionDraft, JobFilter, JobType, StrategyDraft
+from tnm_desktop.domain import AgentCredentials, BrokerConnectionDraft, JobFilter, JobStatus, JobType, StrategyDraft
 from tnm_desktop.domain.risk import DailyLossLock
 from tnm_desktop.errors import OperationalError
 
@@ -66,3 +67,32 @@ async def test_a_strategys_opposite_setting_and_a_connections_pip_sizes(backend:
     assert strategy.opposite_signal == "close"  # the safe one, unless chosen
     changed = await port.update_strategy(strategy.id, StrategyDraft("Trend", broker.id, opposite_signal="reverse"))
     assert changed.opposite_signal == "reverse"
+
+
+async def test_a_claimed_entry_brings_the_limits_it_is_checked_against(backend: Backend) -> None:
+    # Both claims (alone, and chained to a completion) answer an entry with the limits and the
+    # lock as they are at the claim: the agent needs no call of its own before the entry.
+    user = backend.db.create_user()
+    port = await backend.signed_in(user)
+    key, hashed = new_key()
+    agent = await port.create_agent("Desk PC", "DESK-01", hashed)
+    creds = AgentCredentials(agent.id, key)
+    await port.update_settings(replace(await port.get_settings(), max_daily_loss_pct=2.0, max_positions_per_symbol=3))
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    lock = DailyLossLock(datetime.now(UTC).date(), until, 2.0, 2.35, "daily loss 2.35 % reached the 2 % limit")
+    assert await port.record_daily_loss(creds, lock)
+    for payload in ({"action": "buy", "symbol": "EURUSD"}, {"action": "close", "symbol": "EURUSD"},
+                    {"action": "sell", "symbol": "GBPUSD"}):
+        backend.db.admin.execute("insert into jobs (user_id, job_type, payload) values (%s, 'trade', %s)",
+                                 (user.id, json.dumps(payload)))
+    entry = await port.claim_job(creds)
+    assert entry is not None and entry.job.payload["action"] == "buy" and entry.risk is not None
+    assert (entry.risk.limits.max_daily_loss_pct, entry.risk.limits.max_positions_per_symbol) == (2.0, 3)
+    assert entry.risk.lock == lock and entry.risk == await port.risk_state(creds)
+    close = await port.complete_and_claim(creds, entry, {})
+    assert close is not None and close.job.payload["action"] == "close" and close.risk is None  # a close always passes
+    await port.update_settings(replace(await port.get_settings(), max_positions_per_symbol=1))
+    second = await port.complete_and_claim(creds, close, {})
+    assert second is not None and second.job.payload["action"] == "sell" and second.risk is not None
+    assert second.risk.limits.max_positions_per_symbol == 1  # read at this claim, not at the first
+    assert second.lease_token and second.job.status is JobStatus.RUNNING

@@ -136,7 +136,7 @@ class TradeExecutor(TerminalWork):
             except UserError as outside:
                 return closed | {"note": " ".join(x for x in (closed.get("note"), outside.message) if x)}
             return await self._entry(claimed, instruction, token, closed, None)
-        market = None if closing_first else await self._market(instruction)
+        market = None if closing_first else await self._market(claimed, instruction)
         # A pending order waits at its own price: what it meets when it triggers is the broker's
         # business, so only a market entry acts on the strategy's opposite positions.
         opposes = instruction.order is None and instruction.opposite is not Opposite.HEDGE
@@ -171,7 +171,7 @@ class TradeExecutor(TerminalWork):
                 raise UserError(f"{instruction.symbol} is not among this strategy's allowed pairs.",
                                 code="pair_not_allowed")
             entries.check_window(instruction.window)
-            result = await self._open(claimed, instruction, token, market or await self._market(instruction))
+            result = await self._open(claimed, instruction, token, market or await self._market(claimed, instruction))
         except UserError as exc:
             if closed and closed.get("closed"):
                 raise UserError(f"The {_closed_side(instruction)} position was closed; the new "
@@ -261,14 +261,19 @@ class TradeExecutor(TerminalWork):
                             magic=magic, comment=token)
         return order, sized
 
-    async def _market(self, instruction: TradeInstruction) -> _Market:
-        # The limits (database) and the account, positions and symbol (terminal) are read at the
-        # same time, once per entry: the opposite-signal decision and the risk check use this read.
+    async def _market(self, claimed: ClaimedJob, instruction: TradeInstruction) -> _Market:
+        # The account, positions and symbol (terminal) are read once per entry, right before it:
+        # the opposite-signal decision and the risk check use this read. The limits came with the
+        # claim (no database call of their own); a job taken back at start-up reads them here, at
+        # the same time as the terminal.
         sizing = instruction.sizing
         by_risk = sizing is not None and sizing.mode == "risk"
         try:
-            state, (spec, quote, now) = await asyncio.gather(
-                self.data.risk_state(self.creds), self._t(self._read_market, instruction.broker_symbol, by_risk))
+            reading = self._t(self._read_market, instruction.broker_symbol, by_risk)
+            if claimed.risk is not None:
+                state, (spec, quote, now) = claimed.risk, await reading
+            else:
+                state, (spec, quote, now) = await asyncio.gather(self.data.risk_state(self.creds), reading)
         except BaseException:
             self._contracts.pop(instruction.broker_symbol, None)
             raise

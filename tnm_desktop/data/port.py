@@ -170,7 +170,10 @@ class AgentPort(Protocol):
         ...
 
     async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
-        """Claim the oldest waiting job for this agent, or None when nothing waits."""
+        """Claim the oldest waiting job for this agent, or None when nothing waits.
+
+        An entry comes with the risk limits it is checked against (``ClaimedJob.risk``).
+        """
         ...
 
     async def extend_lease(self, creds: AgentCredentials, claimed: ClaimedJob,
@@ -190,7 +193,10 @@ class AgentPort(Protocol):
 
     async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
                                  lease_seconds: int = 60) -> ClaimedJob | None:
-        """Report success and claim the next waiting job, in one call and one commit (None: nothing waits)."""
+        """Report success and claim the next waiting job, in one call and one commit (None: nothing waits).
+
+        An entry comes with the risk limits it is checked against, as from :meth:`claim_job`.
+        """
         ...
 
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
@@ -226,7 +232,11 @@ class AgentPort(Protocol):
         ...
 
     async def risk_state(self, creds: AgentCredentials) -> RiskState:
-        """The trader's risk limits now, and this agent's daily-loss lock that still runs."""
+        """The trader's risk limits now, and this agent's daily-loss lock that still runs.
+
+        A claimed entry brings them already; this is for the looks between entries and for a job
+        taken back at start-up.
+        """
         ...
 
     async def record_daily_loss(self, creds: AgentCredentials, lock: DailyLossLock) -> bool:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from tnm_desktop.domain import convert as c
+from tnm_desktop.domain.risk import RiskState
 
 
 class JobType(StrEnum):
@@ -87,15 +88,22 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
-    """A job an agent holds, with the lease token every report about it must carry."""
+    """A job an agent holds, with the lease token every report about it must carry.
+
+    ``risk`` is what an entry is checked against (the trader's limits and the agent's daily-loss
+    lock) as the claim read them; None when the claim did not bring them (not an entry, or a job
+    taken back at start-up): the agent reads them itself then.
+    """
 
     job: Job
     lease_token: str = field(repr=False)
+    risk: RiskState | None = None
 
     @classmethod
     def from_row(cls, row: c.Row) -> ClaimedJob:
-        """Build from a row returned by a claim."""
-        return cls(Job.from_row(row), c.text(row["lease_token"]))
+        """Build from a row returned by a claim (with its ``risk_state`` column, when it has one)."""
+        risk = row.get("risk_state")
+        return cls(Job.from_row(row), c.text(row["lease_token"]), RiskState.from_json(risk) if risk else None)
 
 
 @dataclass(frozen=True, slots=True)

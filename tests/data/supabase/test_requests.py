@@ -118,7 +118,7 @@ async def test_an_agent_call_carries_the_pairing_key_in_the_body_only(db: Db, pr
     adapter = await signed_in(make_adapter, user)
     assert await adapter.claim_job(AgentCredentials(agent.id, agent.key), lease_seconds=30) is None
 
-    (request,) = project.http.of("POST", "/rest/v1/rpc/claim_next_job")
+    (request,) = project.http.of("POST", "/rest/v1/rpc/claim_next_job_with_limits")
     assert request.body == {"p_agent_id": agent.id, "p_pairing_key": agent.key, "p_lease_seconds": 30}
     assert agent.key not in str(request.query) and all(agent.key not in v for v in request.headers.values())
 
@@ -138,7 +138,7 @@ async def test_completing_and_claiming_is_one_rpc_with_the_key_in_the_body(db: D
     following = await adapter.complete_and_claim(creds, claimed, {"ok": True}, lease_seconds=45)
     assert following is not None and following.job.id != claimed.job.id
 
-    (request,) = project.http.of("POST", "/rest/v1/rpc/complete_and_claim_next")
+    (request,) = project.http.of("POST", "/rest/v1/rpc/complete_and_claim_next_with_limits")
     assert request.body == {"p_agent_id": agent.id, "p_pairing_key": agent.key, "p_job_id": claimed.job.id,
                             "p_lease_token": claimed.lease_token, "p_result": {"ok": True}, "p_lease_seconds": 45}
     assert agent.key not in str(request.query) and all(agent.key not in v for v in request.headers.values())

@@ -198,8 +198,8 @@ class LocalQueries:
     # The agent's calls ------------------------------------------------------------------------
 
     async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
-        """Claim the oldest waiting job for this agent."""
-        row = await self._db.row("select * from claim_next_job(%s, %s, %s)",
+        """Claim the oldest waiting job for this agent (an entry with the limits it is checked against)."""
+        row = await self._db.row("select (c.job).*, c.risk_state from claim_next_job_with_limits(%s, %s, %s) c",
                                  (creds.agent_id, creds.key, lease_seconds))
         return ClaimedJob.from_row(row) if row else None
 
@@ -227,7 +227,8 @@ class LocalQueries:
     async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
                                  lease_seconds: int = 60) -> ClaimedJob | None:
         """Report success and claim the next waiting job in one round trip and one commit."""
-        row = await self._db.row("select * from complete_and_claim_next(%s, %s, %s, %s, %s, %s)",
+        row = await self._db.row("select (c.job).*, c.risk_state "
+                                 "from complete_and_claim_next_with_limits(%s, %s, %s, %s, %s, %s) c",
                                  (creds.agent_id, creds.key, claimed.job.id, claimed.lease_token, _json(result),
                                   lease_seconds))
         return ClaimedJob.from_row(row) if row else None

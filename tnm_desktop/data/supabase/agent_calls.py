@@ -22,15 +22,20 @@ def _held(creds: AgentCredentials, claimed: ClaimedJob) -> dict[str, Any]:
             "p_lease_token": claimed.lease_token}
 
 
+def _claimed(row: dict[str, Any]) -> ClaimedJob:
+    # A claim's answer: the job as a nested object, and the limits beside it (null unless an entry).
+    return ClaimedJob.from_row({**c.json_object(row.get("job")), "risk_state": row.get("risk_state")})
+
+
 class AgentCalls(QueriesBase):
     """What the MT5 agent writes."""
 
     async def claim_job(self, creds: AgentCredentials, lease_seconds: int = 60) -> ClaimedJob | None:
-        """Claim the oldest waiting job for this agent (``claim_next_job``)."""
+        """Claim the oldest waiting job for this agent, an entry with its limits (``claim_next_job_with_limits``)."""
         args: dict[str, Any] = {"p_agent_id": creds.agent_id, "p_pairing_key": creds.key,
                                 "p_lease_seconds": lease_seconds}
-        rows = await self._rest.rows(lambda r: r.rpc("claim_next_job", args))
-        return ClaimedJob.from_row(rows[0]) if rows else None
+        rows = await self._rest.rows(lambda r: r.rpc("claim_next_job_with_limits", args))
+        return _claimed(rows[0]) if rows else None
 
     async def extend_lease(self, creds: AgentCredentials, claimed: ClaimedJob,
                            lease_seconds: int = 60) -> datetime:
@@ -52,11 +57,11 @@ class AgentCalls(QueriesBase):
 
     async def complete_and_claim(self, creds: AgentCredentials, claimed: ClaimedJob, result: dict[str, Any],
                                  lease_seconds: int = 60) -> ClaimedJob | None:
-        """Report success and claim the next waiting job in one request (``complete_and_claim_next``)."""
+        """Report success and claim the next waiting job in one request (``complete_and_claim_next_with_limits``)."""
         args: dict[str, Any] = {**_held(creds, claimed), "p_result": c.to_json(result),
                                 "p_lease_seconds": lease_seconds}
-        rows = await self._rest.rows(lambda r: r.rpc("complete_and_claim_next", args))
-        return ClaimedJob.from_row(rows[0]) if rows else None
+        rows = await self._rest.rows(lambda r: r.rpc("complete_and_claim_next_with_limits", args))
+        return _claimed(rows[0]) if rows else None
 
     async def fail_job(self, creds: AgentCredentials, claimed: ClaimedJob, message: str, *,
                        code: str | None = None, result: dict[str, Any] | None = None,
