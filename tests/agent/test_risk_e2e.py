@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from tnm_desktop.agent.events import LimitReached, LogLine
+from tnm_desktop.agent.events import LogLine
 from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.worker import Agent
 from tnm_desktop.domain import AgentState
