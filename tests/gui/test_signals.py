@@ -145,12 +145,12 @@ async def test_detail_shows_pretty_payload_job_and_stage_times(qtbot: QtBot, ctx
     assert detail.fields["Status"].text() == "Executed"
     assert detail.fields["Fill price"].text() == "1.08512"
     assert detail.fields["Broker order id"].text() == "50012345"
-    assert detail.fields["Type"].text() == "trade"
+    assert detail.fields["Type"].text() == "Trade"
     assert detail.fields["Attempts"].text() == "1 of 3"
     assert detail.fields["Agent"].text() == "Desk PC"
     stages = detail.stage_texts()
-    assert [name for name, _, _ in stages] == ["Received", "Job created", "Claimed by agent", "Order sent",
-                                               "Job completed", "Signal resolved"]
+    assert [name for name, _, _ in stages] == ["Received", "Queued for the agent", "Picked up by the agent", "Order sent",
+                                               "Agent finished", "Signal resolved"]
     assert [step for _, _, step in stages] == ["", "+2 ms", "+5 ms", "+3 ms", "+40 ms", "+0 ms"]
     total = view.findChild(type(detail.title), "stage_total")
     assert total is not None and "Total 50 ms" in total.text()
@@ -167,7 +167,7 @@ async def test_a_payload_that_was_not_json_is_shown_as_received(qtbot: QtBot, ct
     view.table.selectRow(0)
     await eventually(lambda: view.detail.signal is not None)
     assert view.detail.payload.toPlainText() == "buy EURUSD now"
-    assert view.detail.fields["Type"].text().startswith("No job")
+    assert view.detail.fields["Type"].text() == "None (the signal was not executed)"
     assert view.detail.fields["Error"].text() == "The alert is not JSON"
 
 

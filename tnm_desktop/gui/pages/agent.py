@@ -119,7 +119,7 @@ class AgentView(QWidget):
         self.log_view.setFont(monospace_font())
         self.log_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(_titled("Recent jobs", self.jobs_view))
+        bottom.addWidget(_titled("Recent requests", self.jobs_view))
         bottom.addWidget(_titled("Log", self.log_view))
         bottom.setSizes([560, 560])
         layout = QVBoxLayout(self)

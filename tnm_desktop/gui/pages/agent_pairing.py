@@ -116,7 +116,7 @@ class PairingBox(QGroupBox):
         self.confirmation = ask(
             self, "Revoke this machine", f"Revoke “{agent.name}”?", "Revoke", lambda: self._revoke(agent),
             destructive=True,
-            details="It can no longer take jobs or report anything, and its key is removed from this "
+            details="It can no longer trade, take requests or report anything, and its key is removed from this "
                     "machine. You can pair the machine again later.")
 
     def _revoke(self, agent: Agent) -> None:

@@ -123,7 +123,7 @@ class EaJobsPanel(QTabWidget):
         self.output.setFont(monospace_font())
         self.output.setPlaceholderText("Pick a job to see its log.")
         self.addTab(self.problems_view, "Problems")
-        self.addTab(self.jobs_view, "Jobs")
+        self.addTab(self.jobs_view, "Requests")
         self.addTab(self.output, "Output")
         self.problems_view.activated.connect(self._on_problems_view_activated)
         self.problems_view.clicked.connect(self._on_problems_view_activated)
@@ -201,7 +201,7 @@ class EaJobsPanel(QTabWidget):
         self.setCurrentWidget(self.output)
         self.job_enqueued.emit(job)
         if not self._agent:
-            self._ctx.bridge.warning("No agent is paired yet: the job waits until one is (see the Agent page).")
+            self._ctx.bridge.warning("No agent is paired yet: the request waits until one is (see the Agent page).")
 
     def _on_live_job_changed(self, change: Change) -> None:
         job = change.row

@@ -31,6 +31,7 @@ from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.positions_models import signed
 from tnm_desktop.gui.pages.signal_execution import execution_rows
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
+from tnm_desktop.gui.widgets.job_table import JOB_NAMES, status_text
 
 
 def pretty_payload(payload: Any) -> str:
@@ -44,10 +45,10 @@ def stages(signal: Signal, job: Job | None) -> list[tuple[str, datetime | None]]
     """The pipeline's stages in order, with when each happened (None: not reached)."""
     return [
         ("Received", signal.received_at),
-        ("Job created", job.created_at if job else None),
-        ("Claimed by agent", job.claimed_at if job else None),
+        ("Queued for the agent", job.created_at if job else None),
+        ("Picked up by the agent", job.claimed_at if job else None),
         ("Order sent", job.sent_at if job else None),
-        ("Job completed", job.completed_at if job else None),
+        ("Agent finished", job.completed_at if job else None),
         ("Signal resolved", signal.resolved_at),
     ]
 
@@ -121,7 +122,7 @@ class SignalDetail(QWidget):
         for name in ("Strategy", "Status", "Price", "Fill price", "Broker order id", "Error"):
             self.fields[name] = _selectable(QLabel())
             facts.addRow(name, self.fields[name])
-        job_box = QGroupBox("Job")
+        job_box = QGroupBox("The agent's work")
         job_form = QFormLayout(job_box)
         for name in ("Type", "Job status", "Attempts", "Agent", "Job error"):
             self.fields[name] = _selectable(QLabel())
@@ -159,7 +160,7 @@ class SignalDetail(QWidget):
         column.addWidget(self.events_box)
         column.addWidget(self.timeline_box)
         column.addWidget(payload_box, 1)
-        self.placeholder = QLabel("Select a signal to see its payload, job and stage times.")
+        self.placeholder = QLabel("Select a signal to see what arrived, what the agent did and when.")
         self.placeholder.setWordWrap(True)
         self.payload.setMinimumHeight(90)
         scroll = QScrollArea()  # legs and stop changes can make the pane taller than the window
@@ -253,8 +254,9 @@ class SignalDetail(QWidget):
         self.fields["Fill price"].setText(fmt.price(signal.fill_price) or "—")
         self.fields["Broker order id"].setText(signal.broker_order_id or "—")
         self.fields["Error"].setText(signal.error_message or "—")
-        self.fields["Type"].setText(job.job_type.value if job else "No job (the signal was not executed)")
-        self.fields["Job status"].setText(job.status.value.capitalize() if job else "—")
+        kind = JOB_NAMES.get(job.job_type, job.job_type.value) if job else "None (the signal was not executed)"
+        self.fields["Type"].setText(kind)
+        self.fields["Job status"].setText(status_text(job.status.value) if job else "—")
         self.fields["Attempts"].setText(f"{job.attempts} of {job.max_attempts}" if job else "—")
         agent = loaded.agents.get(job.agent_id, job.agent_id) if job and job.agent_id else None
         self.fields["Agent"].setText(agent or "—")

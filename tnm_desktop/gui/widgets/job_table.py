@@ -120,7 +120,7 @@ class JobTableModel(QAbstractTableModel):
         parent: Qt parent.
     """
 
-    HEADERS = ("Job", "Details", "Status", "Created", "Duration", "Result")
+    HEADERS = ("Request", "Details", "Status", "Created", "Duration", "Result")
     COL_JOB, COL_DETAIL, COL_STATUS, COL_CREATED, COL_DURATION, COL_RESULT = range(6)
 
     def __init__(self, limit: int = 200, parent: QObject | None = None) -> None:
