@@ -37,6 +37,10 @@ LIMITS = {"max_lot_size": None, "default_sl_pips": None, "default_lot_size": 0.0
 
 __all__ = ["FAST", "LIMITS", "RecordingRunner", "TradeRig"]
 
+# Every rig's EA work folder goes under one folder removed when the test session ends (a rig outlives
+# its agent's stops and restarts, so no single stop() can remove its folder).
+_WORKDIRS = tempfile.TemporaryDirectory(prefix="tnm-ea-")
+
 
 @dataclass
 class TradeRig:
@@ -49,7 +53,7 @@ class TradeRig:
     sim: SimulatedMt5
     broker_id: str
     strategy_id: str
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tnm-ea-")))
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(dir=_WORKDIRS.name)))
     events: list[AgentEvent] = field(default_factory=list)
     agent: Agent | None = None
     task: asyncio.Task[None] | None = None
