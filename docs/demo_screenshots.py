@@ -10,6 +10,7 @@ agent runs and the alerts are resolved, then saves each page (default: ``docs/sc
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -85,7 +86,10 @@ def main() -> int:
         QTimer.singleShot(1500, save)
 
     QTimer.singleShot(100, tick)
-    return gui_app.run()
+    try:
+        return gui_app.run()  # the demo's database and simulator stop with the app
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,12 @@ from tests.gui.ea_agent_fixtures import FakeAgent, agent_port, claim, save_scree
 from tests.pg import Db, User
 from tests.waiting import eventually
 
-LOG = [("info", "Connected to MetaTrader 5 (build 4755), account 5001 on Demo-Server."),
-       ("info", "Reconciled 0 held jobs with the terminal."),
-       ("info", "Heartbeat: running."),
-       ("info", "Synced account 5001: balance 10,000.00 USD, 3 deals, 412 ms."),
-       ("warning", "Requote on EURUSD.m (10004); retrying with a fresh price."),
-       ("info", "Trade job 3f2a91c0: BUY 0.12 EURUSD.m at 1.08412, ticket 50123411."),
-       ("info", "Waiting for jobs.")]
+LOG = [("info", "Connected to the terminal."),
+       ("info", "Checked against the terminal; waiting for alerts and requests."),
+       ("info", "Account synced."),
+       ("warning", "Trade: will be tried again in 412 ms: the price changed (requote 10004)."),
+       ("info", "Trade: done in 14 ms"),
+       ("info", "Close position: done in 11 ms")]
 
 
 def texts_of(view: AgentView) -> list[str]:

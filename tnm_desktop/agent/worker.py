@@ -44,6 +44,9 @@ _REMEMBERED_JOBS = 256  # jobs recently held, whose updates are the agent's own 
 # to be held is looked at again this much later. Only a job another party put back in the queue
 # (a lease expired) wakes the agent this way, and that job is a lease late already.
 _UPDATE_SETTLE = 0.25
+# How the agent's log says a request ended.
+_OUTCOME_WORDS = {"completed": "done", "failed": "failed", "retrying": "will be tried again",
+                  "lost": "handed back (another agent or a later start finishes it)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +224,7 @@ class Agent:
             self._live = self._subscription.state
         recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
         if recovered:
-            self._log("warning", f"Recovering {len(recovered)} job(s) held before a restart.")
+            self._log("warning", f"Finishing {len(recovered)} request(s) this agent had started before it stopped.")
         for claimed in recovered:
             if self._stopping.is_set():
                 break  # the rest stay held and are recovered at the next start
@@ -232,8 +235,9 @@ class Agent:
         self._failures = 0
         self._last_error = None
         self._set_state(AgentState.RUNNING if self._resume.is_set() else AgentState.PAUSED)
-        self._log("info", "Reconciled with the terminal; waiting for jobs." if self._live is LiveState.LIVE else
-                  f"Reconciled; notifications are down, so looking for jobs every "
+        self._log("info", "Checked against the terminal; waiting for alerts and requests."
+                  if self._live is LiveState.LIVE else
+                  f"Checked against the terminal; instant updates are down, so looking for work every "
                   f"{self.settings.fallback_poll_every:g} s.")
         with contextlib.suppress(TnmError):
             await self._beat()
@@ -331,7 +335,8 @@ class Agent:
             duration = int((time.monotonic() - started) * 1000)
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
-            self._log(level, f"{job.job_type.value} {outcome} in {duration} ms" + (f": {message}" if message else ""))
+            self._log(level, f"{job.job_type.title}: {_OUTCOME_WORDS.get(outcome, outcome)} in {duration} ms"
+                      + (f": {message}" if message else ""))
         return following, asked
 
     async def _report_failure(self, claimed: ClaimedJob, exc: TnmError, *, retry: bool) -> None:

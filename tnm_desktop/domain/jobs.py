@@ -27,6 +27,20 @@ class JobType(StrEnum):
     SYNC_ACCOUNT = "sync_account"
     MODIFY_POSITION = "modify_position"
 
+    @property
+    def title(self) -> str:
+        """What a trader calls it (the app's tables and the agent's log)."""
+        return _TITLES[self]
+
+
+_TITLES = {
+    JobType.COMPILE: "Compile", JobType.DEPLOY: "Deploy", JobType.RUN: "Run", JobType.STOP: "Stop",
+    JobType.TEST: "Strategy test", JobType.TRADE: "Trade", JobType.GET_POSITIONS: "Read positions",
+    JobType.GET_ACCOUNT: "Read account", JobType.GET_CANDLES: "Read candles",
+    JobType.CLOSE_POSITION: "Close position", JobType.SYNC_ACCOUNT: "Sync account",
+    JobType.MODIFY_POSITION: "Change stops",
+}
+
 
 class JobStatus(StrEnum):
     """A job's state."""

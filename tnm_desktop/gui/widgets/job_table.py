@@ -20,13 +20,7 @@ from tnm_desktop.gui.widgets import fmt, theme
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 
-JOB_NAMES = {
-    JobType.COMPILE: "Compile", JobType.DEPLOY: "Deploy", JobType.RUN: "Run", JobType.STOP: "Stop",
-    JobType.TEST: "Strategy test", JobType.TRADE: "Trade", JobType.GET_POSITIONS: "Read positions",
-    JobType.GET_ACCOUNT: "Read account", JobType.GET_CANDLES: "Read candles",
-    JobType.CLOSE_POSITION: "Close position", JobType.SYNC_ACCOUNT: "Sync account",
-    JobType.MODIFY_POSITION: "Change stops",
-}
+JOB_NAMES = {kind: kind.title for kind in JobType}  # what the tables call each kind
 
 
 @dataclass(frozen=True, slots=True)
