@@ -335,7 +335,7 @@ class Agent:
             duration = int((time.monotonic() - started) * 1000)
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
-            self._log(level, f"{job.job_type.title}: {_OUTCOME_WORDS.get(outcome, outcome)} in {duration} ms"
+            self._log(level, f"{job.job_type.label}: {_OUTCOME_WORDS.get(outcome, outcome)} in {duration} ms"
                       + (f": {message}" if message else ""))
         return following, asked
 

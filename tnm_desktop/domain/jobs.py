@@ -28,7 +28,7 @@ class JobType(StrEnum):
     MODIFY_POSITION = "modify_position"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         """What a trader calls it (the app's tables and the agent's log)."""
         return _TITLES[self]
 

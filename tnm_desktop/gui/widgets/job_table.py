@@ -20,7 +20,7 @@ from tnm_desktop.gui.widgets import fmt, theme
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 
-JOB_NAMES = {kind: kind.title for kind in JobType}  # what the tables call each kind
+JOB_NAMES = {kind: kind.label for kind in JobType}  # what the tables call each kind
 
 
 @dataclass(frozen=True, slots=True)
