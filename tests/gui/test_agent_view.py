@@ -28,9 +28,9 @@ from tests.waiting import eventually
 LOG = [("info", "Connected to the terminal."),
        ("info", "Checked against the terminal; waiting for alerts and requests."),
        ("info", "Account synced."),
-       ("warning", "Trade: will be tried again in 412 ms: the price changed (requote 10004)."),
-       ("info", "Trade: done in 14 ms"),
-       ("info", "Close position: done in 11 ms")]
+       ("warning", "Trade stopped after 412 ms; it will be tried again: the price changed (requote 10004)."),
+       ("info", "Trade done in 14 ms"),
+       ("info", "Close position done in 11 ms")]
 
 
 def texts_of(view: AgentView) -> list[str]:
@@ -226,7 +226,7 @@ async def test_state_heartbeat_jobs_and_log_follow_the_agents_events(
     await eventually(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), what="following the log")
     bar.setValue(0)
     assert not view.following_log
-    fake.emit(LogLine(datetime.now(UTC), "info", "Waiting for jobs."))
+    fake.emit(LogLine(datetime.now(UTC), "info", "Account synced."))
     await eventually(lambda: view.log.rowCount() == 40 and view.log.lines()[0] == lines[21], what="the new line")
     assert bar.value() == 0  # the user's place is kept
     bar.setValue(bar.maximum())

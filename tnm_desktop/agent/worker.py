@@ -44,9 +44,10 @@ _REMEMBERED_JOBS = 256  # jobs recently held, whose updates are the agent's own 
 # to be held is looked at again this much later. Only a job another party put back in the queue
 # (a lease expired) wakes the agent this way, and that job is a lease late already.
 _UPDATE_SETTLE = 0.25
-# How the agent's log says a request ended.
-_OUTCOME_WORDS = {"completed": "done", "failed": "failed", "retrying": "will be tried again",
-                  "lost": "handed back (another agent or a later start finishes it)"}
+# How the agent's log says a request ended ({0}: what it was, {1}: how long it took in ms).
+_OUTCOME_WORDS = {"completed": "{0} done in {1} ms", "failed": "{0} failed after {1} ms",
+                  "retrying": "{0} stopped after {1} ms; it will be tried again",
+                  "lost": "{0} handed back after {1} ms; another agent or the next start finishes it"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +336,8 @@ class Agent:
             duration = int((time.monotonic() - started) * 1000)
             self._emit(JobFinished(job.id, job.job_type.value, outcome, duration, message))
             level = "info" if outcome == "completed" else "warning"
-            self._log(level, f"{job.job_type.label}: {_OUTCOME_WORDS.get(outcome, outcome)} in {duration} ms"
-                      + (f": {message}" if message else ""))
+            said = _OUTCOME_WORDS.get(outcome, "{0} " + outcome + " after {1} ms").format(job.job_type.label, duration)
+            self._log(level, said + (f": {message}" if message else ""))
         return following, asked
 
     async def _report_failure(self, claimed: ClaimedJob, exc: TnmError, *, retry: bool) -> None:
