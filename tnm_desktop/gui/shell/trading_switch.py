@@ -10,6 +10,8 @@ job queue and shows the new state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
@@ -23,6 +25,7 @@ from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.widgets import ask, theme
 
 _SWITCH_ACTIONS = ("eaoff", "eaon", "closealleaoff")
+T = TypeVar("T")
 
 
 class TradingSwitch(QObject):
@@ -43,8 +46,10 @@ class TradingSwitch(QObject):
         self._ctx = ctx
         self.enabled: bool | None = None  # None until loaded
         self.reason = ""
-        # Reads and turns can finish out of order (a refresh started just before a click may
-        # answer after it): each is numbered, and an answer older than the one shown is dropped.
+        # Reads and turns run one at a time in the order they were asked for (a refresh asked for
+        # just after a click must read what the click wrote, not race it to the database), and
+        # each is numbered: an answer older than the one shown is dropped.
+        self._turn = asyncio.Lock()
         self._issued = 0
         self._shown = 0
         ctx.live.signal_changed.connect(self._on_live_signal_changed)
@@ -57,22 +62,26 @@ class TradingSwitch(QObject):
     def refresh(self) -> None:
         """Read the switch from the database."""
         n = self._next()
-        self._ctx.tasks.spawn(self._ctx.services.data.get_settings(), name="trading-switch",
+        self._ctx.tasks.spawn(self._in_turn(self._ctx.services.data.get_settings), name="trading-switch",
                               key=f"trading-switch-{id(self)}", on_result=lambda s: self._show(s, n),
                               on_error=lambda _exc: None)  # the offline banner says why; the next change retries
 
     def stop(self, *, close_all: bool = False) -> None:
         """Turn trading off now (and with ``close_all``, close every position and pending order)."""
         n = self._next()
-        self._ctx.tasks.spawn(self._stop(close_all), name="stop-trading",
+        self._ctx.tasks.spawn(self._in_turn(lambda: self._stop(close_all)), name="stop-trading",
                               on_result=lambda done: self._on_stopped(done, n), on_error=self._on_failed)
 
     def start(self) -> None:
         """Turn trading on again."""
         n = self._next()
-        self._ctx.tasks.spawn(self._ctx.services.data.start_trading(), name="start-trading",
+        self._ctx.tasks.spawn(self._in_turn(self._ctx.services.data.start_trading), name="start-trading",
                               on_result=lambda s: self._started(s, n),
                               on_error=self._on_failed)
+
+    async def _in_turn(self, call: Callable[[], Awaitable[T]]) -> T:
+        async with self._turn:
+            return await call()
 
     async def _stop(self, close_all: bool) -> tuple[StopResult, UserSettings]:
         data = self._ctx.services.data
