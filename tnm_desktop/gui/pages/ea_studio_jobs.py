@@ -19,7 +19,7 @@ from tnm_desktop.domain import Agent, EaProject, EaVersion, Job, JobFilter, JobR
 from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.ea_studio_models import Diagnostic, DiagnosticModel
 from tnm_desktop.gui.widgets.code_editor import monospace_font
-from tnm_desktop.gui.widgets.job_table import JOB_NAMES, JobTableModel, status_text
+from tnm_desktop.gui.widgets.job_table import JobTableModel, status_text
 from tnm_desktop.gui.widgets.tables import setup_table
 
 EA_JOBS = (JobType.COMPILE, JobType.DEPLOY, JobType.RUN, JobType.STOP, JobType.TEST)
@@ -39,7 +39,7 @@ def diagnostics_of(job: Job) -> list[Diagnostic]:
 def job_log(job: Job) -> str:
     """The text the Output tab shows for a job: in words, without ids or raw JSON."""
     p = job.payload
-    lines = [f"{JOB_NAMES.get(job.job_type, job.job_type.value)} — {status_text(job.status.value)}"]
+    lines = [f"{job.job_type.label} — {status_text(job.status.value)}"]
     if p.get("project") or p.get("version_number"):
         lines.append(f"EA: {p.get('project') or '?'}" + (f", version {p['version_number']}" if p.get("version_number")
                                                           else ""))

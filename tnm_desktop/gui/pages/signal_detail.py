@@ -31,7 +31,7 @@ from tnm_desktop.gui.pages.context import ViewContext
 from tnm_desktop.gui.pages.positions_models import signed
 from tnm_desktop.gui.pages.signal_execution import execution_rows
 from tnm_desktop.gui.widgets import BusyIndicator, InlineMessage, fmt, monospace_font, theme
-from tnm_desktop.gui.widgets.job_table import JOB_NAMES, status_text
+from tnm_desktop.gui.widgets.job_table import status_text
 
 
 def pretty_payload(payload: Any) -> str:
@@ -254,7 +254,7 @@ class SignalDetail(QWidget):
         self.fields["Fill price"].setText(fmt.price(signal.fill_price) or "—")
         self.fields["Broker order id"].setText(signal.broker_order_id or "—")
         self.fields["Error"].setText(signal.error_message or "—")
-        kind = JOB_NAMES.get(job.job_type, job.job_type.value) if job else "None (the signal was not executed)"
+        kind = job.job_type.label if job else "None (the signal was not executed)"
         self.fields["Type"].setText(kind)
         self.fields["Job status"].setText(status_text(job.status.value) if job else "—")
         self.fields["Attempts"].setText(f"{job.attempts} of {job.max_attempts}" if job else "—")

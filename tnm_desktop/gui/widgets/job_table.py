@@ -20,8 +20,6 @@ from tnm_desktop.gui.widgets import fmt, theme
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 
-JOB_NAMES = {kind: kind.label for kind in JobType}  # what the tables call each kind
-
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
@@ -155,7 +153,7 @@ class JobTableModel(QAbstractTableModel):
     def _display(self, row: JobRow, col: int) -> str:
         if col == self.COL_JOB:
             try:
-                return JOB_NAMES[JobType(row.job_type)]
+                return JobType(row.job_type).label
             except ValueError:
                 return row.job_type
         if col == self.COL_DETAIL:
