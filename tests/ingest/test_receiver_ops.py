@@ -65,6 +65,27 @@ async def test_a_database_outage_answers_503_and_the_receiver_recovers(desk: Des
     assert desk.count("tv_signals") == ok == 2
 
 
+async def test_connections_the_database_dropped_cost_no_alert(desk: Desk) -> None:
+    # A database restart leaves the pool holding dead connections; TradingView never sends an
+    # alert twice, so the next alerts must each still be logged and answered 200.
+    running = await start_receiver(ReceiverConfig(database_url=desk.ingest_url, port=0, pool_size=4))
+    url = f"{running.base_url}/tv/{desk.secret}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            first = [_post(session, url, f'{{"action": "buy", "symbol": "EURUSD", "id": "a{i}"}}') for i in range(4)]
+            assert [status for status, _, _ in await asyncio.gather(*first)] == [200] * 4  # several in the pool
+            with psycopg.connect(desk.db.cluster.conninfo(dbname="postgres"), autocommit=True) as conn:
+                killed = conn.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                                      "where usename = 'tnm_ingest' and datname = %s", (desk.db.name,)).fetchone()
+            assert killed is not None and killed[0] >= 1
+            for i in range(3):
+                status, body, _ = await _post(session, url, f'{{"action": "buy", "symbol": "EURUSD", "id": "b{i}"}}')
+                assert (status, body["status"]) == (200, "pending"), body
+    finally:
+        await running.close()
+    assert desk.count("tv_signals") == 7
+
+
 def _post_sync(url: str, body: str) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body.encode(), method="POST")  # noqa: S310 — a loopback URL
     try:

@@ -48,9 +48,12 @@ class Ingestor:
     """Calls the ingestion function as role ``tnm_ingest``.
 
     The pool opens in the background, so the receiver starts (and answers 503) while the
-    database is down, and recovers by itself when it comes back. Each connection is checked
-    when taken from the pool: a connection broken by a database restart must cost one round
-    trip, never a lost alert.
+    database is down, and recovers by itself when it comes back. A connection broken by a
+    database restart must never cost an alert (TradingView does not send it again): a call that
+    fails on a broken connection is made once more on a fresh one, after the pool has dropped
+    its other broken ones. Checking every connection as it is taken instead cost a round trip
+    per alert. Making the call twice is safe: a call whose commit did happen makes the second
+    one a duplicate, answered as received.
 
     Args:
         database_url: libpq URL of role ``tnm_ingest``.
@@ -65,7 +68,7 @@ class Ingestor:
         quiet_pool_warnings()  # one warning per outage, not one per reconnection attempt
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             database_url, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False,
-            name="tnm-webhook", configure=self._configure, check=AsyncConnectionPool.check_connection,
+            name="tnm-webhook", configure=self._configure,
             # Short: the pool's reconnection backoff doubles until this, so a database back after a
             # long outage would otherwise wait up to a minute for the next attempt (issue 15).
             reconnect_timeout=5.0,
@@ -97,9 +100,13 @@ class Ingestor:
                   clean_text(reject_reason) if reject_reason is not None else None)
         try:
             async with asyncio.timeout(within):
-                async with self._pool.connection() as conn:
-                    cur = await conn.execute(_CALL, params)
-                    row = await cur.fetchone()
+                try:
+                    row = await self._call(params)
+                except psycopg.OperationalError:
+                    # Most likely a connection the database dropped while it sat in the pool
+                    # (a restart): drop the other broken ones, then once more on a sound one.
+                    await self._pool.check()
+                    row = await self._call(params)
         except (PoolTimeout, TimeoutError, psycopg.OperationalError) as exc:
             raise TransientError("The signal database is unreachable.", code="database_unavailable") from exc
         except psycopg.Error as exc:
@@ -107,6 +114,11 @@ class Ingestor:
         if row is None:
             raise IngestRefused("no result")
         return IngestResult(signal_id=row[0], status=str(row[1]), reason=row[2], job_id=row[3], code=str(row[4]))
+
+    async def _call(self, params: tuple[str, str, datetime, str | None]) -> TupleRow | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_CALL, params)
+            return await cur.fetchone()
 
     async def healthy(self, within: float = 1.0) -> bool:
         """Whether the database answers now."""
