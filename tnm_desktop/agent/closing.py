@@ -8,18 +8,20 @@ found in the terminal's history and not closed again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from tnm_desktop.agent.risk import AccountNow
 from tnm_desktop.agent.sizing import Contract, size_fixed
 from tnm_desktop.agent.tokens import token_for
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, ClaimedJob
 from tnm_desktop.domain.pips import instrument_kind
 from tnm_desktop.domain.trade import Close
-from tnm_desktop.errors import TransientError, UserError
+from tnm_desktop.errors import TnmError, TransientError, UserError
 from tnm_desktop.terminal.port import (
     DealEntry,
     OrderOutcome,
@@ -31,6 +33,9 @@ from tnm_desktop.terminal.port import (
 )
 
 T = TypeVar("T")
+
+# How old a read of the account taken while a job was being claimed may be when the job uses it.
+WARM_TTL = 0.1
 
 
 def contract_of(spec: SymbolSpec, pip_override: float | None = None) -> Contract:
@@ -78,10 +83,50 @@ class TerminalWork:
     call: Callable[..., Any]
     reconcile_wait: float = 3.0
     checkpoint: Callable[[str], None] = lambda _step: None
+    # The account and positions read while the next job was being claimed: (monotonic time the
+    # read began, the account then).
+    _warm: asyncio.Future[tuple[float, AccountNow]] | None = field(default=None, init=False, repr=False)
 
     async def _t(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         result: T = await self.call(fn, *args, **kwargs)
         return result
+
+    def read_account(self) -> AccountNow:
+        """The account and its positions (blocking; runs on the terminal's thread)."""
+        return AccountNow(self.terminal.account(), self.terminal.positions())
+
+    def _read_warm(self) -> tuple[float, AccountNow]:
+        began = time.monotonic()
+        return began, self.read_account()
+
+    def warm(self) -> None:
+        """A job may be claimed now: read the account and positions meanwhile, on the terminal's thread.
+
+        The claim's round trip and these reads then overlap; an entry or a close that follows at
+        once uses them instead of reading again. :meth:`written` drops them.
+        """
+        if self._warm is not None and not self._warm.done():
+            return
+        warm = asyncio.ensure_future(self._t(self._read_warm))
+        # An error here is the next read's to report (it reads again): nothing waits on this one.
+        warm.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+        self._warm = warm
+
+    def written(self) -> None:
+        """Something that changes the account went to the terminal: a read taken before it is stale."""
+        self._warm = None
+
+    async def _take_warm(self) -> AccountNow | None:
+        # The read taken while this job was claimed, once: None when there is none, it failed, it
+        # is older than WARM_TTL, or anything was sent to the terminal after it was asked for.
+        warm, self._warm = self._warm, None
+        if warm is None:
+            return None
+        try:
+            began, now = await warm
+        except TnmError:  # the caller reads afresh, and that read reports what is wrong
+            return None
+        return now if time.monotonic() - began <= WARM_TTL else None
 
     async def _look_again(self, token: str) -> TokenMatches | None:
         deadline = asyncio.get_running_loop().time() + self.reconcile_wait
@@ -180,7 +225,11 @@ class TerminalWork:
         if ticket is not None:
             position = await self._t(self.terminal.position, ticket)
             return [position] if position is not None else []
-        positions = await self._t(self.terminal.positions, symbol)
+        warm = await self._take_warm()
+        if warm is not None:
+            positions = tuple(p for p in warm.positions if symbol is None or p.symbol == symbol)
+        else:
+            positions = await self._t(self.terminal.positions, symbol)
         wanted = {"long": {Side.BUY}, "short": {Side.SELL}, "all": {Side.BUY, Side.SELL}}[close.side]
         return [p for p in positions if p.side in wanted and (magic is None or p.magic == magic)]
 

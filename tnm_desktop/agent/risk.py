@@ -62,10 +62,6 @@ class RiskGate:
     emit: Callable[[AgentEvent], None] = lambda _event: None
     _recorded: set[tuple[date, float]] = field(default_factory=set, init=False, repr=False)
 
-    def read_account(self) -> AccountNow:
-        """The account and its positions (blocking; runs on the terminal's thread)."""
-        return AccountNow(self.terminal.account(), self.terminal.positions())
-
     def read_day(self, account: AccountSnapshot) -> DayFigures:
         """The day's figures: the deals since the broker's trading day began (blocking, on the terminal's thread)."""
         offset = self.terminal.server_time_offset()

@@ -34,6 +34,11 @@ from tnm_desktop.terminal.port import ConnectSettings, TerminalPort, Timeframe
 
 T = TypeVar("T")
 MAX_CANDLES = 5000
+# The functions run on the terminal's thread that only read it (the port's reads and the agent's
+# own bundles of them); anything else may change the account.
+READS = frozenset({"account", "positions", "position", "orders", "quote", "symbol", "symbol_names", "status",
+                   "find_by_token", "deals_since", "server_time_offset", "candles",
+                   "_read_market", "_read_warm", "_look", "read_day", "read_report"})
 # Jobs that change what is open in the terminal: each is followed by a positions snapshot.
 TRADING_JOBS = frozenset({JobType.TRADE, JobType.CLOSE_POSITION, JobType.MODIFY_POSITION})
 RISK_WATCH_EVERY = 10.0  # seconds between looks at the daily loss while no entry comes
@@ -84,7 +89,14 @@ class TerminalRunner:
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking terminal function on the terminal's thread."""
+        if getattr(fn, "__name__", None) not in READS:
+            self.trades.written()  # it may trade: the account read while a job was claimed is stale
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def warm(self) -> None:
+        """A job may be claimed now: read what an entry or a close needs meanwhile."""
+        if self.login is not None:
+            self.trades.warm()
 
     async def start(self) -> None:
         """Connect to the terminal; refuse to start when it cannot trade."""

@@ -262,14 +262,15 @@ class TradeExecutor(TerminalWork):
         return order, sized
 
     async def _market(self, claimed: ClaimedJob, instruction: TradeInstruction) -> _Market:
-        # The account, positions and symbol (terminal) are read once per entry, right before it:
-        # the opposite-signal decision and the risk check use this read. The limits came with the
-        # claim (no database call of their own); a job taken back at start-up reads them here, at
-        # the same time as the terminal.
+        # The account, positions and symbol (terminal) are read once per entry, right before it
+        # (the account and positions while the job was being claimed, when nothing was sent to the
+        # terminal since): the opposite-signal decision and the risk check use this read. The
+        # limits came with the claim (no database call of their own); a job taken back at start-up
+        # reads them here, at the same time as the terminal.
         sizing = instruction.sizing
         by_risk = sizing is not None and sizing.mode == "risk"
         try:
-            reading = self._t(self._read_market, instruction.broker_symbol, by_risk)
+            reading = self._t(self._read_market, instruction.broker_symbol, by_risk, await self._take_warm())
             if claimed.risk is not None:
                 state, (spec, quote, now) = claimed.risk, await reading
             else:
@@ -279,12 +280,13 @@ class TradeExecutor(TerminalWork):
             raise
         return _Market(state, spec, quote, now)
 
-    def _read_market(self, name: str, by_risk: bool) -> tuple[SymbolSpec, Quote, AccountNow]:
+    def _read_market(self, name: str, by_risk: bool, warm: AccountNow | None) -> tuple[SymbolSpec, Quote, AccountNow]:
         # Everything an entry reads of the terminal, in one trip to its thread (blocking; runs
         # there). The contract data of a symbol traded lately is reused for a while; the quote and
-        # the account never are. A tick value moves with the exchange rate when the symbol's profit
-        # currency is not the account's, so risk sizing reads such a symbol afresh every time.
-        now = self.risk.read_account()
+        # the account never are (``warm``: the account as read while the job was being claimed,
+        # with nothing sent since). A tick value moves with the exchange rate when the symbol's
+        # profit currency is not the account's, so risk sizing reads such a symbol afresh every time.
+        now = warm or self.read_account()
         known = self._contracts.get(name)
         fresh = known is None or time.monotonic() - known[1] > CONTRACT_TTL
         spec = self.terminal.symbol(name) if fresh or known is None else known[0]

@@ -78,6 +78,10 @@ class JobRunner(Protocol):
         """Sync the account (scheduled or manual)."""
         ...
 
+    def warm(self) -> None:
+        """A job may be claimed now: start reading what it will need (overlapping the claim)."""
+        ...
+
     async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
         """Called after a job's outcome was reported (the positions snapshot follows a trade);
         ``more``: the next job is already claimed (a burst: the snapshot can wait for its end)."""
@@ -249,7 +253,7 @@ class Agent:
                 await self._resume.wait()
                 continue
             self._wake.clear()
-            claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds) if self._claiming() else None
+            claimed = await self._claim() if self._claiming() else None
             while claimed is not None:
                 if not self._resume.is_set() and not self._stopping.is_set():
                     # Paused while the claim was on its way: the job runs only once resumed.
@@ -260,10 +264,14 @@ class Agent:
                 # failure, or when nothing was asked for, the next one is claimed on its own.
                 claimed, asked = await self._execute(claimed, chain=True)
                 if claimed is None and not asked and self._claiming():
-                    claimed = await self.data.claim_job(self.creds, self.settings.lease_seconds)
+                    claimed = await self._claim()
             if self._stopping.is_set():
                 return
             await self._sleep_until_work()
+
+    async def _claim(self) -> ClaimedJob | None:
+        self.runner.warm()
+        return await self.data.claim_job(self.creds, self.settings.lease_seconds)
 
     def _claiming(self) -> bool:
         return not self._stopping.is_set() and self._resume.is_set()
@@ -304,6 +312,7 @@ class Agent:
         try:
             result = await self.runner.run(claimed)
             if chain and self._claiming():
+                self.runner.warm()
                 following = await self.data.complete_and_claim(self.creds, claimed, result,
                                                                self.settings.lease_seconds)
                 asked = True

@@ -1,0 +1,119 @@
+"""The account is read while a job is being claimed; an entry never uses a read older than a trade."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest_asyncio
+from tnm_desktop.agent.closing import WARM_TTL
+from tnm_desktop.agent.events import LogLine
+from tnm_desktop.agent.runner import TerminalRunner
+from tnm_desktop.agent.worker import Agent
+from tnm_desktop.domain import AgentState
+from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
+from tnm_desktop.terminal.port import AccountSnapshot, MarketOrder, OrderOutcome, Side
+from tnm_desktop.terminal.simulator.api import SimulatedMt5
+
+from tests.agent.fakes import CountingPort
+from tests.agent.rig import FAST, TradeRig, make_rig
+from tests.pg import Db
+from tests.waiting import eventually
+
+
+class RecordingTerminal(Mt5Terminal):
+    """The real adapter over the simulator, noting each account read and each order sent, in order."""
+
+    def __init__(self, api: SimulatedMt5) -> None:
+        super().__init__(api)
+        self.seen: list[str] = []
+
+    def account(self) -> AccountSnapshot:
+        self.seen.append("account")
+        return super().account()
+
+    def send_market_order(self, order: MarketOrder) -> OrderOutcome:
+        self.seen.append("order")
+        return super().send_market_order(order)
+
+
+@dataclass
+class Held:
+    """An agent whose claims the test can hold on their way to the database."""
+
+    rig: TradeRig
+    port: CountingPort
+    terminal: RecordingTerminal
+    runner: TerminalRunner
+    claim: asyncio.Event
+
+    def reads(self) -> int:
+        return self.terminal.seen.count("account")
+
+
+@pytest_asyncio.fixture
+async def held(db: Db) -> AsyncIterator[Held]:
+    rig = await make_rig(db)
+    port = CountingPort(rig.adapter)
+    terminal = RecordingTerminal(SimulatedMt5(rig.sim.engine))
+    runner = TerminalRunner(port, rig.creds, terminal, emit=rig.events.append, reconcile_wait=0.3, risk_every=3600)
+    agent = Agent(port, rig.creds, runner, settings=FAST, emit=rig.events.append)
+    task = asyncio.get_running_loop().create_task(agent.run())
+    try:
+        # Running and idle, its first account sync done: the terminal sees only what the tests do.
+        await eventually(lambda: agent.state is AgentState.RUNNING and "claim_job" in port.returned and any(
+            isinstance(e, LogLine) and e.text.startswith("Account synced") for e in rig.events))
+        claim = asyncio.Event()
+        port.gates["claim_job"] = claim  # from now on each claim waits for the test
+        yield Held(rig, port, terminal, runner, claim)
+    finally:
+        port.gates.pop("claim_job").set()
+        agent.stop()
+        await asyncio.wait_for(task, 10)
+        await rig.adapter.close()
+
+
+async def _claim_held_after_a_read(held: Held, job_id: str) -> None:
+    # The job woke the agent: its claim is held, and the account was read meanwhile.
+    reads = held.reads()
+    await eventually(lambda: held.port.under_way["claim_job"] == 1 and held.reads() > reads,
+                     what="the account read while the claim is on its way")
+    assert held.rig.job(job_id)["status"] == "pending"
+
+
+async def test_an_entry_uses_the_account_read_while_its_job_was_claimed(held: Held) -> None:
+    job_id, _ = held.rig.trade("buy", "EURUSD")
+    await _claim_held_after_a_read(held, job_id)
+    after = len(held.terminal.seen)
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    # The order was the next thing sent to the terminal: no second read of the account before it.
+    assert held.terminal.seen[after] == "order"
+
+
+async def test_a_position_opened_during_the_claim_counts_against_the_limit(held: Held) -> None:
+    held.rig.db.admin.execute("update user_settings set max_open_positions = 1 where user_id = %s",
+                              (held.rig.user.id,))
+    job_id, _ = held.rig.trade("buy", "EURUSD")
+    await _claim_held_after_a_read(held, job_id)
+    # While the claim is on its way, a position opens through the agent's terminal (as a managed
+    # target or another request would): the read taken before it must not be used.
+    opened = await held.runner.call(held.terminal.send_market_order, MarketOrder("GBPUSD.m", Side.BUY, 0.1))
+    assert opened.executed
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert (job["status"], job["error_code"]) == ("failed", "max_positions")
+    assert len(held.rig.sim.positions_get() or ()) == 1
+
+
+async def test_a_read_older_than_its_limit_is_made_again(held: Held) -> None:
+    job_id, _ = held.rig.trade("buy", "EURUSD")
+    await _claim_held_after_a_read(held, job_id)
+    await asyncio.sleep(WARM_TTL * 3)
+    after = len(held.terminal.seen)
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    assert held.terminal.seen[after:after + 2] == ["account", "order"]
