@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 from tnm_desktop.domain.alerts import alert_message, sample_alert
 
 from tests.ingest.conftest import Desk, other_users_signal
@@ -42,6 +44,33 @@ def test_valid_alert_becomes_one_pending_signal_and_its_trade_job_in_one_transac
         result["signal_id"], desk.strategy_id, desk.broker_id)
     assert trade.allowed_pairs is None
     assert (trade.limits.max_lot_size, trade.limits.default_sl_pips, trade.limits.trading_enabled) == (2.0, 25.0, True)
+
+
+def test_an_accepted_alert_is_announced_once_already_linked_to_its_job(desk: Desk) -> None:
+    # The signal log and the agent hear of a new signal once, with its job: no second change to
+    # link them (each change wakes every listener of the trader).
+    channel = "tnm_" + desk.user.id.replace("-", "")
+    with psycopg.connect(desk.db.cluster.conninfo(dbname=desk.db.name), autocommit=True) as listener:
+        listener.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
+        result = desk.ingest(json.dumps(README_ALERT))
+        # Notifications arrive in commit order: everything the alert caused comes before this one.
+        desk.db.admin.execute("select pg_notify(%s, '{\"table\": \"end\"}')", (channel,))
+        notes: list[dict[str, str]] = []
+        for note in listener.notifies(timeout=10):
+            notes.append(json.loads(note.payload))
+            if notes[-1]["table"] == "end":
+                break
+    assert notes.pop() == {"table": "end"}
+    assert [(n["table"], n["op"], n["id"]) for n in notes] == [
+        ("tv_signals", "insert", result["signal_id"]), ("jobs", "insert", result["job_id"])]
+    assert str(desk.signal(result["signal_id"])["job_id"]) == result["job_id"]
+
+
+def test_a_signal_still_cannot_name_a_job_that_does_not_exist(desk: Desk) -> None:
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        desk.db.admin.execute("insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
+                              "values (%s, %s, 'EURUSD', 'buy', '{}', gen_random_uuid())",
+                              (desk.strategy_id, desk.user.id))
 
 
 def test_stage_times_run_received_then_logged_then_job_created(desk: Desk) -> None:
