@@ -41,17 +41,28 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
     assert isinstance(app, QApplication)
     deadline = time.monotonic() + limit_s
     done = [False]
+    failed: list[BaseException] = []
+
+    def give_up() -> None:  # closing every window makes run() return
+        for widget in app.topLevelWidgets():
+            widget.close()
 
     def tick() -> None:
-        if time.monotonic() > deadline:  # give up: closing every window makes run() return
-            for widget in app.topLevelWidgets():
-                widget.close()
+        if time.monotonic() > deadline:
+            give_up()
             return
         if not done[0]:
-            done[0] = step([w for w in app.topLevelWidgets() if w.isVisible()])
+            try:
+                done[0] = step([w for w in app.topLevelWidgets() if w.isVisible()])
+            except BaseException as exc:  # a failed step must end the run, not stop the ticks
+                failed.append(exc)
+                give_up()
+                return
         QTimer.singleShot(50, tick)
 
     QTimer.singleShot(50, tick)
     status = gui_app.run(demo=demo, workspace=workspace)
+    if failed:
+        raise failed[0]
     assert done[0], "the scripted steps did not finish"
     return status

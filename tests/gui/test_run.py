@@ -35,9 +35,15 @@ def test_a_new_workspace_sign_up_then_a_silent_restore_and_the_database_stops(ma
             if isinstance(window, MainWindow) and not window.building:
                 seen["title"] = window.windowTitle()
                 seen["base"] = window.session.ctx.services.webhook_base_url
-                # The workspace's receiver answers while the app runs (a blocking call is fine here).
-                with urllib.request.urlopen(seen["base"] + "/healthz", timeout=5) as answer:  # noqa: S310
-                    seen["health"] = answer.read().decode()
+                # The workspace's receiver answers while the app runs (a blocking call is fine here);
+                # it says 503 until its first database connection is made, so ask again until then.
+                try:
+                    with urllib.request.urlopen(seen["base"] + "/healthz", timeout=5) as answer:  # noqa: S310
+                        seen["health"] = answer.read().decode()
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 503:
+                        raise
+                    return False
                 window.close()
                 return True
         return False
