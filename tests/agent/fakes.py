@@ -23,7 +23,6 @@ class RecordingRunner:
         self.started = 0
         self.delay = 0.0
         self.done: list[str] = []  # job ids whose outcome was reported
-        self.warmed = 0  # times told a job may be claimed now
 
     async def start(self) -> None:
         self.started += 1
@@ -41,7 +40,7 @@ class RecordingRunner:
         self.syncs.append(sync_type)
 
     def warm(self) -> None:
-        self.warmed += 1
+        pass  # nothing to read ahead
 
     async def job_done(self, claimed: ClaimedJob, *, more: bool) -> None:
         self.done.append(claimed.job.id)

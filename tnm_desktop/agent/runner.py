@@ -95,8 +95,7 @@ class TerminalRunner:
 
     def warm(self) -> None:
         """A job may be claimed now: read what an entry or a close needs meanwhile."""
-        if self.login is not None:
-            self.trades.warm()
+        self.trades.warm()
 
     async def start(self) -> None:
         """Connect to the terminal; refuse to start when it cannot trade."""
