@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from tnm_desktop.errors import OperationalError, TransientError
+from tnm_desktop.terminal import mt5_adapter
 from tnm_desktop.terminal import mt5api as mt5
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
 from tnm_desktop.terminal.port import FillStatus, MarketOrder, Side
@@ -98,3 +99,42 @@ def test_what_the_order_says_of_the_terminal_is_told_as_before() -> None:
     assert raised.value.code == "terminal_not_logged_in"
     assert sim.positions_total() is None or sim.positions_total() == 0
     assert api.calls["terminal_info"] == 1  # asked once, after the order said "no connection"
+
+
+def test_an_order_right_after_its_quote_goes_out_at_that_price_without_reading_again() -> None:
+    # Sizing reads the quote and places the stops from it; the order follows within milliseconds.
+    terminal, api, sim = _terminal()
+    quote = terminal.quote("EURUSD.m")
+    api.taken()
+    opened = terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:q"))
+    assert opened.status is FillStatus.FILLED
+    assert api.taken() == {"order_send": 1}
+    (order,) = [o for o in sim.history_orders_get(0, 2**40) or () if o.comment == "tnm:q"]
+    assert order.price_open == quote.ask
+    # Used once: the next order reads the prices itself.
+    terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:r"))
+    assert api.taken() == {"symbol_info_tick": 1, "order_send": 1}
+
+
+def test_a_quote_older_than_the_reuse_limit_or_for_another_symbol_is_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal, api, _ = _terminal()
+    terminal.quote("GBPUSD.m")
+    api.taken()
+    terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:g"))
+    assert api.taken() == {"symbol_info_tick": 1, "order_send": 1}
+    monkeypatch.setattr(mt5_adapter, "TICK_REUSE", 0.0)
+    terminal.quote("EURUSD.m")
+    api.taken()
+    terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:o"))
+    assert api.taken() == {"symbol_info_tick": 1, "order_send": 1}
+
+
+def test_a_requote_of_the_reused_price_is_retried_with_a_fresh_tick() -> None:
+    terminal, api, sim = _terminal()
+    terminal.quote("EURUSD.m")
+    sim.control.inject_fault("requote", symbol="EURUSD.m")
+    api.taken()
+    opened = terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:t"))
+    assert opened.status is FillStatus.FILLED
+    assert api.taken() == {"order_send": 2, "symbol_info_tick": 1}

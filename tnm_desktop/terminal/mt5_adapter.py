@@ -101,6 +101,12 @@ def _down_to_step(volume: float, step: float) -> float:
     return float(steps * Decimal(repr(step)))
 
 
+# How old a quote the caller read may be for a market order to go out at its price instead of a
+# fresh tick's: the order is usually sent a few milliseconds after the quote its stops were
+# placed from, and the price only bounds the slippage accepted (``deviation``).
+TICK_REUSE = 0.1
+
+
 class Mt5Terminal:
     """:class:`~tnm_desktop.terminal.port.TerminalPort` over an object with the MetaTrader5 module's API.
 
@@ -126,6 +132,7 @@ class Mt5Terminal:
         self._offset_at = datetime.min.replace(tzinfo=UTC)
         self._used: dict[str, None] = {}  # symbols traded or quoted, newest last: their ticks date the server
         self._specs: dict[str, tuple[SymbolSpec, float]] = {}  # (contract data, monotonic time read)
+        self._ticks: dict[str, tuple[Any, float]] = {}  # the last tick quoted per symbol (monotonic time read)
         self._sender = OrderSender(api, self._get, self._lost, price_retries)
 
     def __repr__(self) -> str:
@@ -162,6 +169,7 @@ class Mt5Terminal:
     def _lost(self) -> None:
         self._connected = False  # the next call initializes again, as a restarted terminal needs
         self._specs.clear()
+        self._ticks.clear()
 
     def _failure(self, what: str) -> TnmError:
         code, message = self._api.last_error()
@@ -283,6 +291,7 @@ class Mt5Terminal:
                     raise self._failure(f"read {name}'s prices")
                 self.symbol(name)  # unknown: UserError; not in Market Watch: selects it
                 tick = self._get(f"read {name}'s prices", lambda: self._api.symbol_info_tick(name))
+            self._ticks[name] = (tick, time.monotonic())
             return Quote(name, float(tick.bid), float(tick.ask), convert.utc(int(tick.time_msc),
                                                                             self.server_time_offset()))
 
@@ -292,14 +301,22 @@ class Mt5Terminal:
         """Send a market order; retry what is safe to retry; classify the result.
 
         The terminal's state (connected, auto-trading, logged in) is not asked first: the order's
-        own answer tells each of them, and asking would cost every order two more calls.
+        own answer tells each of them, and asking would cost every order two more calls. Its price
+        is the quote the caller read for it (the one its stops were placed from) when that is
+        under :data:`TICK_REUSE` seconds old, else a fresh tick; a requote or a moved price is
+        retried with a fresh one.
         """
         with self._lock:
             self._ensure()
             spec = self._order_spec(order.symbol)
             return self._sent(spec.name, self._sender.send(
                 spec, order.side, order.volume, sl=order.sl, tp=order.tp, deviation=order.deviation,
-                magic=order.magic, comment=order.comment, position=0))
+                magic=order.magic, comment=order.comment, position=0, tick=self._recent_tick(spec.name)))
+
+    def _recent_tick(self, name: str) -> Any | None:
+        # Used once: an order after it reads the prices again.
+        tick, read_at = self._ticks.pop(name, (None, 0.0))
+        return tick if time.monotonic() - read_at < TICK_REUSE else None
 
     def close_position(self, ticket: int, volume: float | None = None, *, deviation: int = 20, magic: int = 0,
                        comment: str = "", seen: Position | None = None) -> OrderOutcome:

@@ -67,8 +67,11 @@ class OrderSender:
         self.hedging = False
 
     def send(self, spec: SymbolSpec, side: Side, volume: float, *, sl: float | None, tp: float | None,
-             deviation: int, magic: int, comment: str, position: int) -> OrderOutcome:
-        """Send a market order for ``volume`` lots (closing ``position`` when given) and classify the result."""
+             deviation: int, magic: int, comment: str, position: int, tick: Any | None = None) -> OrderOutcome:
+        """Send a market order for ``volume`` lots (closing ``position`` when given) and classify the result.
+
+        ``tick``: a tick just read for the symbol, used for the first try (later tries read afresh).
+        """
         # Allowed modes first; then the others, for brokers whose symbol data misstate them.
         modes = [*spec.filling_modes, *(m for m in FillingMode if m not in spec.filling_modes)]
         mode = 0
@@ -77,7 +80,8 @@ class OrderSender:
         while True:
             attempts += 1
             filling = modes[mode]
-            tick = self._get(f"read {spec.name}'s prices", lambda: self._api.symbol_info_tick(spec.name))
+            if attempts > 1 or tick is None:
+                tick = self._get(f"read {spec.name}'s prices", lambda: self._api.symbol_info_tick(spec.name))
             request: dict[str, Any] = {
                 "action": mt5.TRADE_ACTION_DEAL, "symbol": spec.name, "volume": volume,
                 "type": mt5.ORDER_TYPE_BUY if side is Side.BUY else mt5.ORDER_TYPE_SELL,
