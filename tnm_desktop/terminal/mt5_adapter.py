@@ -281,6 +281,19 @@ class Mt5Terminal:
                                 lambda: self._api.symbols_get(group) if group else self._api.symbols_get())
             return tuple(str(s.name) for s in symbols)
 
+    def read_ahead(self, quote: str | None = None) -> None:
+        """The account, then the positions (then ``quote``'s prices) are about to be read: ask for
+        them in one trip when the API can (the simulator's client, whose every call is a trip over
+        a socket); the ``MetaTrader5`` package cannot, and needs not. The reads themselves are
+        made as usual, and each reports its own errors."""
+        ahead = getattr(self._api, "ahead", None)
+        if ahead is None:
+            return
+        with self._lock:
+            if self._connected:
+                ticks = [("symbol_info_tick", (quote,))] if quote else []
+                ahead([("account_info", ()), ("positions_get", ()), *ticks])
+
     def quote(self, name: str) -> Quote:
         """Return the symbol's last bid and ask."""
         with self._lock:

@@ -428,6 +428,11 @@ class TerminalPort(Protocol):
         """Return the symbol's last bid and ask."""
         ...
 
+    def read_ahead(self, quote: str | None = None) -> None:
+        """The account, then the positions (then ``quote``'s prices) are about to be read: ask for
+        them in one trip where the terminal can; a no-op where each read is cheap already."""
+        ...
+
     def send_market_order(self, order: MarketOrder) -> OrderOutcome:
         """Send a market order; retry what is safe to retry; classify the result."""
         ...

@@ -15,7 +15,8 @@ import itertools
 import json
 import socket
 import threading
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,6 +33,9 @@ IPC_TIMEOUT: Error = (mt5.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
 IPC_SEND: Error = (mt5.RES_E_INTERNAL_FAIL_SEND, "IPC send failed")
 IPC_RECEIVE: Error = (mt5.RES_E_INTERNAL_FAIL_RECEIVE, "IPC recv failed")
 DENIED: Error = (mt5.RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed, access denied")
+# What :meth:`RemoteMt5.ahead` may ask for: calls that change nothing.
+READS_AHEAD = frozenset({"account_info", "positions_get", "orders_get", "symbol_info", "symbol_info_tick",
+                         "terminal_info"})
 _FAILS = {"TypeError": TypeError, "ValueError": ValueError, "KeyError": KeyError, "AttributeError": AttributeError,
           "PermissionError": PermissionError}
 
@@ -73,34 +77,50 @@ class _Link:
 
     def call(self, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Error]:
         """Send one request; return its answer, or an IPC error (then nothing can be assumed about the call)."""
+        replies = self.exchange(target, [(method, args, kwargs)])
+        if isinstance(replies, tuple):
+            return None, replies
+        return self.answer(replies[0])
+
+    def exchange(self, target: str, calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]
+                 ) -> list[dict[str, Any]] | Error:
+        """Send the requests at once and read their replies, in order; an IPC error if any is lost."""
         with self._lock:
             try:
                 connection = self._connection or self._connect()
             except (OSError, ValueError, TnmError):  # no server, or a state file no server could use
                 self._drop()
-                return None, NO_IPC
-            message = {"id": next(self._ids), "token": connection.endpoint.token, "target": target,
-                       "method": method, "args": [wire.encode(a) for a in args],
-                       "kwargs": {k: wire.encode(v) for k, v in kwargs.items() if v is not None}}
+                return NO_IPC
+            lines = b"".join(json.dumps(
+                {"id": next(self._ids), "token": connection.endpoint.token, "target": target, "method": method,
+                 "args": [wire.encode(a) for a in args],
+                 "kwargs": {k: wire.encode(v) for k, v in kwargs.items() if v is not None}},
+                separators=(",", ":")).encode() + b"\n" for method, args, kwargs in calls)
             try:
-                connection.socket.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+                connection.socket.sendall(lines)
             except TimeoutError:
                 self._drop()
-                return None, IPC_TIMEOUT
+                return IPC_TIMEOUT
             except OSError:
                 self._drop()
-                return None, IPC_SEND
-            try:
-                line = connection.reader.readline(wire.MAX_LINE + 1)
-            except TimeoutError:
-                self._drop()
-                return None, IPC_TIMEOUT
-            except OSError:
-                line = b""
-            if not line:
-                self._drop()
-                return None, IPC_RECEIVE
-            reply: dict[str, Any] = json.loads(line)
+                return IPC_SEND
+            replies = []
+            for _ in calls:
+                try:
+                    line = connection.reader.readline(wire.MAX_LINE + 1)
+                except TimeoutError:
+                    self._drop()
+                    return IPC_TIMEOUT
+                except OSError:
+                    line = b""
+                if not line:
+                    self._drop()
+                    return IPC_RECEIVE
+                replies.append(json.loads(line))
+            return replies
+
+    def answer(self, reply: dict[str, Any]) -> tuple[Any, Error]:
+        """A reply as the package answers: its value and ``last_error``, or the exception it raised."""
         fail = reply.get("fail")
         if fail is not None:
             if fail.get("type") == "PermissionError":
@@ -122,12 +142,15 @@ class RemoteMt5:
         self._link = _Link(StateFile(state_file), timeout)
         self._error: Error = (mt5.RES_S_OK, "Success")
         self.control = RemoteControl(self._link)
+        # Replies asked for ahead (:meth:`ahead`): ((method, args), reply), next first.
+        self._ahead: deque[tuple[tuple[str, tuple[Any, ...]], dict[str, Any]]] = deque()
 
     def __repr__(self) -> str:
         return f"RemoteMt5({str(self._link.file.path)!r})"
 
     def close(self) -> None:
         """Close the connection (the server and its state carry on)."""
+        self._ahead.clear()
         self._link.close()
 
     def __enter__(self) -> RemoteMt5:
@@ -136,9 +159,31 @@ class RemoteMt5:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def ahead(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        """Ask the server for several reads in one trip (not a function of the package).
+
+        Each answer is kept for the same call (same method and arguments, no keyword arguments)
+        made next, in this order; any other call drops what is left, so an answer is never used
+        out of turn. When the trip fails nothing is kept, and the calls make their own.
+        """
+        if any(method not in READS_AHEAD for method, _ in calls):
+            raise ValueError(f"only reads can be asked for ahead: {sorted(READS_AHEAD)}")
+        self._ahead.clear()
+        replies = self._link.exchange("mt5", [(method, args, {}) for method, args in calls])
+        if not isinstance(replies, tuple):
+            self._ahead.extend(zip(calls, replies, strict=True))
+
+    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Error]:
+        if self._ahead:
+            asked, reply = self._ahead.popleft()
+            if asked == (method, args) and all(v is None for v in kwargs.values()):
+                return self._link.answer(reply)
+            self._ahead.clear()
+        return self._link.call("mt5", method, args, kwargs)
+
     def _mt5(self, method: str, *args: Any, failure: Any = None, **kwargs: Any) -> Any:
         try:
-            value, self._error = self._link.call("mt5", method, args, kwargs)
+            value, self._error = self._call(method, args, kwargs)
         except PermissionError:
             self._error = DENIED
             return failure

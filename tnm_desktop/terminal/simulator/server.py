@@ -42,6 +42,9 @@ class _Handler(socketserver.StreamRequestHandler):
     """One client connection: its own MT5 session over the shared engine."""
 
     server: _Server
+    # Replies go out at once: with Nagle's algorithm a reply written right after another waits for
+    # the client's delayed acknowledgement (~40 ms) when a client asks for several at once.
+    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         session = SimulatedMt5(self.server.engine)
