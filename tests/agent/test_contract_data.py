@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
-from tnm_desktop.terminal.port import Quote, SymbolSpec
+from tnm_desktop.terminal.port import MarketOrder, OrderOutcome, Quote, SymbolSpec
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 
 from tests.agent.rig import TradeRig, make_rig
@@ -21,6 +21,11 @@ class CountingTerminal(Mt5Terminal):
         super().__init__(api)
         self.symbol_reads: list[str] = []
         self.quotes: list[str] = []
+        self.seen: list[str] = []  # quotes and orders, in order
+
+    def send_market_order(self, order: MarketOrder) -> OrderOutcome:
+        self.seen.append("order")
+        return super().send_market_order(order)
 
     def symbol(self, name: str) -> SymbolSpec:
         self.symbol_reads.append(name)
@@ -28,6 +33,7 @@ class CountingTerminal(Mt5Terminal):
 
     def quote(self, name: str) -> Quote:
         self.quotes.append(name)
+        self.seen.append("quote")
         return super().quote(name)
 
 
@@ -52,11 +58,13 @@ async def test_sizing_reuses_contract_data_but_never_a_quote(counted: tuple[Trad
     rig, terminal = counted
     risk = {"sizing": {"mode": "risk", "risk_pct": 0.5}, "sl": {"pips": 30}}
     # The first trade reads the contract, and its order goes out with what sizing read; later trades
-    # read no contract, but every one reads the quote.
+    # read no contract, but every one reads the quote (while its job is claimed, or before it).
     assert await _trade(rig, terminal, "buy", "EURUSD", **risk) == ("completed", 1)
     assert await _trade(rig, terminal, "sell", "EURUSD", **risk) == ("completed", 0)
     assert await _trade(rig, terminal, "buy", "EURUSD", sizing={"mode": "lots", "lots": 0.1}) == ("completed", 0)
-    assert terminal.quotes.count("EURUSD.m") == 3
+    assert set(terminal.quotes) == {"EURUSD.m"}
+    orders = "".join("o" if e == "order" else "q" for e in terminal.seen)
+    assert orders.count("o") == 3 and "oo" not in orders and orders.startswith("q"), orders
 
 
 async def test_risk_sizing_rereads_a_tick_value_that_moves_with_the_rate(

@@ -1,4 +1,5 @@
-"""The account is read while a job is being claimed; an entry never uses a read older than a trade."""
+"""The account (and the prices of the symbol entered last) are read while a job is being claimed; an
+entry never uses a read older than a trade."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tnm_desktop.agent.runner import TerminalRunner
 from tnm_desktop.agent.worker import Agent
 from tnm_desktop.domain import AgentState
 from tnm_desktop.terminal.mt5_adapter import Mt5Terminal
-from tnm_desktop.terminal.port import AccountSnapshot, MarketOrder, OrderOutcome, Side
+from tnm_desktop.terminal.port import AccountSnapshot, MarketOrder, OrderOutcome, Quote, Side
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 
 from tests.agent.fakes import CountingPort
@@ -23,18 +24,27 @@ from tests.waiting import eventually
 
 
 class RecordingTerminal(Mt5Terminal):
-    """The real adapter over the simulator, noting each account read and each order sent, in order."""
+    """The real adapter over the simulator, noting each account read, quote and order sent, in order."""
 
     def __init__(self, api: SimulatedMt5) -> None:
         super().__init__(api)
         self.seen: list[str] = []
+        self.quotes: list[Quote] = []
+        self.sent: list[MarketOrder] = []
 
     def account(self) -> AccountSnapshot:
         self.seen.append("account")
         return super().account()
 
+    def quote(self, name: str) -> Quote:
+        self.seen.append(f"quote {name}")
+        quote = super().quote(name)
+        self.quotes.append(quote)
+        return quote
+
     def send_market_order(self, order: MarketOrder) -> OrderOutcome:
         self.seen.append("order")
+        self.sent.append(order)
         return super().send_market_order(order)
 
 
@@ -89,8 +99,47 @@ async def test_an_entry_uses_the_account_read_while_its_job_was_claimed(held: He
     held.claim.set()
     job = await held.rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
-    # The order was the next thing sent to the terminal: no second read of the account before it.
+    # No second read of the account before the order (only the prices of a symbol not entered yet).
+    assert held.terminal.seen[after:after + 2] == ["quote EURUSD.m", "order"]
+
+
+async def _traded(held: Held, symbol: str) -> None:
+    # An entry on ``symbol``: the agent now knows its contract and reads its prices with the account.
+    job_id, _ = held.rig.trade("buy", symbol)
+    await _claim_held_after_a_read(held, job_id)
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    held.claim.clear()
+
+
+async def test_an_entry_on_the_symbol_entered_last_uses_the_prices_read_during_its_claim(held: Held) -> None:
+    await _traded(held, "EURUSD")
+    job_id, _ = held.rig.trade("buy", "EURUSD", sizing={"mode": "risk", "risk_pct": 1},
+                               sl={"pips": 20})
+    await _claim_held_after_a_read(held, job_id)
+    await eventually(lambda: held.terminal.seen[-1] == "quote EURUSD.m", what="the prices read with the account")
+    warm = held.terminal.quotes[-1]
+    after = len(held.terminal.seen)
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    # Nothing read between the claim and the order; its stop was placed from the prices read then.
     assert held.terminal.seen[after] == "order"
+    order = held.terminal.sent[-1]
+    assert order.sl is not None and abs(order.sl - (warm.ask - 0.0020)) < 1e-9
+
+
+async def test_an_entry_on_another_symbol_reads_its_prices(held: Held) -> None:
+    await _traded(held, "EURUSD")
+    job_id, _ = held.rig.trade("buy", "GBPUSD")
+    await _claim_held_after_a_read(held, job_id)
+    after = len(held.terminal.seen)
+    held.claim.set()
+    job = await held.rig.final(job_id)
+    assert job["status"] == "completed", job["error_message"]
+    sent = held.terminal.seen.index("order", after)
+    assert "quote GBPUSD.m" in held.terminal.seen[after:sent]
 
 
 async def test_a_position_opened_during_the_claim_counts_against_the_limit(held: Held) -> None:
@@ -116,4 +165,5 @@ async def test_a_read_older_than_its_limit_is_made_again(held: Held) -> None:
     held.claim.set()
     job = await held.rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
-    assert held.terminal.seen[after:after + 2] == ["account", "order"]
+    assert held.terminal.seen[after:after + 2] == ["account", "quote EURUSD.m"]
+    assert held.terminal.seen[after + 2] == "order"

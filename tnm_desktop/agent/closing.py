@@ -26,6 +26,7 @@ from tnm_desktop.terminal.port import (
     DealEntry,
     OrderOutcome,
     Position,
+    Quote,
     Side,
     SymbolSpec,
     TerminalPort,
@@ -36,6 +37,21 @@ T = TypeVar("T")
 
 # How old a read of the account taken while a job was being claimed may be when the job uses it.
 WARM_TTL = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class WarmRead:
+    """What was read of the terminal while a job was being claimed.
+
+    Attributes:
+        began: Monotonic time the read began.
+        now: The account and its positions.
+        quote: The prices of the symbol entered last (None: no entry yet, or they could not be read).
+    """
+
+    began: float
+    now: AccountNow
+    quote: Quote | None
 
 
 def contract_of(spec: SymbolSpec, pip_override: float | None = None) -> Contract:
@@ -83,9 +99,11 @@ class TerminalWork:
     call: Callable[..., Any]
     reconcile_wait: float = 3.0
     checkpoint: Callable[[str], None] = lambda _step: None
-    # The account and positions read while the next job was being claimed: (monotonic time the
-    # read began, the account then).
-    _warm: asyncio.Future[tuple[float, AccountNow]] | None = field(default=None, init=False, repr=False)
+    # The account and positions read while the next job was being claimed.
+    _warm: asyncio.Future[WarmRead] | None = field(default=None, init=False, repr=False)
+    # The terminal's name of the symbol entered last: its prices are read with the account, since a
+    # strategy's next entry is most often on the same symbol.
+    _quote_hint: str | None = field(default=None, init=False, repr=False)
 
     async def _t(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         result: T = await self.call(fn, *args, **kwargs)
@@ -95,12 +113,22 @@ class TerminalWork:
         """The account and its positions (blocking; runs on the terminal's thread)."""
         return AccountNow(self.terminal.account(), self.terminal.positions())
 
-    def _read_warm(self) -> tuple[float, AccountNow]:
+    def _read_warm(self) -> WarmRead:
         began = time.monotonic()
-        return began, self.read_account()
+        hint = self._quote_hint
+        self.terminal.read_ahead(hint)
+        now = self.read_account()
+        quote = None
+        if hint is not None:
+            try:
+                quote = self.terminal.quote(hint)
+            except TnmError:  # an entry on it reads the prices again, and that read reports what is wrong
+                quote = None
+        return WarmRead(began, now, quote)
 
     def warm(self) -> None:
-        """A job may be claimed now: read the account and positions meanwhile, on the terminal's thread.
+        """A job may be claimed now: read the account and positions (and the prices of the symbol
+        entered last) meanwhile, on the terminal's thread.
 
         The claim's round trip and these reads then overlap; an entry or a close that follows at
         once uses them instead of reading again. :meth:`written` drops them.
@@ -116,17 +144,21 @@ class TerminalWork:
         """Something that changes the account went to the terminal: a read taken before it is stale."""
         self._warm = None
 
-    async def _take_warm(self) -> AccountNow | None:
+    async def _take_warm_read(self) -> WarmRead | None:
         # The read taken while this job was claimed, once: None when there is none, it failed, it
         # is older than WARM_TTL, or anything was sent to the terminal after it was asked for.
         warm, self._warm = self._warm, None
         if warm is None:
             return None
         try:
-            began, now = await warm
+            read = await warm
         except TnmError:  # the caller reads afresh, and that read reports what is wrong
             return None
-        return now if time.monotonic() - began <= WARM_TTL else None
+        return read if time.monotonic() - read.began <= WARM_TTL else None
+
+    async def _take_warm(self) -> AccountNow | None:
+        read = await self._take_warm_read()
+        return read.now if read is not None else None
 
     async def _look_again(self, token: str) -> TokenMatches | None:
         deadline = asyncio.get_running_loop().time() + self.reconcile_wait

@@ -26,11 +26,11 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tnm_desktop.agent import entries
 from tnm_desktop.agent.changes import cancel_orders
-from tnm_desktop.agent.closing import TerminalWork, contract_of, not_executed, result_from_outcome
+from tnm_desktop.agent.closing import TerminalWork, WarmRead, contract_of, not_executed, result_from_outcome
 from tnm_desktop.agent.events import AgentEvent
 from tnm_desktop.agent.risk import AccountNow, RiskGate
 from tnm_desktop.agent.sizing import Contract, Sized, size_by_risk, size_fixed, stop_distance
@@ -56,9 +56,14 @@ __all__ = ["DEFAULT_MAGIC", "TOKEN_PREFIX", "TradeExecutor", "contract_of", "mag
 # How long a symbol's contract data (digits, point, tick size, volume limits) is taken as known:
 # brokers change them rarely, and the order itself always goes out on freshly read data.
 CONTRACT_TTL = 600.0
+T = TypeVar("T")
 
 
 _OTHER_SIDE = {"buy": "short", "sell": "long"}
+
+
+async def _ready(value: T) -> T:
+    return value
 
 
 def _closed_side(instruction: TradeInstruction) -> str:
@@ -106,6 +111,7 @@ class TradeExecutor(TerminalWork):
     def forget_contracts(self) -> None:
         """Read every symbol's contract data afresh (after reconnecting to the terminal)."""
         self._contracts.clear()
+        self._quote_hint = None
 
     # Opening trades ----------------------------------------------------------------------------
 
@@ -270,7 +276,10 @@ class TradeExecutor(TerminalWork):
         sizing = instruction.sizing
         by_risk = sizing is not None and sizing.mode == "risk"
         try:
-            reading = self._t(self._read_market, instruction.broker_symbol, by_risk, await self._take_warm())
+            warm = await self._take_warm_read()
+            known = self._warm_market(instruction.broker_symbol, by_risk, warm)
+            reading = (_ready(known) if known is not None else
+                       self._t(self._read_market, instruction.broker_symbol, by_risk, warm.now if warm else None))
             if claimed.risk is not None:
                 state, (spec, quote, now) = claimed.risk, await reading
             else:
@@ -280,21 +289,39 @@ class TradeExecutor(TerminalWork):
             raise
         return _Market(state, spec, quote, now)
 
+    def _warm_market(self, name: str, by_risk: bool,
+                     warm: WarmRead | None) -> tuple[SymbolSpec, Quote, AccountNow] | None:
+        # Everything an entry reads, from what was read while its job was claimed, when that holds
+        # its symbol's prices and the symbol's contract data is known and still good: the entry
+        # then needs no trip to the terminal's thread before its intent.
+        if warm is None or warm.quote is None:
+            return None
+        known = self._contracts.get(name)
+        if known is None or time.monotonic() - known[1] > CONTRACT_TTL or known[0].name != warm.quote.symbol:
+            return None
+        spec = known[0]
+        if by_risk and spec.currency_profit != warm.now.account.currency:
+            return None  # its tick value moves with the exchange rate: read afresh (below)
+        return spec, warm.quote, warm.now
+
     def _read_market(self, name: str, by_risk: bool, warm: AccountNow | None) -> tuple[SymbolSpec, Quote, AccountNow]:
         # Everything an entry reads of the terminal, in one trip to its thread (blocking; runs
         # there). The contract data of a symbol traded lately is reused for a while; the quote and
         # the account never are (``warm``: the account as read while the job was being claimed,
         # with nothing sent since). A tick value moves with the exchange rate when the symbol's
         # profit currency is not the account's, so risk sizing reads such a symbol afresh every time.
-        now = warm or self.read_account()
         known = self._contracts.get(name)
         fresh = known is None or time.monotonic() - known[1] > CONTRACT_TTL
+        if warm is None:
+            self.terminal.read_ahead(None if fresh or known is None else known[0].name)
+        now = warm or self.read_account()
         spec = self.terminal.symbol(name) if fresh or known is None else known[0]
         if not fresh and by_risk and spec.currency_profit != now.account.currency:
             spec, fresh = self.terminal.symbol(name), True
         quote = self.terminal.quote(spec.name)
         if fresh:
             self._contracts[name] = (spec, time.monotonic())
+        self._quote_hint = spec.name
         return spec, quote, now
 
     async def _settle(self, outcome: OrderOutcome, token: str, note: str) -> dict[str, Any]:
