@@ -116,6 +116,19 @@ def test_an_order_right_after_its_quote_goes_out_at_that_price_without_reading_a
     assert api.taken() == {"symbol_info_tick": 1, "order_send": 1}
 
 
+def test_a_close_right_after_a_quote_goes_out_at_that_price_without_reading_again() -> None:
+    terminal, api, sim = _terminal()
+    terminal.send_market_order(MarketOrder("EURUSD.m", Side.BUY, 0.1, comment="tnm:c"))
+    (position,) = terminal.positions("EURUSD.m")
+    quote = terminal.quote("EURUSD.m")  # read with the account while the close's job was claimed
+    api.taken()
+    closed = terminal.close_position(position.ticket, comment="tnm:d", seen=position)
+    assert closed.status is FillStatus.FILLED
+    assert api.taken() == {"order_send": 1}
+    (order,) = [o for o in sim.history_orders_get(0, 2**40) or () if o.comment == "tnm:d"]
+    assert order.price_open == quote.bid
+
+
 def test_a_quote_older_than_the_reuse_limit_or_for_another_symbol_is_read_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
     terminal, api, _ = _terminal()

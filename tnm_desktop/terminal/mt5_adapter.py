@@ -336,7 +336,8 @@ class Mt5Terminal:
         """Close a position, or ``volume`` lots of it (rounded down to the step), by an opposite deal.
 
         ``seen``: the position as the caller has just read it. If it has closed since, the broker
-        refuses the order (nothing is sent twice).
+        refuses the order (nothing is sent twice). Its price is a quote under :data:`TICK_REUSE`
+        seconds old (as read with the account while its job was claimed), else a fresh tick.
         """
         with self._lock:
             if seen is not None and seen.ticket == ticket:
@@ -356,7 +357,8 @@ class Mt5Terminal:
                                 code="invalid_close_volume")
             side = Side.SELL if long else Side.BUY
             return self._sent(spec.name, self._sender.send(spec, side, lots, sl=None, tp=None, deviation=deviation,
-                                                           magic=magic, comment=comment, position=ticket))
+                                                           magic=magic, comment=comment, position=ticket,
+                                                           tick=self._recent_tick(spec.name)))
 
     def send_pending_order(self, order: PendingOrder) -> OrderOutcome:
         """Place a pending order; ``PLACED`` when the broker took it."""
