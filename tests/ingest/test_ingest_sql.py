@@ -289,3 +289,17 @@ def test_the_readme_alert_message_as_tradingview_fills_it_in_is_accepted(desk: D
     assert (exit_.action, exit_.sizing, exit_.close is not None and exit_.close.side) == ("close", None, "all")
     # The app's "send test signal" body is an alert like any other.
     assert desk.instruction(desk.ingest(sample_alert("sell", "GBPUSD", 1.27))).action == "sell"
+
+
+def test_ingestion_plans_its_statements_once(desk: Desk) -> None:
+    # Planning each statement again on every alert was a third of the function's time
+    # (migration 20251218000000). A later `create or replace` of the function drops the setting
+    # unless it says it again: this test is what notices.
+    row = desk.db.admin.execute(
+        "select proconfig from pg_proc "
+        "where oid = 'tnm_privileged.ingest_tv_signal(text, text, timestamptz, text)'::regprocedure").fetchone()
+    assert row is not None and "plan_cache_mode=force_generic_plan" in row["proconfig"]
+    # And it still does its work with those plans: a new alert, then the same alert again.
+    first = desk.ingest(json.dumps(README_ALERT))
+    again = desk.ingest(json.dumps(README_ALERT))
+    assert (first["code"], again["code"], again["reason"]) == ("accepted", "duplicate", "duplicate")
