@@ -366,7 +366,8 @@ def run_one(db: BenchDb, trader: Trader, agents: Sequence[tuple[str, str]], syst
                                "extract(epoch from max(at) filter (where type = 'succeeded')) "
                                f"from {SCHEMA}.procrastinate_events").fetchone()
         assert row is not None
-        assert row[0] is not None and row[1] is not None
+        assert row[0] is not None
+        assert row[1] is not None
         started, finished = float(row[0]), float(row[1])
     cpu = sum(o.client_cpu + o.server_cpu for o in outcomes) * 1000 / jobs
     return jobs / (finished - started), _check(db, system, jobs, outcomes), cpu
