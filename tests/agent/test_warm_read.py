@@ -92,13 +92,19 @@ async def _claim_held_after_a_read(held: Held, job_id: str) -> None:
     assert held.rig.job(job_id)["status"] == "pending"
 
 
-async def test_an_entry_uses_the_account_read_while_its_job_was_claimed(held: Held) -> None:
-    job_id, _ = held.rig.trade("buy", "EURUSD")
-    await _claim_held_after_a_read(held, job_id)
+async def _released(held: Held, job_id: str) -> int:
+    # Let the held claim through and wait for its job to complete; return where in ``seen`` it began.
     after = len(held.terminal.seen)
     held.claim.set()
     job = await held.rig.final(job_id)
     assert job["status"] == "completed", job["error_message"]
+    return after
+
+
+async def test_an_entry_uses_the_account_read_while_its_job_was_claimed(held: Held) -> None:
+    job_id, _ = held.rig.trade("buy", "EURUSD")
+    await _claim_held_after_a_read(held, job_id)
+    after = await _released(held, job_id)
     # No second read of the account before the order (only the prices of a symbol not entered yet).
     assert held.terminal.seen[after:after + 2] == ["quote EURUSD.m", "order"]
 
@@ -107,9 +113,7 @@ async def _traded(held: Held, symbol: str) -> None:
     # An entry on ``symbol``: the agent now knows its contract and reads its prices with the account.
     job_id, _ = held.rig.trade("buy", symbol)
     await _claim_held_after_a_read(held, job_id)
-    held.claim.set()
-    job = await held.rig.final(job_id)
-    assert job["status"] == "completed", job["error_message"]
+    await _released(held, job_id)
     held.claim.clear()
 
 
@@ -120,10 +124,7 @@ async def test_an_entry_on_the_symbol_entered_last_uses_the_prices_read_during_i
     await _claim_held_after_a_read(held, job_id)
     await eventually(lambda: held.terminal.seen[-1] == "quote EURUSD.m", what="the prices read with the account")
     warm = held.terminal.quotes[-1]
-    after = len(held.terminal.seen)
-    held.claim.set()
-    job = await held.rig.final(job_id)
-    assert job["status"] == "completed", job["error_message"]
+    after = await _released(held, job_id)
     # Nothing read between the claim and the order; its stop was placed from the prices read then.
     assert held.terminal.seen[after] == "order"
     order = held.terminal.sent[-1]
@@ -134,10 +135,7 @@ async def test_an_entry_on_another_symbol_reads_its_prices(held: Held) -> None:
     await _traded(held, "EURUSD")
     job_id, _ = held.rig.trade("buy", "GBPUSD")
     await _claim_held_after_a_read(held, job_id)
-    after = len(held.terminal.seen)
-    held.claim.set()
-    job = await held.rig.final(job_id)
-    assert job["status"] == "completed", job["error_message"]
+    after = await _released(held, job_id)
     sent = held.terminal.seen.index("order", after)
     assert "quote GBPUSD.m" in held.terminal.seen[after:sent]
 
@@ -161,9 +159,6 @@ async def test_a_read_older_than_its_limit_is_made_again(held: Held) -> None:
     job_id, _ = held.rig.trade("buy", "EURUSD")
     await _claim_held_after_a_read(held, job_id)
     await asyncio.sleep(WARM_TTL * 3)
-    after = len(held.terminal.seen)
-    held.claim.set()
-    job = await held.rig.final(job_id)
-    assert job["status"] == "completed", job["error_message"]
+    after = await _released(held, job_id)
     assert held.terminal.seen[after:after + 2] == ["account", "quote EURUSD.m"]
     assert held.terminal.seen[after + 2] == "order"
