@@ -8,6 +8,7 @@ found in the terminal's history and not closed again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ class TerminalWork:
     call: Callable[..., Any]
     reconcile_wait: float = 3.0
     checkpoint: Callable[[str], None] = lambda _step: None
-    # The account and positions read while the next job was being claimed.
+    # What was read of the terminal while the next job was being claimed.
     _warm: asyncio.Future[WarmRead] | None = field(default=None, init=False, repr=False)
     # The terminal's name of the symbol entered last: its prices are read with the account, since a
     # strategy's next entry is most often on the same symbol.
@@ -119,11 +120,10 @@ class TerminalWork:
         self.terminal.read_ahead(hint)
         now = self.read_account()
         quote = None
-        if hint is not None:
-            try:
-                quote = self.terminal.quote(hint)
-            except TnmError:  # an entry on it reads the prices again, and that read reports what is wrong
-                quote = None
+        # An entry on it reads the prices again when they could not be read here, and that read
+        # reports what is wrong.
+        with contextlib.suppress(TnmError):
+            quote = self.terminal.quote(hint) if hint is not None else None
         return WarmRead(began, now, quote)
 
     def warm(self) -> None:

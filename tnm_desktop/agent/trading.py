@@ -296,13 +296,17 @@ class TradeExecutor(TerminalWork):
         # then needs no trip to the terminal's thread before its intent.
         if warm is None or warm.quote is None:
             return None
-        known = self._contracts.get(name)
-        if known is None or time.monotonic() - known[1] > CONTRACT_TTL or known[0].name != warm.quote.symbol:
+        spec = self._known_contract(name)
+        if spec is None or spec.name != warm.quote.symbol:
             return None
-        spec = known[0]
         if by_risk and spec.currency_profit != warm.now.account.currency:
             return None  # its tick value moves with the exchange rate: read afresh (below)
         return spec, warm.quote, warm.now
+
+    def _known_contract(self, name: str) -> SymbolSpec | None:
+        # The symbol's contract data when read within CONTRACT_TTL, else None.
+        known = self._contracts.get(name)
+        return known[0] if known is not None and time.monotonic() - known[1] <= CONTRACT_TTL else None
 
     def _read_market(self, name: str, by_risk: bool, warm: AccountNow | None) -> tuple[SymbolSpec, Quote, AccountNow]:
         # Everything an entry reads of the terminal, in one trip to its thread (blocking; runs
@@ -310,12 +314,12 @@ class TradeExecutor(TerminalWork):
         # the account never are (``warm``: the account as read while the job was being claimed,
         # with nothing sent since). A tick value moves with the exchange rate when the symbol's
         # profit currency is not the account's, so risk sizing reads such a symbol afresh every time.
-        known = self._contracts.get(name)
-        fresh = known is None or time.monotonic() - known[1] > CONTRACT_TTL
+        known = self._known_contract(name)
+        fresh = known is None
         if warm is None:
-            self.terminal.read_ahead(None if fresh or known is None else known[0].name)
+            self.terminal.read_ahead(known.name if known is not None else None)
         now = warm or self.read_account()
-        spec = self.terminal.symbol(name) if fresh or known is None else known[0]
+        spec = known if known is not None else self.terminal.symbol(name)
         if not fresh and by_risk and spec.currency_profit != now.account.currency:
             spec, fresh = self.terminal.symbol(name), True
         quote = self.terminal.quote(spec.name)
