@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -126,4 +127,24 @@ async def test_running_it_sends_an_event_as_soon_as_it_is_recorded(
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_cancel_that_comes_as_it_is_woken_still_stops_it(
+        backend: Backend, telegram: FakeTelegram, mail: MailServer) -> None:
+    # Seen as an app that never quit: asyncio.wait_for (Python 3.11) returned the wake-up and
+    # dropped the cancel that came with it, and the window's shutdown waited for the loop for ever.
+    user = backend.db.create_user()
+    port = await configured(backend, user, mail, email_enabled=False)
+    dispatcher = Dispatcher(port, user.id, "agent", telegram_api=telegram.url, poll_every=3600)
+    task = asyncio.get_running_loop().create_task(dispatcher.run())
+    await asyncio.sleep(0.5)  # subscribed and idle
+    dispatcher._wake.set()  # a notification arrives (what the live change does) ...
+    task.cancel()  # ... as the window closes
+    await asyncio.wait([task], timeout=10)  # (awaiting it under a timeout would cancel it again)
+    try:
+        assert task.cancelled(), "the dispatcher went on after its cancel"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -184,17 +184,17 @@ class Agent:
             await self._unsubscribe()
             # Both may wait on what is gone (a database or terminal down): neither may hold up a stop.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.runner.close(), self.settings.stop_timeout)
+                async with asyncio.timeout(self.settings.stop_timeout):
+                    await self.runner.close()
             if self._state is not AgentState.STOPPED:
                 self._set_state(AgentState.STOPPED, "Stopped.")
                 self._log("info", "Stopped.")
             # While the database is away (degraded), the last heartbeat is a formality: a second.
             last_beat = self.settings.stop_timeout if self._failures == 0 else min(1.0, self.settings.stop_timeout)
             with contextlib.suppress(TnmError, TimeoutError):
-                await asyncio.wait_for(
-                    self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._stop_reason, VERSION,
-                                        self.settings.heartbeat_every),
-                    last_beat)
+                async with asyncio.timeout(last_beat):
+                    await self.data.heartbeat(self.creds, AgentState.STOPPED.value, self._stop_reason, VERSION,
+                                              self.settings.heartbeat_every)
 
     async def _start_and_work(self) -> None:
         await self._start()
@@ -293,7 +293,8 @@ class Agent:
         # While notifications flow, wait for one; while they are down, poll slowly.
         timeout = None if self._live is LiveState.LIVE else self.settings.fallback_poll_every
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     async def _execute(self, claimed: ClaimedJob, *, chain: bool) -> tuple[ClaimedJob | None, bool]:
         """Run one job and report it; with ``chain``, a success claims the next job in the same call.
@@ -407,8 +408,8 @@ class Agent:
         synced = False
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sync_requested.wait(),
-                                       self.settings.sync_every if synced else min(1.0, self.settings.sync_every))
+                async with asyncio.timeout(self.settings.sync_every if synced else min(1.0, self.settings.sync_every)):
+                    await self._sync_requested.wait()
             manual = self._sync_requested.is_set()
             self._sync_requested.clear()
             if self._state not in (AgentState.RUNNING, AgentState.PAUSED, AgentState.DEGRADED):
@@ -476,8 +477,9 @@ class Agent:
         loop = asyncio.get_running_loop()
         until = loop.time() + delay
         with contextlib.suppress(TnmError, TimeoutError):
-            await asyncio.wait_for(self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION,
-                                                   self.settings.heartbeat_every), delay)
+            async with asyncio.timeout(delay):
+                await self.data.heartbeat(self.creds, AgentState.DEGRADED.value, exc.message, VERSION,
+                                          self.settings.heartbeat_every)
         waits = [asyncio.ensure_future(e.wait()) for e in (self._stopping, self._reconnected)]
         try:
             await asyncio.wait(waits, timeout=max(0.0, until - loop.time()), return_when=asyncio.FIRST_COMPLETED)

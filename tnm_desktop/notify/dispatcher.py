@@ -132,7 +132,8 @@ class Dispatcher:
                 except TnmError as exc:
                     log.info("notifications: %s", exc)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_every)
+                    async with asyncio.timeout(self.poll_every):
+                        await self._wake.wait()
         finally:
             if self._subscription is not None:
                 with contextlib.suppress(Exception):

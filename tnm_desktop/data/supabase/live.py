@@ -89,7 +89,8 @@ class RealtimeSubscription:
         channel, self._channel = self._channel, None
         if channel is not None:
             with contextlib.suppress(Exception):  # leaving a dead socket must not stop the close
-                await asyncio.wait_for(self._realtime.remove_channel(channel), 5)
+                async with asyncio.timeout(5):
+                    await self._realtime.remove_channel(channel)
         await self.feed.close()
 
     # The supervisor -----------------------------------------------------------------------------
@@ -125,7 +126,8 @@ class RealtimeSubscription:
             channel = self._channel = self._new_channel()
             await channel.subscribe(self._on_status)
         try:
-            await asyncio.wait_for(self._healthy.wait(), self._realtime.timeout)
+            async with asyncio.timeout(self._realtime.timeout):
+                await self._healthy.wait()
         except TimeoutError:
             if not channel.is_joined:
                 raise

@@ -133,7 +133,8 @@ class SessionKeeper:
         except RuntimeError as exc:  # the owner's loop is closed: the app is shutting down
             raise session_expired() from exc
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(handed), _HANDOVER_TIMEOUT)
+            async with asyncio.timeout(_HANDOVER_TIMEOUT):
+                return await asyncio.wrap_future(handed)
         except TimeoutError as exc:
             handed.cancel()
             raise TransientError(SLOW, code="timeout") from exc

@@ -189,7 +189,8 @@ class StopTradingBar(QWidget):
                               on_error=lambda _exc: self._ask_close_all(cancelled, []))
 
     async def _accounts(self) -> list[TradingAccount]:
-        return await asyncio.wait_for(self._ctx.services.data.list_accounts(), 5)
+        async with asyncio.timeout(5):
+            return await self._ctx.services.data.list_accounts()
 
     def _ask_close_all(self, cancelled: str, accounts: list[TradingAccount]) -> None:
         self.confirmation = ask(
