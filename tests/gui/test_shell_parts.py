@@ -149,3 +149,38 @@ async def test_an_answer_for_an_object_deleted_meanwhile_is_dropped_also_when_a_
     await eventually(lambda: tasks.pending == 0, what="every answer in")
     await asyncio.sleep(0)  # the done callbacks run just after
     assert heard == [1] and bugs == []
+
+
+async def test_shutdown_cancels_again_what_went_on_after_its_cancel_and_never_hangs(
+        caplog: pytest.LogCaptureFixture) -> None:
+    bugs: list[str] = []
+    tasks = TaskRunner(lambda exc: bugs.append(exc.message), lambda exc: bugs.append(repr(exc)))
+    cancels = {"deaf once": 0, "deaf": 0}
+    hear = asyncio.Event()  # lets the deaf one stop at the end of the test
+
+    async def deaf(name: str, times: float) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancels[name] += 1
+                if cancels[name] > times or hear.is_set():
+                    raise
+
+    once = tasks.spawn(deaf("deaf once", 1), name="deaf once")  # a cancel lost once, as to a wake-up
+    never = tasks.spawn(deaf("deaf", float("inf")), name="deaf")  # a bug: it never stops
+    obedient = tasks.spawn(asyncio.sleep(3600), name="obedient")
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(30):
+            await tasks.shutdown(wait_s=2.5)
+        assert loop.time() - started >= 2.5
+        assert once.cancelled() and obedient.cancelled() and cancels["deaf once"] == 2
+        assert not never.done() and cancels["deaf"] >= 3
+        assert "left running at shutdown: deaf" in caplog.text and bugs == []
+    finally:
+        hear.set()
+        never.cancel()
+        await asyncio.wait([never], timeout=5)

@@ -21,6 +21,7 @@ from tnm_desktop.errors import Cancelled, TnmError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SHUTDOWN_WAIT_S = 10.0
 
 
 class TaskRunner:
@@ -103,16 +104,25 @@ class TaskRunner:
             log.error("callback of %s failed", name, exc_info=exc)
             self._on_bug(exc)
 
-    async def shutdown(self) -> None:
-        """Cancel every task and wait for them to finish."""
+    async def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+        """Cancel every task and wait for them to finish.
+
+        A task still running a second after its cancel is cancelled again (a cancel can be lost
+        to a wake-up that comes with it); one still running after ``wait_s`` is left behind with
+        a warning, so that quitting never hangs on it.
+        """
         self._closed = True
-        self._loop = asyncio.get_running_loop()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        loop = self._loop = asyncio.get_running_loop()
+        pending = set(self._tasks)
+        deadline = loop.time() + wait_s
+        while pending:
+            for task in pending:
+                task.cancel()
+            left = deadline - loop.time()
+            if left <= 0:
+                log.warning("left running at shutdown: %s", ", ".join(sorted(t.get_name() for t in pending)))
+                return
+            _done, pending = await asyncio.wait(pending, timeout=min(1.0, left))
 
 
 def _alive(callback: Callable[..., object]) -> bool:
