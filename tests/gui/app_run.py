@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
+from tnm_desktop import runlog
 from tnm_desktop.composition import gui as gui_app
 from tnm_desktop.pgcluster import LocalCluster, free_port
 from tnm_desktop.workspace import Workspace
@@ -42,6 +44,7 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
     deadline = time.monotonic() + limit_s
     done = [False]
     failed: list[BaseException] = []
+    waiting: list[str] = []  # what the app was waiting for when the time ran out
 
     def give_up() -> None:  # closing every window makes run() return
         for widget in app.topLevelWidgets():
@@ -49,6 +52,7 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
 
     def tick() -> None:
         if time.monotonic() > deadline:
+            waiting.append(_tasks_waiting())
             give_up()
             return
         if not done[0]:
@@ -61,8 +65,31 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
         QTimer.singleShot(50, tick)
 
     QTimer.singleShot(50, tick)
+    log_seen: list[Path] = []
+    QTimer.singleShot(0, lambda: log_seen.extend(filter(None, [runlog.current()])))
     status = gui_app.run(demo=demo, workspace=workspace)
     if failed:
         raise failed[0]
-    assert done[0], "the scripted steps did not finish"
+    assert done[0], (f"the scripted steps did not finish; the app was waiting on:\n{''.join(waiting)}\n"
+                     f"its log ended with:\n{_tail(log_seen)}")
     return status
+
+
+def _tasks_waiting() -> str:
+    """The app's unfinished tasks, each with where it waits."""
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=1)
+        where = f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "?"
+        lines.append(f"  {task.get_name()} at {where}\n")
+    return "".join(sorted(lines))
+
+
+def _tail(files: list[Path], lines: int = 60) -> str:
+    """The last lines of the run's log: what the app was doing when the steps stopped."""
+    if not files:
+        return "(no log file)"
+    try:
+        return "\n".join(files[0].read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(log unreadable: {exc})"

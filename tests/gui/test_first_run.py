@@ -117,7 +117,9 @@ def test_the_demo_shows_the_way_on_and_signing_out_of_it_leads_back(machine: Pat
     try:
         status = drive(step, limit_s=150)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; got as far as {sorted(seen)}: {seen}") from None
+        # Widgets in ``seen`` may be deleted by now: their repr would raise instead of the failure.
+        got = {k: v for k, v in seen.items() if not isinstance(v, QWidget)}
+        raise AssertionError(f"got as far as {sorted(seen)}: {got}; {exc}") from None
     assert status == 0
     assert seen["banner"] == (True, "Demo workspace: paper money on a simulator — nothing reaches a broker.",
                               "Connect my MetaTrader 5…")
