@@ -45,12 +45,15 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
     done = [False]
     failed: list[BaseException] = []
     waiting: list[str] = []  # what the app was waiting for when the time ran out
+    ended = [False]
 
     def give_up() -> None:  # closing every window makes run() return
         for widget in app.topLevelWidgets():
             widget.close()
 
     def tick() -> None:
+        if ended[0]:  # a tick left over after run() returned must not touch a later test's windows
+            return
         if time.monotonic() > deadline:
             waiting.append(_tasks_waiting())
             give_up()
@@ -67,7 +70,10 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
     QTimer.singleShot(50, tick)
     log_seen: list[Path] = []
     QTimer.singleShot(0, lambda: log_seen.extend(filter(None, [runlog.current()])))
-    status = gui_app.run(demo=demo, workspace=workspace)
+    try:
+        status = gui_app.run(demo=demo, workspace=workspace)
+    finally:
+        ended[0] = True
     if failed:
         raise failed[0]
     assert done[0], (f"the scripted steps did not finish; the app was waiting on:\n{''.join(waiting)}\n"
@@ -77,8 +83,12 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
 
 def _tasks_waiting() -> str:
     """The app's unfinished tasks, each with where it waits."""
+    try:
+        tasks = asyncio.all_tasks()
+    except RuntimeError:
+        return "  (no event loop running)\n"
     lines = []
-    for task in asyncio.all_tasks():
+    for task in tasks:
         frames = task.get_stack(limit=1)
         where = f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "?"
         lines.append(f"  {task.get_name()} at {where}\n")
