@@ -112,19 +112,30 @@ async def test_a_failed_delivery_is_reported_and_retried_later(
     assert telegram.texts() == ["TNM · Event 1\nWhat happened 1."] and outcomes[-1] is None
 
 
-async def test_running_it_sends_an_event_as_soon_as_it_is_recorded(
-        backend: Backend, telegram: FakeTelegram, mail: MailServer) -> None:
+@contextlib.asynccontextmanager
+async def running(backend: Backend, telegram: FakeTelegram, mail: MailServer
+                  ) -> AsyncIterator[tuple[Dispatcher, asyncio.Task[None], User]]:
+    """A dispatcher running for a new trader (Telegram only), subscribed and idle; cancelled at the end."""
     user = backend.db.create_user()
     port = await configured(backend, user, mail, email_enabled=False)
     dispatcher = Dispatcher(port, user.id, "agent", telegram_api=telegram.url, poll_every=3600)
     task = asyncio.get_running_loop().create_task(dispatcher.run())
     try:
         await asyncio.sleep(0.5)  # subscribed and idle
+        yield dispatcher, task, user
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_running_it_sends_an_event_as_soon_as_it_is_recorded(
+        backend: Backend, telegram: FakeTelegram, mail: MailServer) -> None:
+    async with running(backend, telegram, mail) as (_dispatcher, task, user):
         backend.db.admin.execute("select tnm_private.record_notification(%s, 'x:1', 'agent_back', 'Agent back', "
                                  "'desk pc is running again.')", (user.id,))
         await eventually(lambda: len(telegram.texts()) == 1, within=10, what="the message, woken by the event")
         assert telegram.texts() == ["TNM · Agent back\ndesk pc is running again."]
-    finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -134,17 +145,8 @@ async def test_a_cancel_that_comes_as_it_is_woken_still_stops_it(
         backend: Backend, telegram: FakeTelegram, mail: MailServer) -> None:
     # Seen as an app that never quit: asyncio.wait_for (Python 3.11) returned the wake-up and
     # dropped the cancel that came with it, and the window's shutdown waited for the loop for ever.
-    user = backend.db.create_user()
-    port = await configured(backend, user, mail, email_enabled=False)
-    dispatcher = Dispatcher(port, user.id, "agent", telegram_api=telegram.url, poll_every=3600)
-    task = asyncio.get_running_loop().create_task(dispatcher.run())
-    await asyncio.sleep(0.5)  # subscribed and idle
-    dispatcher._wake.set()  # a notification arrives (what the live change does) ...
-    task.cancel()  # ... as the window closes
-    await asyncio.wait([task], timeout=10)  # (awaiting it under a timeout would cancel it again)
-    try:
+    async with running(backend, telegram, mail) as (dispatcher, task, _user):
+        dispatcher._wake.set()  # a notification arrives (what the live change does) ...
+        task.cancel()  # ... as the window closes
+        await asyncio.wait([task], timeout=10)  # (awaiting it under a timeout would cancel it again)
         assert task.cancelled(), "the dispatcher went on after its cancel"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
