@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from tnm_desktop import runlog
 from tnm_desktop.composition import gui as gui_app
 from tnm_desktop.pgcluster import LocalCluster, free_port
+from tnm_desktop.profiles import log_dir
 from tnm_desktop.workspace import Workspace
 
 from tests.conftest import reachable_tmpdir
@@ -68,8 +69,6 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
         QTimer.singleShot(50, tick)
 
     QTimer.singleShot(50, tick)
-    log_seen: list[Path] = []
-    QTimer.singleShot(0, lambda: log_seen.extend(filter(None, [runlog.current()])))
     try:
         status = gui_app.run(demo=demo, workspace=workspace)
     finally:
@@ -77,7 +76,7 @@ def drive(step: Callable[[list[QWidget]], bool], limit_s: float = 90, *, demo: b
     if failed:
         raise failed[0]
     assert done[0], (f"the scripted steps did not finish; the app was waiting on:\n{''.join(waiting)}\n"
-                     f"its log ended with:\n{_tail(log_seen)}")
+                     f"its log ended with:\n{_log_tail()}")
     return status
 
 
@@ -95,11 +94,13 @@ def _tasks_waiting() -> str:
     return "".join(sorted(lines))
 
 
-def _tail(files: list[Path], lines: int = 60) -> str:
-    """The last lines of the run's log: what the app was doing when the steps stopped."""
-    if not files:
+def _log_tail(lines: int = 60) -> str:
+    """The last lines of the newest run's log: what the app was doing when the steps stopped."""
+    runs = runlog.run_files(log_dir())
+    if not runs:
         return "(no log file)"
+    current = list(runs.values())[-1][0]  # the newest run; its rotated files (….log.1) sort after it
     try:
-        return "\n".join(files[0].read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        return "\n".join(current.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(log unreadable: {exc})"
