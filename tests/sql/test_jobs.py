@@ -101,33 +101,47 @@ def test_eight_concurrent_claimers_claim_each_of_2000_jobs_exactly_once(db: Db) 
     assert len({agent_id for _, agent_id, _ in claims}) == 8
 
 
-def test_only_a_claim_commits_without_waiting_for_the_log_flush(db: Db) -> None:
-    # Notifying commits are serialised until flushed; a claim may be lost in a crash (its agent's
-    # next call is refused), a completion may not.
+def test_claims_and_completions_commit_without_waiting_for_the_log_flush_intents_and_failures_wait(
+        db: Db) -> None:
+    # Notifying commits are serialised until flushed. A claim or a completion lost in a crash
+    # leaves the job held or waiting, and a held job with an intent is found on the terminal by its
+    # token (20251219000000_completion_commit.sql); an order must not leave before its intent is on
+    # disk, and a failed trade must not come back.
     user = db.create_user()
     agent = db.create_agent(user)
-    enqueue(db, user, 1)
+    enqueue(db, user, 4)
 
-    def setting(conn: psycopg.Connection[Row]) -> object:
-        row = conn.execute("select current_setting('synchronous_commit') as s").fetchone()
-        return row["s"] if row else None
+    def committed_with(conn: psycopg.Connection[Row], query: str, params: tuple[object, ...]) -> tuple[object, Row]:
+        with conn.transaction():
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
+            got = conn.execute(query, params).fetchone()
+            assert got is not None
+            row = conn.execute("select current_setting('synchronous_commit') as s").fetchone()
+            assert row is not None
+            return row["s"], got
 
     with db.connect(autocommit=True) as conn:
         conn.execute("set synchronous_commit = on")  # the tests' cluster runs with it off
-        with conn.transaction():
-            conn.execute("select set_config('role', 'authenticated', true), "
-                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
-            got = conn.execute("select * from claim_next_job(%s, %s)", (agent.id, agent.key)).fetchone()
-            assert got is not None
-            assert setting(conn) == "off"
-        assert setting(conn) == "on"
-        with conn.transaction():
-            conn.execute("select set_config('role', 'authenticated', true), "
-                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
-            conn.execute("select * from complete_job(%s, %s, %s, %s, '{}')",
-                         (agent.id, agent.key, got["id"], got["lease_token"]))
-            assert setting(conn) == "on"
-    assert db.admin.execute("select status from jobs").fetchone() == {"status": "completed"}
+        setting, held = committed_with(conn, "select * from claim_next_job(%s, %s)", (agent.id, agent.key))
+        assert setting == "off"
+        assert conn.execute("select current_setting('synchronous_commit') as s").fetchone() == {"s": "on"}
+        setting, _ = committed_with(conn, "select * from record_job_intent(%s, %s, %s, %s, %s)",
+                                    (agent.id, agent.key, held["id"], held["lease_token"], '{"token": "t1"}'))
+        assert setting == "on"
+        setting, _ = committed_with(conn, "select * from complete_job(%s, %s, %s, %s, '{}')",
+                                    (agent.id, agent.key, held["id"], held["lease_token"]))
+        assert setting == "off"
+        held = claim(conn, agent)
+        assert held is not None
+        setting, held = committed_with(conn, "select * from complete_and_claim_next(%s, %s, %s, %s, '{}')",
+                                       (agent.id, agent.key, held["id"], held["lease_token"]))
+        assert setting == "off"
+        setting, _ = committed_with(conn, "select * from fail_job(%s, %s, %s, %s, 'rejected')",
+                                    (agent.id, agent.key, held["id"], held["lease_token"]))
+        assert setting == "on"
+    assert db.admin.execute("select status, count(*) from jobs group by status order by status").fetchall() == [
+        {"status": "completed", "count": 2}, {"status": "failed", "count": 1}, {"status": "pending", "count": 1}]
 
 
 def test_agent_never_gets_another_users_job(db: Db) -> None:
@@ -278,17 +292,19 @@ def test_expired_lease_is_requeued_and_the_late_agent_is_refused(db: Db) -> None
                          (job_id,))
         second = claim(conn, fresh)
         assert second is not None and str(second["id"]) == job_id and second["attempts"] == 2
-        with pytest.raises(psycopg.Error) as raised:
-            agent_call(conn, slow, "select complete_job(%s, %s, %s, %s, '{\"late\": true}')",
-                       (slow.id, slow.key, job_id, first["lease_token"]))
-        assert raised.value.sqlstate == "TNL01"
+        for refused in ("select complete_job(%s, %s, %s, %s, '{\"late\": true}')",
+                        "select record_job_intent(%s, %s, %s, %s, '{\"token\": \"late\"}')",
+                        "select * from complete_and_claim_next(%s, %s, %s, %s, '{\"late\": true}')"):
+            with pytest.raises(psycopg.Error) as raised:
+                agent_call(conn, slow, refused, (slow.id, slow.key, job_id, first["lease_token"]))
+            assert raised.value.sqlstate == "TNL01"
         with pytest.raises(psycopg.Error):
             agent_call(conn, slow, "select extend_job_lease(%s, %s, %s, %s)",
                        (slow.id, slow.key, job_id, first["lease_token"]))
         agent_call(conn, fresh, "select complete_job(%s, %s, %s, %s, '{\"ok\": true}')",
                    (fresh.id, fresh.key, job_id, second["lease_token"]))
     final = job(db, job_id)
-    assert final["status"] == "completed" and final["result"] == {"ok": True}
+    assert final["status"] == "completed" and final["result"] == {"ok": True} and final["intent"] is None
     assert str(final["agent_id"]) == fresh.id
 
 
@@ -547,24 +563,6 @@ def test_complete_and_claim_refuses_a_stale_lease_or_a_wrong_key_and_claims_noth
             assert job(db, waiting)["status"] == "pending"  # the claim went with the refused completion
     held = job(db, job_id)
     assert (held["status"], held["result"], str(held["agent_id"])) == ("running", None, fresh.id)
-
-
-def test_complete_and_claim_commits_durably(db: Db) -> None:
-    # The completion is in it: unlike a claim alone, it waits for the log flush.
-    user = db.create_user()
-    agent = db.create_agent(user)
-    enqueue(db, user, 2)
-    with db.connect(autocommit=True) as conn:
-        conn.execute("set synchronous_commit = on")  # the tests' cluster runs with it off
-        held = claim(conn, agent)
-        assert held is not None
-        with conn.transaction():
-            conn.execute("select set_config('role', 'authenticated', true), "
-                         "set_config('request.jwt.claims', %s, true)", (json.dumps(agent.user.claims),))
-            conn.execute("select * from complete_and_claim_next(%s, %s, %s, %s, '{}')",
-                         (agent.id, agent.key, held["id"], held["lease_token"]))
-            row = conn.execute("select current_setting('synchronous_commit') as s").fetchone()
-            assert row is not None and row["s"] == "on"
 
 
 def test_eight_agents_completing_and_claiming_in_one_call_take_each_job_once(db: Db) -> None:
