@@ -132,10 +132,10 @@ def test_claims_and_completions_commit_without_waiting_for_the_log_flush_intents
         setting, _ = committed_with(conn, "select * from complete_job(%s, %s, %s, %s, '{}')",
                                     (agent.id, agent.key, held["id"], held["lease_token"]))
         assert setting == "off"
-        held = claim(conn, agent)
-        assert held is not None
+        second = claim(conn, agent)
+        assert second is not None
         setting, held = committed_with(conn, "select * from complete_and_claim_next(%s, %s, %s, %s, '{}')",
-                                       (agent.id, agent.key, held["id"], held["lease_token"]))
+                                       (agent.id, agent.key, second["id"], second["lease_token"]))
         assert setting == "off"
         setting, _ = committed_with(conn, "select * from fail_job(%s, %s, %s, %s, 'rejected')",
                                     (agent.id, agent.key, held["id"], held["lease_token"]))
