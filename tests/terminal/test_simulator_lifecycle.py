@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -253,11 +254,28 @@ def test_a_few_moments_are_priced_to_the_bit_as_they_are_among_many() -> None:
     moments = np.concatenate([rng.integers(0, 4_000_000_000_000, 600),
                               np.arange(1_700_000_000_000, 1_700_000_020_000, 7)])
     shifts = [(1_700_000_005_000, 0.0012), (1_700_000_010_000, -0.5)]
+    holds: list[tuple[int, float | None]] = [(1_700_000_003_000, 1.234567891), (1_700_000_008_000, None),
+                                             (1_700_000_015_000, 0.000001)]
     for spec in DEFAULT_SYMBOLS:
-        for moved in ([], shifts):
-            together = feed.bids(spec, 5, moved, moments)
-            alone = [float(feed.bids(spec, 5, moved, [int(m)])[0]) for m in moments]
+        for moved, held in (([], []), (shifts, []), ([], holds), (shifts, holds)):
+            together = feed.bids(spec, 5, moved, moments, held)
+            alone = [float(feed.bids(spec, 5, moved, [int(m)], held)[0]) for m in moments]
             assert alone == together.tolist()
+            # The broker's quote (Python floats all the way) is the same pair of numbers.
+            quoted = [feed.quote_one(spec, 5, moved, held, int(m)) for m in moments]
+            assert quoted == list(zip(together.tolist(), feed.asks(spec, together).tolist(), strict=True))
+
+
+def test_rounding_in_python_is_numpys_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-3, 3, 20_000), rng.uniform(0, 200_000, 20_000),
+                             [0.0, -0.0, 1e300, -1e-300, float("inf"), float("-inf")]])
+    for digits in (0, 1, 2, 3, 5, 8):
+        halfway = (np.round(values[:40_000] * 10.0**digits) + 0.5) / 10.0**digits  # ties: half to even
+        for value in np.concatenate([values, halfway]).tolist():
+            expected = float(np.round(np.float64(value), digits))
+            got = feed.round_like_numpy(value, digits)
+            assert (got, math.copysign(1, got)) == (expected, math.copysign(1, expected)), (value, digits)
 
 
 def test_the_saved_state_is_every_field_of_every_record() -> None:

@@ -3,9 +3,13 @@ day orders, and a price path a test scripts tick by tick."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
+import pytest
 from tnm_desktop.terminal import mt5api as mt5
+from tnm_desktop.terminal.simulator import triggers
 from tnm_desktop.terminal.simulator.api import SimulatedMt5
 from tnm_desktop.terminal.simulator.engine import Engine
 from tnm_desktop.terminal.simulator.model import new_state
@@ -136,3 +140,60 @@ def test_day_orders_expire_at_the_end_of_the_trading_day_in_server_time() -> Non
     sim.control.advance_time(3600)
     assert sim.orders_get() == ()
     assert must(sim.history_orders_get(ticket=day.order))[0].state == mt5.ORDER_STATE_EXPIRED
+
+
+def _session(seed: int) -> list[object]:
+    # Random trading on a wandering feed in short and long steps: stops, targets and pending
+    # orders a few points from the market, so many are reached. Returns the books after each step.
+    rng = random.Random(seed)
+    sim = frozen_simulator(seed=seed)
+    seen: list[object] = []
+    for _ in range(120):
+        symbol = rng.choice(["EURUSD.m", "USDJPY.m"])
+        tick = must(sim.symbol_info_tick(symbol))
+        point = must(sim.symbol_info(symbol)).point
+        choice = rng.random()
+        if choice < 0.3:
+            buy = rng.random() < 0.5
+            far = rng.randint(20, 60) * point
+            market(sim, symbol, mt5.ORDER_TYPE_BUY if buy else mt5.ORDER_TYPE_SELL, 0.1,
+                   sl=round(tick.bid - far if buy else tick.ask + far, 5),
+                   tp=round(tick.bid + far if buy else tick.ask - far, 5))
+        elif choice < 0.5:
+            kind = rng.choice([mt5.ORDER_TYPE_BUY_LIMIT, mt5.ORDER_TYPE_SELL_LIMIT, mt5.ORDER_TYPE_BUY_STOP,
+                               mt5.ORDER_TYPE_SELL_STOP])
+            away = rng.randint(15, 50) * point * (1 if kind in (mt5.ORDER_TYPE_SELL_LIMIT, mt5.ORDER_TYPE_BUY_STOP)
+                                                  else -1)
+            base = tick.ask if kind in (mt5.ORDER_TYPE_BUY_LIMIT, mt5.ORDER_TYPE_BUY_STOP) else tick.bid
+            sim.order_send({**PENDING, "symbol": symbol, "type": kind, "price": round(base + away, 5),
+                            "type_time": mt5.ORDER_TIME_SPECIFIED,
+                            "expiration": (EPOCH_MS // 1000 + OFFSET_S) + rng.randint(5, 400)})
+        touched = None
+        if rng.random() < 0.2 and (sim.positions_get() or sim.orders_get()):
+            # The price put exactly on a stop, a target or an order's price: ties must go as the scan's.
+            item: Any = rng.choice([*must(sim.positions_get()), *must(sim.orders_get())])
+            level = rng.choice([item.sl, item.tp, item.price_open])
+            spec = must(sim.symbol_info(item.symbol))
+            if level:
+                touched = str(item.symbol)
+                sim.control.hold_price(touched, round(level - rng.choice([0, spec.spread]) * spec.point, spec.digits))
+        sim.control.advance_time(rng.choice([0.001, 0.05, 0.3, 0.999, 1.0, 2.5, 4.2, 30.0]))
+        seen.append((sim.account_info(), sim.positions_get(), sim.orders_get()))
+        if touched:
+            sim.control.release_price(touched)
+    seen.append((sim.history_orders_total(0, 2**40), sim.history_deals_get(0, 2**40)))
+    return seen
+
+
+def test_short_stretches_checked_in_python_play_out_as_the_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Between calls the server replays the market; a stretch of a few moments is first checked
+    # with Python floats, and scanned only when something is reached there.
+    for seed in range(1, 9):
+        quick = _session(seed)
+        with monkeypatch.context() as patched:
+            patched.setattr(triggers, "_few_moments", lambda start, end: None)  # always the full scan
+            scanned = _session(seed)
+        assert quick == scanned
+        deals: Any = quick[-1]
+        closed = [d for d in deals[1] if d.reason in (mt5.DEAL_REASON_SL, mt5.DEAL_REASON_TP)]
+        assert closed, "the session must reach some stops"

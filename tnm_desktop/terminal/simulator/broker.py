@@ -40,8 +40,7 @@ class Broker:
         spec = self.state.spec(symbol)
         if spec is None:
             raise KeyError(symbol)
-        bid = feed.bids(spec, self.state.seed, shifts, [moment], holds)
-        quote = float(bid[0]), float(feed.asks(spec, bid)[0])
+        quote = feed.quote_one(spec, self.state.seed, shifts, holds, moment)
         self._quotes[key] = quote
         return quote
 
