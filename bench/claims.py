@@ -66,17 +66,11 @@ SYSTEMS = (APP, NOKEY, BARE, PROCRASTINATE)
 SCHEMA = "procrastinate"
 _TICK = os.sysconf("SC_CLK_TCK")
 
-# What the bench copies of the two functions are made from: only the key check is taken out.
-_NOKEY_EDITS = {
-    "claim_next_job": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
-                       "v_user uuid := (select auth.uid());"),
-    "complete_and_claim_next": ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
-                                "v_user uuid := (select auth.uid());"),
-    # The agent's entry points (the claimed entry's limits beside the job), over the copies above.
-    "claim_next_job_with_limits": ("from tnm_privileged.claim_next_job(", "from bench_claims.claim_next_job("),
-    "complete_and_claim_next_with_limits": ("from tnm_privileged.complete_and_claim_next(",
-                                            "from bench_claims.complete_and_claim_next("),
-}
+# What the bench copies of the four functions are made from: only the key check is taken out.
+_NOKEY_EDITS = {name: ("v_user uuid := tnm_private.require_agent(p_agent_id, p_pairing_key);",
+                        "v_user uuid := (select auth.uid());")
+               for name in ("claim_next_job", "complete_and_claim_next", "claim_next_job_with_limits",
+                            "complete_and_claim_next_with_limits")}
 
 _BARE_CLAIM: LiteralString = """
 update public.jobs j
