@@ -8,7 +8,7 @@ long time) are scanned over their last week only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,19 +59,36 @@ class _Tape:
         return self._cache[symbol]
 
 
+def _hits(position: PositionRec, bid: Any, ask: Any) -> tuple[Any, Any]:
+    # Where the position's stop and its target are reached (None: it has none), for the scan's
+    # arrays and for one moment's floats alike: a buy closes at the bid, a sell at the ask.
+    buy = position.type == mt5.POSITION_TYPE_BUY
+    price = bid if buy else ask
+    sl = (price <= position.sl if buy else price >= position.sl) if position.sl else None
+    tp = (price >= position.tp if buy else price <= position.tp) if position.tp else None
+    return sl, tp
+
+
+def _reached(order_type: int, price: float, bid: Any, ask: Any) -> Any:
+    # Where a pending order's price is reached, for arrays and floats alike.
+    return {mt5.ORDER_TYPE_BUY_LIMIT: ask <= price, mt5.ORDER_TYPE_SELL_LIMIT: bid >= price,
+            mt5.ORDER_TYPE_BUY_STOP: ask >= price, mt5.ORDER_TYPE_SELL_STOP: bid <= price,
+            mt5.ORDER_TYPE_BUY_STOP_LIMIT: ask >= price, mt5.ORDER_TYPE_SELL_STOP_LIMIT: bid <= price}[order_type]
+
+
 def _position_event(tape: _Tape, position: PositionRec, begin: int) -> _Event | None:
     if not position.sl and not position.tp:
         return None
     bid, ask = tape.prices(position.symbol)
     price = bid if position.type == mt5.POSITION_TYPE_BUY else ask
-    buy = position.type == mt5.POSITION_TYPE_BUY
+    sl_hits, tp_hits = _hits(position, bid, ask)
     found: list[_Event] = []
-    if position.sl:
-        at = _first(price <= position.sl if buy else price >= position.sl, begin)
+    if sl_hits is not None:
+        at = _first(sl_hits, begin)
         if at is not None:
             found.append((at, 0, "sl", position, float(price[at])))
-    if position.tp:
-        at = _first(price >= position.tp if buy else price <= position.tp, begin)
+    if tp_hits is not None:
+        at = _first(tp_hits, begin)
         if at is not None:
             found.append((at, 1, "tp", position, float(price[at])))
     return min(found, key=lambda e: (e[0], e[1])) if found else None
@@ -85,11 +102,7 @@ def _order_event(tape: _Tape, order: OrderRec, begin: int, offset_s: int) -> _Ev
         at = _first(tape.times >= expiry_ms, begin)
         if at is not None:
             found.append((at, 0, "expire", order, 0.0))
-    reached = {mt5.ORDER_TYPE_BUY_LIMIT: ask <= order.price_open, mt5.ORDER_TYPE_SELL_LIMIT: bid >= order.price_open,
-               mt5.ORDER_TYPE_BUY_STOP: ask >= order.price_open, mt5.ORDER_TYPE_SELL_STOP: bid <= order.price_open,
-               mt5.ORDER_TYPE_BUY_STOP_LIMIT: ask >= order.price_open,
-               mt5.ORDER_TYPE_SELL_STOP_LIMIT: bid <= order.price_open}
-    at = _first(reached[order.type], begin)
+    at = _first(_reached(order.type, order.price_open, bid, ask), begin)
     if at is not None and order.type in orders.STOP_LIMITS:
         found.append((at, 1, "convert", order, order.price_stoplimit))
     elif at is not None:
@@ -189,11 +202,8 @@ def _quiet(broker: Broker, moments: list[int]) -> bool:
         for position in broker.state.positions:
             if not position.sl and not position.tp:
                 continue
-            bid, ask = broker.quote(position.symbol, moment)
-            if position.type == mt5.POSITION_TYPE_BUY:
-                if (position.sl and bid <= position.sl) or (position.tp and bid >= position.tp):
-                    return False
-            elif (position.sl and ask >= position.sl) or (position.tp and ask <= position.tp):
+            sl_hit, tp_hit = _hits(position, *broker.quote(position.symbol, moment))
+            if sl_hit or tp_hit:
                 return False
         for order in broker.state.orders:
             if order.time_expiration and moment >= (order.time_expiration - offset_s) * 1000:
@@ -203,11 +213,6 @@ def _quiet(broker: Broker, moments: list[int]) -> bool:
                 return False
     return True
 
-
-def _reached(order_type: int, price: float, bid: float, ask: float) -> bool:
-    return {mt5.ORDER_TYPE_BUY_LIMIT: ask <= price, mt5.ORDER_TYPE_SELL_LIMIT: bid >= price,
-            mt5.ORDER_TYPE_BUY_STOP: ask >= price, mt5.ORDER_TYPE_SELL_STOP: bid <= price,
-            mt5.ORDER_TYPE_BUY_STOP_LIMIT: ask >= price, mt5.ORDER_TYPE_SELL_STOP_LIMIT: bid <= price}[order_type]
 
 
 def advance(broker: Broker) -> bool:
