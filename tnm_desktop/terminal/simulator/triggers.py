@@ -214,7 +214,6 @@ def _quiet(broker: Broker, moments: list[int]) -> bool:
     return True
 
 
-
 def advance(broker: Broker) -> bool:
     """Play the market from the last scan up to the broker's moment; return whether the books changed."""
     state = broker.state
