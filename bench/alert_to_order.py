@@ -193,7 +193,7 @@ def main() -> None:
         trader = seed_trader(db.admin)
         state, simulator = start_bench_simulator(Path(work), history=args.history)
         # The app's receiver, with the per-strategy rate limit opened up for the benchmark's pace.
-        receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, rate_per_second=100_000,
+        receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, direct=True, rate_per_second=100_000,
                                                   burst=100_000))
         clock = CallClock()
         agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock)

@@ -203,7 +203,7 @@ def main() -> None:
         print(f"burst: {args.alerts:,} alerts waiting at once; {args.history:,} orders in the simulator's history\n")
         trader = seed_trader(db.admin)
         state, simulator = start_bench_simulator(Path(work), history=args.history)
-        receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, rate_per_second=100_000,
+        receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, direct=True, rate_per_second=100_000,
                                                   burst=100_000))
         clock = CallClock()
         agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock)

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,7 @@ import pytest
 from psycopg import sql
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.webhook.config import ReceiverConfig
+from tnm_desktop.webhook.ingest import Ingestor
 from tnm_desktop.webhook.server import WebhookReceiver, start_receiver
 
 from tests.ingest.conftest import Desk
@@ -65,10 +67,12 @@ async def test_a_database_outage_answers_503_and_the_receiver_recovers(desk: Des
     assert desk.count("tv_signals") == ok == 2
 
 
-async def test_connections_the_database_dropped_cost_no_alert(desk: Desk) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["pooled-url", "direct"])
+async def test_connections_the_database_dropped_cost_no_alert(desk: Desk, direct: bool) -> None:
     # A database restart leaves the pool holding dead connections; TradingView never sends an
-    # alert twice, so the next alerts must each still be logged and answered 200.
-    running = await start_receiver(ReceiverConfig(database_url=desk.ingest_url, port=0, pool_size=4))
+    # alert twice, so the next alerts must each still be logged and answered 200. With the call
+    # prepared (direct), a fresh connection prepares it again.
+    running = await start_receiver(ReceiverConfig(database_url=desk.ingest_url, port=0, pool_size=4, direct=direct))
     url = f"{running.base_url}/tv/{desk.secret}"
     try:
         async with aiohttp.ClientSession() as session:
@@ -84,6 +88,27 @@ async def test_connections_the_database_dropped_cost_no_alert(desk: Desk) -> Non
     finally:
         await running.close()
     assert desk.count("tv_signals") == 7
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["pooled-url", "direct"])
+async def test_the_call_is_prepared_only_on_a_database_reached_directly(desk: Desk, direct: bool) -> None:
+    # Behind a transaction pooler a prepared statement may land on another server connection and
+    # fail; on the app's own database it saves parsing and planning the call on every alert.
+    ingestor = Ingestor(desk.ingest_url, pool_size=1, direct=direct)
+    await ingestor.open()
+    try:
+        for i in range(2):
+            result = await ingestor.ingest(desk.secret, f'{{"action": "buy", "symbol": "EURUSD", "id": "p{i}"}}',
+                                           datetime.now(UTC), within=5.0)
+            assert result.status == "pending"
+        async with ingestor._pool.connection() as conn:  # the pool's one connection, that made both calls
+            row = await (await conn.execute("select count(*) from pg_prepared_statements "
+                                            "where statement like 'select signal_id%%ingest_tv_signal%%'",
+                                            prepare=False)).fetchone()
+    finally:
+        await ingestor.close()
+    assert row is not None and row[0] == (1 if direct else 0)
+    assert desk.count("tv_signals") == 2
 
 
 def _post_sync(url: str, body: str) -> tuple[int, Any]:

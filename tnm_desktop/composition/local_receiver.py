@@ -125,8 +125,10 @@ class LocalReceiver:
             receiver.stop()
 
     def _start_on(self, port: int) -> WebhookReceiver:
-        # A trader's own alerts: a modest rate, on a selector loop of its own (its pool is psycopg's).
-        config = ReceiverConfig(database_url=self._database_url, port=port, burst=50, rate_per_second=20)
+        # A trader's own alerts: a modest rate, on a selector loop of its own (its pool is psycopg's);
+        # the workspace's own database, reached directly.
+        config = ReceiverConfig(database_url=self._database_url, port=port, burst=50, rate_per_second=20,
+                                direct=True)
         receiver = WebhookReceiver(config, loop_factory=selector_loop)
         try:
             receiver.start()

@@ -60,10 +60,11 @@ class Ingestor:
         pool_size: Connections at most.
         pool_timeout: Seconds to wait for a connection.
         statement_timeout_ms: Limit of one call inside the database.
+        direct: Not behind a transaction pooler: prepare the call once per connection.
     """
 
     def __init__(self, database_url: str, *, pool_size: int = 4, pool_timeout: float = 1.0,
-                 statement_timeout_ms: int = 1500) -> None:
+                 statement_timeout_ms: int = 1500, direct: bool = False) -> None:
         self._timeout_ms = statement_timeout_ms
         quiet_pool_warnings()  # one warning per outage, not one per reconnection attempt
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
@@ -72,8 +73,10 @@ class Ingestor:
             # Short: the pool's reconnection backoff doubles until this, so a database back after a
             # long outage would otherwise wait up to a minute for the next attempt (issue 15).
             reconnect_timeout=5.0,
-            # No server-side prepared statements: they break behind PgBouncer-style poolers.
-            kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": 3,
+            # Server-side prepared statements break behind PgBouncer-style poolers: only on a
+            # database reached directly (the app's own) is the call prepared, from its first use
+            # (0.1-0.25 ms less an alert here: no parsing and planning of the call each time).
+            kwargs={"autocommit": True, "prepare_threshold": 0 if direct else None, "connect_timeout": 3,
                     "application_name": "tnm-webhook"},
         )
 

@@ -50,7 +50,7 @@ async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
         OperationalError: The address cannot be bound (for example, the port is in use).
     """
     ingestor = Ingestor(config.database_url, pool_size=config.pool_size, pool_timeout=config.pool_timeout,
-                        statement_timeout_ms=config.statement_timeout_ms)
+                        statement_timeout_ms=config.statement_timeout_ms, direct=config.direct)
     runner = web.AppRunner(create_app(config, ingestor), handle_signals=False,
                            access_log_class=RedactingAccessLogger,
                            access_log=logging.getLogger(ACCESS_LOGGER),
@@ -105,7 +105,7 @@ class WebhookReceiver:
 
     Example::
 
-        receiver = WebhookReceiver(ReceiverConfig(database_url=connections.ingest, port=8787))
+        receiver = WebhookReceiver(ReceiverConfig(database_url=connections.ingest, port=8787, direct=True))
         base_url = receiver.start()   # blocks until listening (call it off the GUI thread)
         ...
         receiver.stop()
