@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -68,6 +69,12 @@ class UserDb:
         self._opened = False
         # The claims each pooled connection was set up with.
         self._set_up: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Row], str] = weakref.WeakKeyDictionary()
+        # One connection kept out of the pool for calls one after another (the agent's claim, then
+        # its intent): after a moment of quiet, taking a connection from the pool and giving it
+        # back costs ~0.15 ms here (12 µs back to back), a tenth of a claim's round trip. A call
+        # made while it is in use takes one from the pool.
+        self._kept: psycopg.AsyncConnection[Row] | None = None
+        self._kept_busy = False
 
     def __repr__(self) -> str:
         return f"UserDb(signed_in={self._claims is not None})"
@@ -99,6 +106,7 @@ class UserDb:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checking
             self._checking = None
+        await self._give_back()
         if self._opened:
             await self._pool.close()
             self._opened = False
@@ -113,16 +121,20 @@ class UserDb:
     async def _rows(self, claims: str, query: LiteralString, params: Params) -> list[Row]:
         await self._open()
         try:
-            async with self._pool.connection() as conn:
-                if self._set_up.get(conn) != claims:
-                    self._set_up.pop(conn, None)
-                    await conn.execute(
-                        "select set_config('role', 'authenticated', false), "
-                        "set_config('request.jwt.claims', %s, false), "
-                        "set_config('statement_timeout', '8s', false)", (claims,))
-                    self._set_up[conn] = claims
-                cur = await conn.execute(query, params)
-                return await cur.fetchall()
+            if self._kept_busy:
+                async with self._pool.connection() as conn:
+                    return await self._run(conn, claims, query, params)
+            self._kept_busy = True
+            try:
+                if self._kept is None:
+                    self._kept = await self._pool.getconn()
+                return await self._run(self._kept, claims, query, params)
+            finally:
+                self._kept_busy = False
+                kept = self._kept
+                if kept is not None and (kept.broken or kept.info.transaction_status != TransactionStatus.IDLE):
+                    # Broken, or left mid-statement by a cancelled call: the pool mends or drops it.
+                    await self._give_back()
         except PoolTimeout as exc:
             raise TransientError("The local database cannot be reached.", code="offline") from exc
         except psycopg.Error as exc:
@@ -130,6 +142,23 @@ class UserDb:
             if isinstance(error, TransientError):
                 self._check_soon()
             raise error from exc
+
+    async def _run(self, conn: psycopg.AsyncConnection[Row], claims: str, query: LiteralString,
+                   params: Params) -> list[Row]:
+        if self._set_up.get(conn) != claims:
+            self._set_up.pop(conn, None)
+            await conn.execute(
+                "select set_config('role', 'authenticated', false), "
+                "set_config('request.jwt.claims', %s, false), "
+                "set_config('statement_timeout', '8s', false)", (claims,))
+            self._set_up[conn] = claims
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()
+
+    async def _give_back(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            await self._pool.putconn(kept)
 
     def _check_soon(self) -> None:
         # A connection broke: the idle ones most likely did too (the server went away). Checking
