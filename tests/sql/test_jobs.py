@@ -411,6 +411,29 @@ def test_trade_outcome_resolves_its_signal(db: Db) -> None:
     assert by_status["failed"]["error_message"] == "Market closed (10018)"
 
 
+def test_the_status_trigger_runs_for_what_it_acts_on_and_not_for_a_claim(db: Db) -> None:
+    # A claim is on the path from an alert to its order: the trigger that resolves signals and
+    # follows compiles must not run for it (20251220000000_status_trigger_when.sql).
+    user = db.create_user()
+    agent = db.create_agent(user)
+    db.admin.execute("insert into jobs (user_id, job_type) values (%s, 'trade')", (user.id,))
+
+    def calls() -> object:
+        row = db.admin.execute("select coalesce(pg_stat_get_xact_function_calls("
+                               "'tnm_private.on_job_status()'::regprocedure), 0) as n").fetchone()
+        assert row is not None
+        return row["n"]
+
+    with db.admin.transaction():
+        db.admin.execute("set local track_functions = 'all'")
+        got = db.admin.execute("select * from claim_next_job(%s, %s)", (agent.id, agent.key)).fetchone()
+        assert got is not None
+        assert calls() == 0
+        db.admin.execute("select complete_job(%s, %s, %s, %s, '{}')",
+                         (agent.id, agent.key, got["id"], got["lease_token"]))
+        assert calls() == 1
+
+
 def test_compile_job_updates_its_version(db: Db) -> None:
     from tests.world import build_world
 
@@ -465,6 +488,35 @@ def test_recovery_reopens_a_trade_failed_by_expiry_after_its_intent(db: Db) -> N
         recovered = agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
     assert [r["id"] for r in recovered] == [got["id"]]
     assert job(db, got["id"])["status"] == "running"
+
+
+def test_a_trade_taken_up_again_after_failing_puts_its_signal_back_to_waiting(db: Db) -> None:
+    from tests.world import build_world
+
+    world = build_world(db, db.create_user())
+    agent = world.agent
+    db.admin.execute("delete from jobs")
+    job_id = db.admin.execute("insert into jobs (user_id, job_type, max_attempts) values (%s, 'trade', 1) "
+                              "returning id", (world.user.id,)).fetchone()["id"]  # type: ignore[index]
+    signal = db.admin.execute(
+        "insert into tv_signals (strategy_id, user_id, symbol, action, raw_payload, job_id) "
+        "values (%s, %s, 'EURUSD', 'buy', '{}', %s) returning id",
+        (world.ids["tv_strategies"], world.user.id, job_id)).fetchone()["id"]  # type: ignore[index]
+
+    def status() -> object:
+        return db.admin.execute("select status from tv_signals where id = %s",
+                                (signal,)).fetchone()["status"]  # type: ignore[index]
+
+    with db.connect() as conn:
+        got = claim(conn, agent)
+        assert got is not None
+        agent_call(conn, agent, "select record_job_intent(%s, %s, %s, %s, %s)",
+                   (agent.id, agent.key, got["id"], got["lease_token"], json.dumps({"volume": 0.1})))
+        db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
+        assert claim(conn, agent) is None
+        assert status() == "failed"
+        agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
+    assert status() == "pending"
 
 
 def test_user_can_cancel_only_a_waiting_job(db: Db) -> None:
