@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-
-from tests.pg import Db, User
 from tnm_desktop.data.local.db import UserDb
 from tnm_desktop.errors import TransientError
+
+from tests.pg import Db, User
 
 
 @pytest_asyncio.fixture
