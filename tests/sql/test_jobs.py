@@ -474,25 +474,9 @@ def test_recovery_hands_back_held_jobs_with_new_tokens(db: Db) -> None:
 
 
 def test_recovery_reopens_a_trade_failed_by_expiry_after_its_intent(db: Db) -> None:
-    user = db.create_user()
-    agent = db.create_agent(user)
-    db.admin.execute("insert into jobs (user_id, job_type, max_attempts) values (%s, 'trade', 1)", (user.id,))
-    with db.connect() as conn:
-        got = claim(conn, agent)
-        assert got is not None
-        agent_call(conn, agent, "select record_job_intent(%s, %s, %s, %s, %s)",
-                   (agent.id, agent.key, got["id"], got["lease_token"], json.dumps({"volume": 0.1})))
-        db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
-        assert claim(conn, agent) is None
-        assert job(db, got["id"])["status"] == "failed"
-        recovered = agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
-    assert [r["id"] for r in recovered] == [got["id"]]
-    assert job(db, got["id"])["status"] == "running"
-
-
-def test_a_trade_taken_up_again_after_failing_puts_its_signal_back_to_waiting(db: Db) -> None:
     from tests.world import build_world
 
+    # Its signal, failed with it, goes back to waiting: the reconciliation decides its outcome.
     world = build_world(db, db.create_user())
     agent = world.agent
     db.admin.execute("delete from jobs")
@@ -503,7 +487,7 @@ def test_a_trade_taken_up_again_after_failing_puts_its_signal_back_to_waiting(db
         "values (%s, %s, 'EURUSD', 'buy', '{}', %s) returning id",
         (world.ids["tv_strategies"], world.user.id, job_id)).fetchone()["id"]  # type: ignore[index]
 
-    def status() -> object:
+    def signal_status() -> object:
         return db.admin.execute("select status from tv_signals where id = %s",
                                 (signal,)).fetchone()["status"]  # type: ignore[index]
 
@@ -514,9 +498,12 @@ def test_a_trade_taken_up_again_after_failing_puts_its_signal_back_to_waiting(db
                    (agent.id, agent.key, got["id"], got["lease_token"], json.dumps({"volume": 0.1})))
         db.admin.execute("update jobs set lease_expires_at = now() - interval '1 second'")
         assert claim(conn, agent) is None
-        assert status() == "failed"
-        agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
-    assert status() == "pending"
+        assert job(db, got["id"])["status"] == "failed"
+        assert signal_status() == "failed"
+        recovered = agent_call(conn, agent, "select * from recover_agent_jobs(%s, %s)", (agent.id, agent.key))
+    assert [r["id"] for r in recovered] == [got["id"]]
+    assert job(db, got["id"])["status"] == "running"
+    assert signal_status() == "pending"
 
 
 def test_user_can_cancel_only_a_waiting_job(db: Db) -> None:
