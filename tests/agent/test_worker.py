@@ -309,3 +309,29 @@ async def test_agent_thread_runs_on_its_own_thread_and_stops(db: Db) -> None:
     assert thread.state is AgentState.STOPPED
     assert seen_threads == {f"agent-{paired.id[:8]}"}
     assert threading.current_thread().name not in seen_threads
+
+
+async def test_an_unexpected_error_at_start_still_ends_with_a_stop_the_listeners_hear(db: Db) -> None:
+    # The headless agent waits for this event to exit: without it, a start that failed on an
+    # unexpected error left the process running, orphaned, once its owner was gone.
+    user = db.create_user()
+    paired = db.create_agent(user)
+    backend = local_backend(db)
+    events: list[AgentEvent] = []
+
+    async def data_factory() -> LocalAdapter:
+        adapter = await backend.make("session:thread-error")
+        assert isinstance(adapter, LocalAdapter)
+        adapter.act_as(Session(user.id, user.email, "local"))
+        return adapter
+
+    async def runner_factory(_data: object, _creds: object, _emit: object) -> RecordingRunner:
+        raise ConnectionResetError("the terminal went away")
+
+    thread = AgentThread(data_factory, AgentCredentials(paired.id, paired.key), runner_factory, FAST)
+    thread.add_listener(events.append)
+    thread.start()
+    assert await asyncio.to_thread(thread.join, 30)
+    stops = [e for e in events if isinstance(e, StateChanged) and e.state is AgentState.STOPPED]
+    assert [e.detail for e in stops] == ["The agent stopped on an unexpected error; the log file has the details."]
+    assert thread.state is AgentState.STOPPED

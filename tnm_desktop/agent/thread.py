@@ -128,8 +128,18 @@ class AgentThread:
                 log.exception("agent listener failed")
 
     def _main(self) -> None:
-        with asyncio.Runner(loop_factory=self._loop_factory) as runner:
-            runner.run(self._run())
+        detail = ""
+        try:
+            with asyncio.Runner(loop_factory=self._loop_factory) as runner:
+                runner.run(self._run())
+        except Exception:
+            log.exception("the agent stopped on an unexpected error")
+            detail = "The agent stopped on an unexpected error; the log file has the details."
+        finally:
+            # However the thread ends, its listeners hear that it stopped: the window shows it,
+            # and the headless agent, which waits for it, exits instead of waiting for ever.
+            if detail or self._state is not AgentState.STOPPED:
+                self._emit(StateChanged(AgentState.STOPPED, detail))
 
     async def _run(self) -> None:
         data = await self._data_factory()
