@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.server import WebhookReceiver
 
@@ -62,6 +63,9 @@ STAGES = (
     ("agent notified → woken", "notified", "woken"),
     ("woken → claimed", "woken", "claimed"),
     ("claimed → intent recorded", "claimed", "intent"),
+    # A job the receiver claimed in the alert's own call and handed to the idle agent in memory.
+    ("job created → handed to the agent", "created", "handed"),
+    ("handed to the agent → intent recorded", "handed", "intent"),
     ("intent recorded → order sent", "intent", "sent"),
     ("order sent → filled", "sent", "filled"),
     ("filled → job completed", "filled", "completed"),
@@ -158,6 +162,9 @@ def _stages(db: BenchDb, posts: list[Posted], seen: dict[str, float], agent: Age
                                           "completed")}
         t["notified"] = agent.notified.get(row["job"], float("nan"))
         t["woken"] = agent.woken.get(row["job"], float("nan"))
+        t["handed"] = agent.handed.get(row["job"], float("nan"))
+        if t["handed"] == t["handed"]:  # claimed at ingestion: no wake-up, no claim of the agent's own
+            t["notified"] = t["woken"] = t["claimed"] = float("nan")
         t["seen"] = seen.get(row["signal"], float("nan"))
         for name, a, b in (*STAGES, *TOTALS):
             value = (t[b] - t[a]) * 1000
@@ -181,6 +188,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=20_000,
                         help="orders already in the simulator's history (default 20,000: a full one)")
     parser.add_argument("--quick", action="store_true", help="one run of 300 alerts (under a minute)")
+    parser.add_argument("--no-handover", action="store_true",
+                        help="the agent claims every job itself, as an agent in a process of its own does")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.alerts, args.history = 1, 300, 2000
@@ -192,11 +201,13 @@ def main() -> None:
               "history\n")
         trader = seed_trader(db.admin)
         state, simulator = start_bench_simulator(Path(work), history=args.history)
-        # The app's receiver, with the per-strategy rate limit opened up for the benchmark's pace.
+        # The app's receiver, with the per-strategy rate limit opened up for the benchmark's pace,
+        # sharing a hand-over with the agent as the app's do (--no-handover: as a separate process's).
+        handover = None if args.no_handover else Handover()
         receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, direct=True, rate_per_second=100_000,
-                                                  burst=100_000))
+                                                  burst=100_000), handover=handover)
         clock = CallClock()
-        agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock)
+        agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock, handover=handover)
         try:
             url = receiver.start()
             agent.start()
@@ -214,6 +225,9 @@ def main() -> None:
             receiver.stop()
             simulator.stop()
     report(runs, floors, brisk, calls, args.interval)
+    total = sum(len(run.get(TOTALS[0][0], [])) for run in runs)
+    print(f"\njobs the receiver claimed and handed over to the idle agent: {len(agent.handed)} "
+          f"(with the warm-up's), of {total} executed" + (" (--no-handover)" if args.no_handover else ""))
 
 
 def report(runs: list[dict[str, list[float]]], floors: dict[str, list[float]], brisk: dict[str, list[float]],

@@ -25,7 +25,8 @@ from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.live import LocalListener
 from tnm_desktop.data.port import Change, ChangeCallback, StateCallback, Subscription, Table
-from tnm_desktop.domain import AgentCredentials, AgentState, Session
+from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Session
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.terminal import mt5api as mt5
 
 from bench.common import BenchDb, Trader
@@ -130,9 +131,16 @@ class TimedAdapter(LocalAdapter):
 
 
 class TimedAgent(Agent):
-    """The agent, stamping when a new job woke it."""
+    """The agent, stamping when a new job woke it, and when one was handed over to it."""
 
     woken: dict[str, float]
+    handed: dict[str, float]
+
+    async def _handed_job(self) -> ClaimedJob | None:
+        claimed = await super()._handed_job()
+        if claimed is not None:
+            self.handed[claimed.job.id] = time.time()
+        return claimed
 
     def _on_job_change(self, change: Change) -> None:
         if change.op == "insert":
@@ -150,12 +158,14 @@ class AgentHarness:
         workdir: For the EA toolchain.
         settings: The agent's timings.
         runner_options: Options of the job runner (e.g. the position manager's ``stops`` timings).
+        handover: Shared with a receiver, as the app shares one (:mod:`tnm_desktop.domain.handover`).
     """
 
     def __init__(self, db: BenchDb, trader: Trader, simulator_state: Path | None, workdir: Path, *,
                  settings: AgentSettings = QUIET, clock: CallClock | None = None,
-                 runner_options: dict[str, Any] | None = None) -> None:
+                 runner_options: dict[str, Any] | None = None, handover: Handover | None = None) -> None:
         self._db = db
+        self._handover = handover
         self._trader = trader
         self._simulator_state = simulator_state
         self._workdir = workdir
@@ -164,6 +174,7 @@ class AgentHarness:
         self._runner_options = runner_options or {}
         self.notified: dict[str, float] = {}
         self.woken: dict[str, float] = {}
+        self.handed: dict[str, float] = {}
         self.states: list[StateChanged] = []
         self._running = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,8 +233,8 @@ class AgentHarness:
                 for name in mt5.FUNCTIONS:
                     if name != "last_error":
                         setattr(api, name, self.clock.wrap("mt5." + name, getattr(api, name)))
-            agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit)
-            agent.woken = self.woken
+            agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit, handover=self._handover)
+            agent.woken, agent.handed = self.woken, self.handed
             self._loop, self._agent = asyncio.get_running_loop(), agent
             await agent.run()
         finally:

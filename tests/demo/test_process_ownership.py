@@ -94,6 +94,25 @@ def test_sigterm_to_the_windowed_demo_stops_everything_it_started(root: Path) ->
     assert "quitting" in log and "TNM Desktop stopped" in log
 
 
+def test_the_windowed_demo_hands_its_first_trades_to_its_own_agent(root: Path) -> None:
+    # The app's receiver and agent share the process: a trade that arrives while the agent is idle
+    # is claimed by the alert's own call and handed over in memory (domain.handover), which the
+    # receiver's line in the log says. The first alerts are posted once the agent runs.
+    app = start_gui_demo(root)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            ((log_file,),) = runlog.run_files(root / "log").values()
+            if "handed to the agent" in log_file.read_text(encoding="utf-8"):
+                break
+            assert app.poll() is None, f"the app exited with {app.returncode}"
+            assert time.monotonic() < deadline, "no trade was handed to the agent"
+            time.sleep(0.5)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(30) == 0
+
+
 def test_sigkill_of_the_windowed_demo_leaves_nothing_running(root: Path) -> None:
     app = start_gui_demo(root)
     commands = " | ".join(p.command for p in processes_under(root))

@@ -1,7 +1,8 @@
-"""Role tnm_ingest may call public.ingest_tv_signal and nothing else; nobody else may call it.
+"""Role tnm_ingest may call public.ingest_tv_signal (and its variant that claims for the app's idle
+agent, ingest_tv_signal_and_claim) and nothing else; nobody else may call them.
 
-The function's privileged body is tnm_privileged.ingest_tv_signal (see the migration
-20251201000000_definer_functions_out_of_public): the role may execute that one too, and only it.
+The functions' privileged bodies are in tnm_privileged (see the migration
+20251201000000_definer_functions_out_of_public): the role may execute those too, and only them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.ingest.conftest import Desk
 from tests.pg import Db
 
 INGEST = "public.ingest_tv_signal(text,text,timestamp with time zone,text)"
+INGEST_AND_CLAIM = "public.ingest_tv_signal_and_claim(text,text,timestamp with time zone,text,uuid,text,integer)"
 
 
 def _relations(db: Db, kinds: str) -> list[str]:
@@ -70,9 +72,13 @@ def test_it_may_execute_no_other_function_and_reach_no_private_schema(db: Db) ->
         "where n.nspname in ('public', 'tnm_private', 'tnm_privileged', 'auth', 'extensions') "
         "and has_function_privilege('tnm_ingest', p.oid, 'execute') "
         "and has_schema_privilege('tnm_ingest', n.oid, 'usage') order by 1").fetchall()
-    # The public entry point and the privileged body it calls (20251201000000's pattern), nothing else.
-    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)",
-                                            "tnm_privileged.ingest_tv_signal(text,text,timestamp with time zone,text)"]
+    # The public entry points and the privileged bodies they call (20251201000000's pattern): the
+    # ingestion, and the ingestion that claims for the app's idle agent with its key
+    # (20251221000000), nothing else.
+    with_claim = "ingest_tv_signal_and_claim(text,text,timestamp with time zone,text,uuid,text,integer)"
+    assert [r["fn"] for r in callable_] == ["ingest_tv_signal(text,text,timestamp with time zone,text)", with_claim,
+                                            "tnm_privileged.ingest_tv_signal(text,text,timestamp with time zone,text)",
+                                            "tnm_privileged." + with_claim]
     schemas = db.admin.execute(
         "select nspname from pg_namespace where has_schema_privilege('tnm_ingest', oid, 'usage') "
         "and nspname not in ('pg_catalog', 'information_schema') order by 1").fetchall()
@@ -99,7 +105,8 @@ def test_calls_it_is_not_allowed_are_refused(desk: Desk) -> None:
 @pytest.mark.parametrize(("role", "allowed"), [
     ("anon", False), ("authenticated", False), ("service_role", True), ("tnm_ingest", True)])
 def test_who_may_execute_the_ingestion_function(db: Db, role: str, allowed: bool) -> None:
-    for function in (INGEST, "tnm_privileged." + INGEST.removeprefix("public.")):
+    for function in (INGEST, "tnm_privileged." + INGEST.removeprefix("public."), INGEST_AND_CLAIM,
+                     "tnm_privileged." + INGEST_AND_CLAIM.removeprefix("public.")):
         row = db.admin.execute("select has_function_privilege(%s, %s, 'execute') as ok", (role, function)).fetchone()
         assert row == {"ok": allowed}, function
 
@@ -108,6 +115,13 @@ def test_a_signed_in_user_cannot_forge_a_signal_through_it(desk: Desk) -> None:
     with pytest.raises(errors.InsufficientPrivilege):
         desk.db.call_as(desk.user, "select * from public.ingest_tv_signal(%s, %s)",
                         (desk.secret, '{"action": "buy", "symbol": "EURUSD"}'))
+    assert desk.count("tv_signals") == 0
+
+
+def test_a_signed_in_user_cannot_claim_at_ingestion_either(desk: Desk) -> None:
+    with pytest.raises(errors.InsufficientPrivilege):
+        desk.db.call_as(desk.user, "select * from public.ingest_tv_signal_and_claim(%s, %s, now(), null, %s, %s)",
+                        (desk.secret, '{"action": "buy", "symbol": "EURUSD"}', desk.agent.id, desk.agent.key))
     assert desk.count("tv_signals") == 0
 
 

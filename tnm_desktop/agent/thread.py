@@ -18,6 +18,7 @@ from tnm_desktop.agent.events import AgentEvent, AgentListener, StateChanged
 from tnm_desktop.agent.worker import Agent, AgentSettings, JobRunner
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import AgentCredentials, AgentState
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.errors import TnmError
 from tnm_desktop.loops import LoopFactory, selector_loop
 
@@ -38,11 +39,15 @@ class AgentThread:
             agent's event sink for what it sees of the terminal.
         settings: Timings.
         loop_factory: Makes the thread's event loop.
+        handover: Shared with the receiver of this process, which may claim for the agent while it
+            is idle (:mod:`tnm_desktop.domain.handover`).
     """
 
     def __init__(self, data_factory: DataFactory, creds: AgentCredentials, runner_factory: RunnerFactory,
-                 settings: AgentSettings | None = None, *, loop_factory: LoopFactory = selector_loop) -> None:
+                 settings: AgentSettings | None = None, *, loop_factory: LoopFactory = selector_loop,
+                 handover: Handover | None = None) -> None:
         self._data_factory = data_factory
+        self._handover = handover
         self._loop_factory = loop_factory
         self._creds = creds
         self._runner_factory = runner_factory
@@ -149,7 +154,8 @@ class AgentThread:
             except TnmError as exc:
                 self._emit(StateChanged(AgentState.STOPPED, exc.message))
                 return
-            agent = Agent(data, self._creds, runner, settings=self._settings, emit=self._emit)
+            agent = Agent(data, self._creds, runner, settings=self._settings, emit=self._emit,
+                          handover=self._handover)
             with self._lock:
                 self._loop, self._agent = asyncio.get_running_loop(), agent
                 pending, self._pending = self._pending, []

@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from tnm_desktop.agent.events import (
 )
 from tnm_desktop.data.port import AgentPort, Change, LiveState, Subscription, Table
 from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Job, JobStatus
+from tnm_desktop.domain.handover import Handed, Handover
 from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientError, UserError
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class Agent:
 
     def __init__(self, data: AgentPort, creds: AgentCredentials, runner: JobRunner, *,
                  settings: AgentSettings | None = None,
-                 emit: Callable[[AgentEvent], None] | None = None) -> None:
+                 emit: Callable[[AgentEvent], None] | None = None, handover: Handover | None = None) -> None:
         self.data = data
         self.creds = creds
         self.runner = runner
@@ -123,6 +125,10 @@ class Agent:
         self._failures = 0
         self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
         self._managing: asyncio.Task[None] | None = None
+        # The app's own receiver may claim for this agent while it sleeps (domain.handover).
+        self._handover = handover
+        self._handed: Future[Handed] | None = None
+        self._sleeping = False
 
     # Commands (call on the agent's loop) --------------------------------------------------------
 
@@ -134,6 +140,7 @@ class Agent:
     def pause(self) -> None:
         """Claim nothing new until resumed."""
         self._resume.clear()
+        self._wake.set()  # a sleeping agent closes its hand-over: nothing is claimed for it while paused
         if self._state is AgentState.RUNNING:
             self._set_state(AgentState.PAUSED, "Paused by the user.")
 
@@ -227,6 +234,11 @@ class Agent:
             self._subscription = await self.data.subscribe([Table.JOBS], self._on_job_change, self._on_live_state,
                                                            rows=False)
             self._live = self._subscription.state
+        delivery, self._handed = self._handed, None
+        if delivery is not None:
+            # A restart while the receiver was claiming for this agent: let its call end (within
+            # seconds), so that what it claimed is among the jobs taken back here.
+            await asyncio.wrap_future(delivery)
         recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
         if recovered:
             self._log("warning", f"Finishing {len(recovered)} request(s) this agent had started before it stopped.")
@@ -249,11 +261,14 @@ class Agent:
 
     async def _work(self) -> None:
         while not self._stopping.is_set():
-            if not self._resume.is_set():
-                await self._resume.wait()
-                continue
             self._wake.clear()
-            claimed = await self._claim() if self._claiming() else None
+            # A job the receiver claimed for this agent while it slept comes first (held if paused).
+            claimed = await self._handed_job()
+            if claimed is None:
+                if not self._resume.is_set():
+                    await self._resume.wait()
+                    continue
+                claimed = await self._claim() if self._claiming() else None
             while claimed is not None:
                 if not self._resume.is_set() and not self._stopping.is_set():
                     # Paused while the claim was on its way: the job runs only once resumed.
@@ -276,6 +291,22 @@ class Agent:
     def _claiming(self) -> bool:
         return not self._stopping.is_set() and self._resume.is_set()
 
+    async def _handed_job(self) -> ClaimedJob | None:
+        delivery, self._handed = self._handed, None
+        if delivery is None:
+            return None
+        handed = await asyncio.wrap_future(delivery)
+        if handed.known:
+            if handed.claimed is not None:
+                self._remember(handed.claimed.job.id)  # its own announcement must not wake the agent
+            return handed.claimed
+        # The receiver's call broke off after it may have claimed a job for this agent: take back
+        # what the agent holds (nothing else: it was idle), as a start does.
+        recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
+        for earlier in recovered[:-1]:
+            await self._execute(earlier, chain=False)
+        return recovered[-1] if recovered else None
+
     async def _hold_until_resumed(self, claimed: ClaimedJob) -> ClaimedJob | None:
         """Keep a job claimed after a pause, unrun, until resumed; None if the agent stops first
         (the job stays held, and the next start recovers it before anything new)."""
@@ -292,9 +323,26 @@ class Agent:
     async def _sleep_until_work(self) -> None:
         # While notifications flow, wait for one; while they are down, poll slowly.
         timeout = None if self._live is LiveState.LIVE else self.settings.fallback_poll_every
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
+        handover = self._handover if self._claiming() else None
+        if handover is not None:
+            loop = asyncio.get_running_loop()
+            handover.open(self.creds, self.settings.lease_seconds,
+                          wake=lambda: loop.call_soon_threadsafe(self._wake_if_sleeping),
+                          warm=lambda: loop.call_soon_threadsafe(self.runner.warm))
+        self._sleeping = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+        finally:
+            self._sleeping = False
+            if handover is not None:
+                self._handed = handover.close(self.creds.agent_id)
+
+    def _wake_if_sleeping(self) -> None:
+        # A handed job's delivery wakes a sleeping agent; one that woke already is waiting for it.
+        if self._sleeping:
+            self._wake.set()
 
     async def _execute(self, claimed: ClaimedJob, *, chain: bool) -> tuple[ClaimedJob | None, bool]:
         """Run one job and report it; with ``chain``, a success claims the next job in the same call.
@@ -433,7 +481,8 @@ class Agent:
         # job this agent held lately: those updates are its own claims, intents and reports.
         row = change.row
         if change.op == "insert":
-            self._wake.set()
+            if change.id not in self._held:  # not a job the receiver handed over already
+                self._wake.set()
         elif row is None:
             if change.op != "delete" and change.id not in self._held:
                 asyncio.get_running_loop().call_later(_UPDATE_SETTLE, self._wake_unless_held, change.id)

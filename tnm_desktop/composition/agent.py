@@ -24,6 +24,7 @@ from tnm_desktop.composition.terminal import TerminalConfig, TerminalKind, open_
 from tnm_desktop.composition.toolchain import ToolchainConfig, make_toolchain
 from tnm_desktop.data.port import AgentPort
 from tnm_desktop.domain import Agent, AgentCredentials
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.errors import UserError
 from tnm_desktop.loops import selector_loop
 from tnm_desktop.terminal.port import ConnectSettings
@@ -81,7 +82,8 @@ def runner_factory(workdir: Path, simulator_state: Path | None = None, **options
 
 
 def agent_thread(data: DataFactory, creds: AgentCredentials, workdir: Path,
-                 simulator_state: Path | None = None, settings: AgentSettings | None = None) -> AgentThread:
+                 simulator_state: Path | None = None, settings: AgentSettings | None = None,
+                 handover: Handover | None = None) -> AgentThread:
     """The agent on a thread of its own (not started), as the app and ``tnm-desktop agent`` run it.
 
     Args:
@@ -90,6 +92,8 @@ def agent_thread(data: DataFactory, creds: AgentCredentials, workdir: Path,
         workdir: Where the EA toolchain builds.
         simulator_state: The simulator process's state file, for an agent that trades on it.
         settings: Its heartbeat and lease periods (None: the defaults).
+        handover: Shared with the receiver of the same process (the app's local workspace).
     """
-    return AgentThread(data, creds, runner_factory(workdir, simulator_state), settings, loop_factory=selector_loop)
+    return AgentThread(data, creds, runner_factory(workdir, simulator_state), settings, loop_factory=selector_loop,
+                       handover=handover)
 

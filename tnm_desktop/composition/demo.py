@@ -230,7 +230,7 @@ async def open_demo(workspace: Path | None = None, *, fast_db: bool = False) -> 
     data = LocalAdapter(run.conns.app, run.conns.auth, profile.session_key)
     keyring = await asyncio.to_thread(keystore.ensure_keyring, run.workspace.root)
     services = Services(profile, data, run.workspace, keyring=keyring, closers=[run.stop],
-                        receiver=run.receiver, agents=app_agents(run.workspace))
+                        receiver=run.receiver, agents=app_agents(run.workspace, run.receiver.handover))
     try:
         await data.sign_in(DEMO_EMAIL, DEMO_PASSWORD, remember=False)
     except BaseException:

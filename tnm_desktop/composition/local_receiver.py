@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.errors import OperationalError, UserError
 from tnm_desktop.loops import selector_loop
 from tnm_desktop.webhook.config import ReceiverConfig
@@ -49,10 +50,15 @@ class LocalReceiver:
         database_url: libpq URL of role ``tnm_ingest`` on the workspace's database.
         port: Listen here instead of the pinned port, without pinning it (``tnm-desktop demo
             --port``; 0 takes any free port, for scripts and tests).
+        handover: Shared with the agent the app runs in this process, which lets an alert's call
+            claim the new job for it while it is idle (:mod:`tnm_desktop.domain.handover`); None
+            makes one, which an agent may be given through :attr:`handover`.
     """
 
-    def __init__(self, workspace: Workspace, database_url: str, *, port: int | None = None) -> None:
+    def __init__(self, workspace: Workspace, database_url: str, *, port: int | None = None,
+                 handover: Handover | None = None) -> None:
         self._workspace = workspace
+        self.handover = handover or Handover()
         self._database_url = database_url
         self._override = port
         self._pinned = workspace.settings().receiver_port  # read once: the GUI asks for URLs often
@@ -129,7 +135,7 @@ class LocalReceiver:
         # the workspace's own database, reached directly.
         config = ReceiverConfig(database_url=self._database_url, port=port, burst=50, rate_per_second=20,
                                 direct=True)
-        receiver = WebhookReceiver(config, loop_factory=selector_loop)
+        receiver = WebhookReceiver(config, loop_factory=selector_loop, handover=self.handover)
         try:
             receiver.start()
         except OperationalError as exc:

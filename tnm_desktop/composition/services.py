@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tnm_desktop import keystore
 from tnm_desktop.data.port import DataPort
 from tnm_desktop.domain import Agent, AgentCredentials
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.profiles import ConnectionProfile, ProfileKind, config_dir, data_dir
 from tnm_desktop.services import Services
@@ -40,12 +41,14 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
         keyring = await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
         conns = await asyncio.to_thread(workspace.open, fast=fast_db)
         data: DataPort = LocalAdapter(conns.app, conns.auth, profile.session_key)
-        services = Services(profile, data, workspace, keyring, agents=app_agents(workspace))
+        # The receiver may claim an alert's job for the app's agent while it is idle.
+        handover = Handover()
+        services = Services(profile, data, workspace, keyring, agents=app_agents(workspace, handover))
         # The workspace's own webhook receiver on its pinned port, so its strategies' URLs answer
         # while the app runs; a taken port is shown on the Strategies page, with the offer to change it.
         from tnm_desktop.composition.local_receiver import LocalReceiver  # aiohttp: loaded when a receiver is wanted
 
-        services.receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest)
+        services.receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest, handover=handover)
         try:
             await asyncio.to_thread(services.receiver.start)
         except OperationalError as exc:
@@ -58,10 +61,11 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
     return Services(profile, data, None, keyring, agents=app_agents(None))
 
 
-def app_agents(workspace: Workspace | None) -> AppAgents:
-    """The agent launcher of the app for a workspace (None: the data folder, for a Supabase profile)."""
+def app_agents(workspace: Workspace | None, handover: Handover | None = None) -> AppAgents:
+    """The agent launcher of the app for a workspace (None: the data folder, for a Supabase profile);
+    ``handover`` is shared with the workspace's receiver."""
     if workspace is not None:
-        return AppAgents(workspace.root / "ea", workspace.simulator_state)
+        return AppAgents(workspace.root / "ea", workspace.simulator_state, handover)
     return AppAgents(data_dir() / "ea", data_dir() / "simulator" / "state.json")
 
 
@@ -74,11 +78,14 @@ class AppAgents:
     Args:
         workdir: Where the EA toolchain builds.
         simulator_state: The state file of the simulator an agent without a terminal trades on.
+        handover: Shared with the receiver of this process (a local workspace's), which may claim
+            an alert's job for the agent while it is idle.
     """
 
-    def __init__(self, workdir: Path, simulator_state: Path) -> None:
+    def __init__(self, workdir: Path, simulator_state: Path, handover: Handover | None = None) -> None:
         self._workdir = workdir
         self._simulator_state = simulator_state
+        self._handover = handover
         self._simulator: SimulatorProcess | None = None
 
     def __repr__(self) -> str:
@@ -94,7 +101,7 @@ class AppAgents:
             from tnm_desktop.terminal.simulator.process import ensure_simulator
 
             self._simulator = await asyncio.to_thread(ensure_simulator, self._simulator_state)
-        return agent_thread(data, creds, self._workdir, self._simulator_state)
+        return agent_thread(data, creds, self._workdir, self._simulator_state, handover=self._handover)
 
     async def test_terminal(self, terminal_path: str, login: int | None, server: str | None,
                             password: str | None) -> ConnectionCheck:

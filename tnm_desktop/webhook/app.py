@@ -136,8 +136,8 @@ async def receive_alert(request: web.Request) -> web.Response:
     # The database's reason may quote the body, which may hold anything (a secret too): only the
     # receiver's own reasons are logged; the signal log has the rest.
     own_reason = f" ({refusal.reason})" if refusal is not None and result.code == "rejected" else ""
-    log.info("strategy %s: %s %s in %.0f ms%s", tag, http_status, result.code,
-             (time.monotonic() - started) * 1000, own_reason)
+    log.info("strategy %s: %s %s in %.0f ms%s%s", tag, http_status, result.code,
+             (time.monotonic() - started) * 1000, own_reason, "; handed to the agent" if result.handed else "")
     return _answer(result, http_status, retry_after)
 
 

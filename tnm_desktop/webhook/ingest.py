@@ -12,11 +12,17 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tnm_desktop.data.pool_log import quiet_pool_warnings
+from tnm_desktop.domain import ClaimedJob
+from tnm_desktop.domain.handover import Handover, Ticket
 from tnm_desktop.errors import TransientError
 
 log = logging.getLogger(__name__)
 
 _CALL = "select signal_id::text, status, reason, job_id::text, code from public.ingest_tv_signal(%s, %s, %s, %s)"
+# The same, claiming for the app's idle agent (domain.handover): the claimed job's columns follow.
+_CALL_AND_CLAIM = ("select i.signal_id::text, i.status, i.reason, i.job_id::text, i.code, i.risk_state, (i.claimed).* "
+                   "from public.ingest_tv_signal_and_claim(%s, %s, %s, %s, %s, %s, %s) i")
+_JOB_COLUMNS = 6  # where the claimed job's columns start in _CALL_AND_CLAIM's row
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +31,8 @@ class IngestResult:
 
     ``code`` is one of accepted, duplicate, disabled, malformed, invalid, too_large, rejected,
     not_found; ``status`` is the signal's status (or ``not_found``); ``reason`` is what the
-    trader reads in the signal log.
+    trader reads in the signal log. ``handed``: a job was claimed for the app's idle agent and handed
+    to it (:mod:`tnm_desktop.domain.handover`).
     """
 
     signal_id: str | None
@@ -33,6 +40,7 @@ class IngestResult:
     reason: str | None
     job_id: str | None
     code: str
+    handed: bool = False
 
 
 class IngestRefused(Exception):
@@ -61,11 +69,14 @@ class Ingestor:
         pool_timeout: Seconds to wait for a connection.
         statement_timeout_ms: Limit of one call inside the database.
         direct: Not behind a transaction pooler: prepare the call once per connection.
+        handover: Where the app's own agent, when idle, lets an alert's call claim its new job
+            for it (a receiver in the agent's process only).
     """
 
     def __init__(self, database_url: str, *, pool_size: int = 4, pool_timeout: float = 1.0,
-                 statement_timeout_ms: int = 1500, direct: bool = False) -> None:
+                 statement_timeout_ms: int = 1500, direct: bool = False, handover: Handover | None = None) -> None:
         self._timeout_ms = statement_timeout_ms
+        self._handover = handover
         quiet_pool_warnings()  # one warning per outage, not one per reconnection attempt
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             database_url, min_size=1, max_size=pool_size, timeout=pool_timeout, open=False,
@@ -101,10 +112,15 @@ class Ingestor:
         """
         params = (clean_text(secret), clean_text(body), received_at,
                   clean_text(reject_reason) if reject_reason is not None else None)
+        # A refused request creates no job: nothing to claim for the agent.
+        ticket = self._handover.reserve() if self._handover is not None and reject_reason is None else None
+        claimed: ClaimedJob | None = None
+        known = False  # whether the agent may rely on ``claimed`` (the first call answered)
         try:
             async with asyncio.timeout(within):
                 try:
-                    row = await self._call(params)
+                    row, claimed = await self._first_call(params, ticket)
+                    known = True
                 except psycopg.OperationalError:
                     # Most likely a connection the database dropped while it sat in the pool
                     # (a restart): drop the other broken ones, then once more on a sound one.
@@ -114,9 +130,38 @@ class Ingestor:
             raise TransientError("The signal database is unreachable.", code="database_unavailable") from exc
         except psycopg.Error as exc:
             raise IngestRefused(type(exc).__name__) from exc
+        finally:
+            if ticket is not None:
+                ticket.deliver(claimed, known=known)
         if row is None:
             raise IngestRefused("no result")
-        return IngestResult(signal_id=row[0], status=str(row[1]), reason=row[2], job_id=row[3], code=str(row[4]))
+        return IngestResult(signal_id=row[0], status=str(row[1]), reason=row[2], job_id=row[3], code=str(row[4]),
+                            handed=claimed is not None)
+
+    async def _first_call(self, params: tuple[str, str, datetime, str | None],
+                          ticket: Ticket | None) -> tuple[TupleRow | None, ClaimedJob | None]:
+        if ticket is not None:
+            try:
+                return await self._call_and_claim(params, ticket)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                # The call rolled back whole: log the alert the plain way rather than lose it.
+                log.error("claiming at ingestion failed (%s); the agent claims the job itself", type(exc).__name__)
+        return await self._call(params), None
+
+    async def _call_and_claim(self, params: tuple[str, str, datetime, str | None],
+                              ticket: Ticket) -> tuple[TupleRow | None, ClaimedJob | None]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_CALL_AND_CLAIM, (*params, ticket.creds.agent_id, ticket.creds.key,
+                                                       ticket.lease_seconds))
+            row = await cur.fetchone()
+            names = [column.name for column in cur.description or ()]
+        if row is None or row[_JOB_COLUMNS] is None:
+            return row, None
+        job = dict(zip(names[_JOB_COLUMNS:], row[_JOB_COLUMNS:], strict=True))
+        job["risk_state"] = row[_JOB_COLUMNS - 1]
+        return row, ClaimedJob.from_row(job)
 
     async def _call(self, params: tuple[str, str, datetime, str | None]) -> TupleRow | None:
         async with self._pool.connection() as conn:

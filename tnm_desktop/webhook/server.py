@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.errors import OperationalError
 from tnm_desktop.loops import LoopFactory, selector_loop, stop_on_signals
 from tnm_desktop.webhook.app import create_app
@@ -41,16 +42,17 @@ class RunningReceiver:
         await self._ingestor.close()
 
 
-async def start_receiver(config: ReceiverConfig) -> RunningReceiver:
+async def start_receiver(config: ReceiverConfig, handover: Handover | None = None) -> RunningReceiver:
     """Start serving on the running loop; return once the port is bound.
 
     The database may still be down: requests are then answered 503 until it is reachable.
+    ``handover``: where the app's own agent lets alerts claim for it (:mod:`tnm_desktop.domain.handover`).
 
     Raises:
         OperationalError: The address cannot be bound (for example, the port is in use).
     """
     ingestor = Ingestor(config.database_url, pool_size=config.pool_size, pool_timeout=config.pool_timeout,
-                        statement_timeout_ms=config.statement_timeout_ms, direct=config.direct)
+                        statement_timeout_ms=config.statement_timeout_ms, direct=config.direct, handover=handover)
     runner = web.AppRunner(create_app(config, ingestor), handle_signals=False,
                            access_log_class=RedactingAccessLogger,
                            access_log=logging.getLogger(ACCESS_LOGGER),
@@ -113,10 +115,13 @@ class WebhookReceiver:
     Args:
         config: Where to listen and which database to call.
         loop_factory: Makes the thread's event loop (a selector loop: psycopg needs one).
+        handover: Where the app's own agent lets alerts claim for it (:mod:`tnm_desktop.domain.handover`).
     """
 
-    def __init__(self, config: ReceiverConfig, *, loop_factory: LoopFactory = selector_loop) -> None:
+    def __init__(self, config: ReceiverConfig, *, loop_factory: LoopFactory = selector_loop,
+                 handover: Handover | None = None) -> None:
         self._config = config
+        self._handover = handover
         self._loop_factory = loop_factory
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,7 +198,7 @@ class WebhookReceiver:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         try:
-            running = await start_receiver(self._config)
+            running = await start_receiver(self._config, self._handover)
         except BaseException as exc:  # reported to start()'s caller on its thread
             self._error = exc
             self._ready.set()
