@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from tnm_desktop.domain.handover import Handover
 from tnm_desktop.domain.trade import STALE_REASON
 from tnm_desktop.webhook.config import ReceiverConfig
 from tnm_desktop.webhook.server import WebhookReceiver
@@ -203,10 +204,11 @@ def main() -> None:
         print(f"burst: {args.alerts:,} alerts waiting at once; {args.history:,} orders in the simulator's history\n")
         trader = seed_trader(db.admin)
         state, simulator = start_bench_simulator(Path(work), history=args.history)
+        handover = Handover()  # the receiver and the agent share one, as in the app
         receiver = WebhookReceiver(ReceiverConfig(database_url=db.ingest, port=0, direct=True, rate_per_second=100_000,
-                                                  burst=100_000))
+                                                  burst=100_000), handover=handover)
         clock = CallClock()
-        agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock)
+        agent = AgentHarness(db, trader, state, Path(work) / "ea", clock=clock, handover=handover)
         try:
             url = receiver.start()
             agent.start()
