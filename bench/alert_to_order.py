@@ -1,16 +1,20 @@
 """Measurement 1 — alert to order: 1,000 TradingView alerts through the whole local pipeline.
 
     python -m bench.alert_to_order [--alerts 1000] [--runs 3] [--interval 0.05] [--history 20000] [--quick]
+                                   [--no-handover]
 
 What runs, as in the app on a local workspace: a private PostgreSQL with the shipped migrations,
 the MT5 simulator as its own process, the webhook receiver on its own thread, the agent on its own
-thread (woken by LISTEN/NOTIFY, trading through the simulator's MT5 API). Alerts are posted over
-HTTP from another process, one every ``--interval`` seconds, each a risk-sized market order with a
-20-pip stop. Each stage is read from the rows the pipeline writes (``received_at``, ``logged_at``,
-``jobs.created_at``, ``claimed_at``, ``sent_at``, the result's ``sent_at``/``filled_at``,
-``completed_at``) plus two clocks the harness adds in the agent (notification arrived, agent woken)
-and one in the alert sender's process (the signal's last update notification arrived, as the
-signal log sees it). All clocks are this machine's wall clock.
+thread (trading through the simulator's MT5 API). While the agent is idle, an alert's own call
+claims its job for it and the receiver hands it over in memory (``domain.handover``), as in the
+app; ``--no-handover`` runs them as an agent in a process of its own does (woken by LISTEN/NOTIFY,
+claiming every job itself). Alerts are posted over HTTP from another process, one every
+``--interval`` seconds, each a risk-sized market order with a 20-pip stop. Each stage is read from
+the rows the pipeline writes (``received_at``, ``logged_at``, ``jobs.created_at``, ``claimed_at``,
+``sent_at``, the result's ``sent_at``/``filled_at``, ``completed_at``) plus clocks the harness adds
+in the agent (notification arrived, agent woken, job handed over) and one in the alert sender's
+process (the signal's last update notification arrived, as the signal log sees it). All clocks are
+this machine's wall clock.
 
 In the same run, the floor: the same stages with bare psycopg (insert and NOTIFY, a LISTEN
 wake-up, a bare SKIP LOCKED claim, an intent update) — what the round trips alone cost here, at
