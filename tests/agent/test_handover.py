@@ -21,7 +21,7 @@ from tnm_desktop.agent.worker import Agent
 from tnm_desktop.domain import AgentCredentials, AgentState
 from tnm_desktop.domain.handover import Handed, Handover
 from tnm_desktop.webhook.config import ReceiverConfig
-from tnm_desktop.webhook.ingest import Ingestor
+from tnm_desktop.webhook.ingest import Ingestor, IngestResult
 from tnm_desktop.webhook.server import WebhookReceiver
 
 from tests.agent.fakes import CountingPort, RecordingRunner
@@ -235,21 +235,21 @@ async def test_a_call_whose_answer_was_lost_costs_no_trade(pair: Pair, answer: s
 
 # The receiver's side ------------------------------------------------------------------------------
 
-async def _ingestor(desk: Desk, handover: Handover) -> Ingestor:
+async def _ingest_for(desk: Desk, agent_id: str, body: str, reject: str | None = None
+                     ) -> tuple[IngestResult, Handover, Sleeper]:
+    """One alert through the receiver's ingestion while an agent (``agent_id``) sleeps."""
+    handover, sleeper = Handover(), Sleeper()
+    handover.open(AgentCredentials(agent_id, desk.agent.key), 60, wake=sleeper.wake, warm=sleeper.warm)
     ingestor = Ingestor(desk.ingest_url, direct=True, handover=handover)
     await ingestor.open()
-    return ingestor
+    try:
+        return await ingestor.ingest(desk.secret, body, datetime.now(UTC), reject, within=5), handover, sleeper
+    finally:
+        await ingestor.close()
 
 
 async def test_the_receiver_hands_over_the_claimed_job_with_its_lease(desk: Desk) -> None:
-    handover, sleeper = Handover(), Sleeper()
-    handover.open(AgentCredentials(desk.agent.id, desk.agent.key), 60, wake=sleeper.wake, warm=sleeper.warm)
-    ingestor = await _ingestor(desk, handover)
-    try:
-        result = await ingestor.ingest(desk.secret, '{"action": "buy", "symbol": "EURUSD"}', datetime.now(UTC),
-                                       within=5)
-    finally:
-        await ingestor.close()
+    result, handover, sleeper = await _ingest_for(desk, desk.agent.id, '{"action": "buy", "symbol": "EURUSD"}')
     delivery = handover.close(desk.agent.id)
     assert delivery is not None and sleeper.woken == 1
     handed = delivery.result()
@@ -263,13 +263,7 @@ async def test_the_receiver_hands_over_the_claimed_job_with_its_lease(desk: Desk
 
 
 async def test_a_refused_request_claims_nothing(desk: Desk) -> None:
-    handover, sleeper = Handover(), Sleeper()
-    handover.open(AgentCredentials(desk.agent.id, desk.agent.key), 60, wake=sleeper.wake, warm=sleeper.warm)
-    ingestor = await _ingestor(desk, handover)
-    try:
-        result = await ingestor.ingest(desk.secret, "{}", datetime.now(UTC), "rate limited", within=5)
-    finally:
-        await ingestor.close()
+    result, handover, sleeper = await _ingest_for(desk, desk.agent.id, "{}", "rate limited")
     assert result.code == "rejected"
     assert handover.waiting and (sleeper.warmed, sleeper.woken) == (0, 0)  # left asleep
 
@@ -277,14 +271,7 @@ async def test_a_refused_request_claims_nothing(desk: Desk) -> None:
 async def test_a_claim_the_database_refuses_still_logs_the_alert(desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
     # Whatever goes wrong with the claim, the alert is logged the plain way and the agent claims
     # the job itself: the claim is never worth an alert.
-    handover, sleeper = Handover(), Sleeper()
-    handover.open(AgentCredentials("not an id", desk.agent.key), 60, wake=sleeper.wake, warm=sleeper.warm)
-    ingestor = await _ingestor(desk, handover)
-    try:
-        result = await ingestor.ingest(desk.secret, '{"action": "buy", "symbol": "EURUSD"}', datetime.now(UTC),
-                                       within=5)
-    finally:
-        await ingestor.close()
+    result, handover, _ = await _ingest_for(desk, "not an id", '{"action": "buy", "symbol": "EURUSD"}')
     assert result.code == "accepted" and desk.count("jobs", "status = 'pending'") == 1
     delivery = handover.close("not an id")
     assert delivery is not None and delivery.result() == Handed(None, True)
