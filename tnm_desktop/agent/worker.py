@@ -295,7 +295,9 @@ class Agent:
         delivery, self._handed = self._handed, None
         if delivery is None:
             return None
-        handed = await asyncio.wrap_future(delivery)
+        # Taken at once when it is in (the usual case: its arrival woke the agent), so that the new
+        # job's own announcement, read on the next turn of the loop, finds it held already.
+        handed = delivery.result() if delivery.done() else await asyncio.wrap_future(delivery)
         if handed.known:
             if handed.claimed is not None:
                 self._remember(handed.claimed.job.id)  # its own announcement must not wake the agent
