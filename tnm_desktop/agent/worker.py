@@ -242,10 +242,7 @@ class Agent:
         recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
         if recovered:
             self._log("warning", f"Finishing {len(recovered)} request(s) this agent had started before it stopped.")
-        for claimed in recovered:
-            if self._stopping.is_set():
-                break  # the rest stay held and are recovered at the next start
-            await self._execute(claimed, chain=False)  # every recovered job is settled before new work
+        await self._settle(recovered)
         if self._managing is None:
             # Stops are managed while the agent runs, paused or not: pausing stops new work only.
             self._managing = asyncio.create_task(self.runner.manage(), name="agent-stops")
@@ -304,10 +301,15 @@ class Agent:
             return handed.claimed
         # The receiver's call broke off after it may have claimed a job for this agent: take back
         # what the agent holds (nothing else: it was idle), as a start does.
-        recovered = await self.data.recover_jobs(self.creds, self.settings.lease_seconds)
-        for earlier in recovered[:-1]:
-            await self._execute(earlier, chain=False)
-        return recovered[-1] if recovered else None
+        await self._settle(await self.data.recover_jobs(self.creds, self.settings.lease_seconds))
+        return None
+
+    async def _settle(self, recovered: list[ClaimedJob]) -> None:
+        # Jobs taken back are each settled (reconciled with the terminal) before anything new.
+        for claimed in recovered:
+            if self._stopping.is_set():
+                break  # the rest stay held and are recovered at the next start
+            await self._execute(claimed, chain=False)
 
     async def _hold_until_resumed(self, claimed: ClaimedJob) -> ClaimedJob | None:
         """Keep a job claimed after a pause, unrun, until resumed; None if the agent stops first
