@@ -441,16 +441,17 @@ def test_trade_outcome_resolves_its_signal(db: Db) -> None:
     assert by_status["failed"]["error_message"] == "Market closed (10018)"
 
 
-def test_the_status_trigger_runs_for_what_it_acts_on_and_not_for_a_claim(db: Db) -> None:
-    # A claim is on the path from an alert to its order: the trigger that resolves signals and
-    # follows compiles must not run for it (20251220000000_status_trigger_when.sql).
+def test_the_status_effects_run_for_what_they_act_on_and_not_for_a_claim(db: Db) -> None:
+    # A claim is on the path from an alert to its order: the work that resolves signals and
+    # follows compiles must not run for it (20251220000000_status_trigger_when.sql, and since
+    # 20251222000100 the one status trigger's own check).
     user = db.create_user()
     agent = db.create_agent(user)
     db.admin.execute("insert into jobs (user_id, job_type) values (%s, 'trade')", (user.id,))
 
     def calls() -> object:
         row = db.admin.execute("select coalesce(pg_stat_get_xact_function_calls("
-                               "'tnm_private.on_job_status()'::regprocedure), 0) as n").fetchone()
+                               "'tnm_private.job_status_effects(public.jobs, text)'::regprocedure), 0) as n").fetchone()
         assert row is not None
         return row["n"]
 
