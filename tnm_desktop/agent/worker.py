@@ -34,18 +34,14 @@ from tnm_desktop.agent.events import (
     LogLine,
     StateChanged,
 )
-from tnm_desktop.data.port import AgentPort, Change, LiveState, Subscription, Table
-from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Job, JobStatus
+from tnm_desktop.agent.wakeups import JobWakeups
+from tnm_desktop.data.port import AgentPort, LiveState, Subscription, Table
+from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob
 from tnm_desktop.domain.handover import Handed, Handover
 from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientError, UserError
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-_REMEMBERED_JOBS = 256  # jobs recently held, whose updates are the agent's own doing
-# A claim's own announcement can arrive before the claim's answer: an update of a job not known
-# to be held is looked at again this much later. Only a job another party put back in the queue
-# (a lease expired) wakes the agent this way, and that job is a lease late already.
-_UPDATE_SETTLE = 0.25
 # How the agent's log says a request ended ({0}: what it was, {1}: how long it took in ms).
 _OUTCOME_WORDS = {"completed": "{0} done in {1} ms", "failed": "{0} failed after {1} ms",
                   "retrying": "{0} stopped after {1} ms; it will be tried again",
@@ -123,7 +119,7 @@ class Agent:
         self._last_error: str | None = None
         self._stop_reason: str | None = None  # an operational error that stopped it
         self._failures = 0
-        self._held: dict[str, None] = {}  # ids of jobs held lately, oldest first
+        self._wakeups = JobWakeups(self._wake)  # which job announcements wake it
         self._managing: asyncio.Task[None] | None = None
         # The app's own receiver may claim for this agent while it sleeps (domain.handover).
         self._handover = handover
@@ -231,7 +227,7 @@ class Agent:
         if self._subscription is None:
             # Notifications only wake the loop, which claims through the database anyway: reading
             # each announced row first would put a round trip between a new job and its claim.
-            self._subscription = await self.data.subscribe([Table.JOBS], self._on_job_change, self._on_live_state,
+            self._subscription = await self.data.subscribe([Table.JOBS], self._wakeups.on_change, self._on_live_state,
                                                            rows=False)
             self._live = self._subscription.state
         delivery, self._handed = self._handed, None
@@ -297,7 +293,7 @@ class Agent:
         handed = delivery.result() if delivery.done() else await asyncio.wrap_future(delivery)
         if handed.known:
             if handed.claimed is not None:
-                self._remember(handed.claimed.job.id)  # its own announcement must not wake the agent
+                self._wakeups.remember(handed.claimed.job.id)  # its own announcement must not wake the agent
             return handed.claimed
         # The receiver's call broke off after it may have claimed a job for this agent: take back
         # what the agent holds (nothing else: it was idle), as a start does.
@@ -314,7 +310,7 @@ class Agent:
     async def _hold_until_resumed(self, claimed: ClaimedJob) -> ClaimedJob | None:
         """Keep a job claimed after a pause, unrun, until resumed; None if the agent stops first
         (the job stays held, and the next start recovers it before anything new)."""
-        self._remember(claimed.job.id)
+        self._wakeups.remember(claimed.job.id)
         keeper = asyncio.create_task(self._keep_lease(claimed), name=f"lease-{claimed.job.id}")
         try:
             await self._resume.wait()  # stop() sets it too
@@ -354,7 +350,7 @@ class Agent:
         Returns the next job claimed (or None), and whether one was asked for.
         """
         job = claimed.job
-        self._remember(job.id)
+        self._wakeups.remember(job.id)
         self._executing += 1
         started = time.monotonic()
         self._emit(JobStarted(job.id, job.job_type.value, datetime.now(UTC)))
@@ -472,30 +468,6 @@ class Agent:
                 self._log("info", "Account synced" + (" (asked for)." if manual else "."))
             except TnmError as exc:
                 self._log("warning", f"Account sync failed: {exc.message}")
-
-    def _remember(self, job_id: str) -> None:
-        self._held.pop(job_id, None)
-        self._held[job_id] = None
-        while len(self._held) > _REMEMBERED_JOBS:
-            del self._held[next(iter(self._held))]
-
-    def _on_job_change(self, change: Change) -> None:
-        # Wake for a job that may be waiting: a new one, or one put back in the queue. Changes
-        # come without their rows, so an update is taken as possibly waiting unless it is of a
-        # job this agent held lately: those updates are its own claims, intents and reports.
-        row = change.row
-        if change.op == "insert":
-            if change.id not in self._held:  # not a job the receiver handed over already
-                self._wake.set()
-        elif row is None:
-            if change.op != "delete" and change.id not in self._held:
-                asyncio.get_running_loop().call_later(_UPDATE_SETTLE, self._wake_unless_held, change.id)
-        elif isinstance(row, Job) and row.status is JobStatus.PENDING:
-            self._wake.set()
-
-    def _wake_unless_held(self, job_id: str) -> None:
-        if job_id not in self._held:
-            self._wake.set()
 
     def _on_live_state(self, state: LiveState) -> None:
         self._live = state
