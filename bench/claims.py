@@ -388,10 +388,18 @@ def key_check_cost(db: BenchDb, trader: Trader, agent: tuple[str, str], calls: i
                 ("claim_next_job_with_limits (the agent's; 300)",
                  "perform * from public.claim_next_job_with_limits(a, k, 60)", 300),
                 ("risk_state_of: an entry's limits, read by its claim", "perform tnm_private.risk_state_of(a, u)",
-                 calls)):
+                 calls),
+                # The agent's loop, each call completing the job the last one claimed ('{{}}': the
+                # body below is a format string).
+                ("complete_and_claim_next_with_limits (the agent's loop; 1,000)",
+                 "select (c.job).id, (c.job).lease_token into j, t "
+                 "from public.complete_and_claim_next_with_limits(a, k, j, t, '{{}}', 60) c", 1000)):
             body = sql.SQL(
-                "do $$ declare a uuid := {agent}; k text := {key}; u uuid; t0 timestamptz; begin "
-                "select user_id into u from public.mt5_agents where id = a; t0 := clock_timestamp(); "
+                "do $$ declare a uuid := {agent}; k text := {key}; u uuid; t0 timestamptz; j uuid; t uuid; begin "
+                "select user_id into u from public.mt5_agents where id = a; "
+                # The loop's first job, for the complete-and-claim loop (the others ignore it).
+                "select c.id, c.lease_token into j, t from public.claim_next_job(a, k, 60) c; "
+                "t0 := clock_timestamp(); "
                 "for i in 1.." + str(n) + " loop " + call + "; end loop; "
                 "raise exception 'bench:%', extract(epoch from clock_timestamp() - t0) * 1e6; "
                 "end $$").format(agent=sql.Literal(agent[0]), key=sql.Literal(agent[1]))
