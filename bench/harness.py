@@ -19,6 +19,7 @@ from typing import Any
 
 from tnm_desktop.agent.events import AgentEvent, StateChanged
 from tnm_desktop.agent.runner import TerminalRunner
+from tnm_desktop.agent.wakeups import JobWakeups
 from tnm_desktop.agent.worker import Agent, AgentSettings
 from tnm_desktop.composition.agent import runner_factory
 from tnm_desktop.data.live import ChangeFeed
@@ -142,10 +143,22 @@ class TimedAgent(Agent):
             self.handed[claimed.job.id] = time.time()
         return claimed
 
-    def _on_job_change(self, change: Change) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wakeups = _TimedWakeups(self._wake, self)
+
+
+class _TimedWakeups(JobWakeups):
+    """The agent's wake-up rules, stamping when a new job's announcement reached them."""
+
+    def __init__(self, wake: asyncio.Event, agent: TimedAgent) -> None:
+        super().__init__(wake)
+        self._agent = agent
+
+    def on_change(self, change: Change) -> None:
         if change.op == "insert":
-            self.woken.setdefault(change.id, time.time())
-        super()._on_job_change(change)
+            self._agent.woken.setdefault(change.id, time.time())
+        super().on_change(change)
 
 
 class AgentHarness:
