@@ -132,32 +132,31 @@ class TimedAdapter(LocalAdapter):
 
 
 class TimedAgent(Agent):
-    """The agent, stamping when a new job woke it, and when one was handed over to it."""
+    """The agent, stamping in ``woken`` when a new job woke it and in ``handed`` when one was
+    handed over to it (the other arguments are the agent's)."""
 
-    woken: dict[str, float]
-    handed: dict[str, float]
+    def __init__(self, *args: Any, woken: dict[str, float], handed: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handed_at = handed
+        self._wakeups = _TimedWakeups(self._wake, woken)
 
     async def _handed_job(self) -> ClaimedJob | None:
         claimed = await super()._handed_job()
         if claimed is not None:
-            self.handed[claimed.job.id] = time.time()
+            self._handed_at[claimed.job.id] = time.time()
         return claimed
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._wakeups = _TimedWakeups(self._wake, self)
 
 
 class _TimedWakeups(JobWakeups):
     """The agent's wake-up rules, stamping when a new job's announcement reached them."""
 
-    def __init__(self, wake: asyncio.Event, agent: TimedAgent) -> None:
+    def __init__(self, wake: asyncio.Event, woken: dict[str, float]) -> None:
         super().__init__(wake)
-        self._agent = agent
+        self._woken = woken
 
     def on_change(self, change: Change) -> None:
         if change.op == "insert":
-            self._agent.woken.setdefault(change.id, time.time())
+            self._woken.setdefault(change.id, time.time())
         super().on_change(change)
 
 
@@ -246,8 +245,8 @@ class AgentHarness:
                 for name in mt5.FUNCTIONS:
                     if name != "last_error":
                         setattr(api, name, self.clock.wrap("mt5." + name, getattr(api, name)))
-            agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit, handover=self._handover)
-            agent.woken, agent.handed = self.woken, self.handed
+            agent = TimedAgent(data, creds, runner, settings=self._settings, emit=self._emit, handover=self._handover,
+                               woken=self.woken, handed=self.handed)
             self._loop, self._agent = asyncio.get_running_loop(), agent
             await agent.run()
         finally:

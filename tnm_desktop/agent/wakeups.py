@@ -1,8 +1,9 @@
 """Which changes to the jobs table wake a sleeping agent.
 
-Announcements come without their rows. A new job wakes the agent, and so does an update that may
-have put a job back in the queue (a lease that expired), unless it is of a job this agent held
-lately: those updates are its own claims, intents and reports, or a job the receiver handed it.
+The agent subscribes without rows, so an announcement says only what changed. A new job wakes
+the agent, and so does an update that may have put a job back in the queue (a lease that
+expired), unless it is of a job this agent held lately: those updates are its own claims, intents
+and reports, or a job the receiver handed it.
 """
 
 from __future__ import annotations

@@ -50,15 +50,14 @@ class LocalReceiver:
         database_url: libpq URL of role ``tnm_ingest`` on the workspace's database.
         port: Listen here instead of the pinned port, without pinning it (``tnm-desktop demo
             --port``; 0 takes any free port, for scripts and tests).
-        handover: Shared with the agent the app runs in this process, which lets an alert's call
-            claim the new job for it while it is idle (:mod:`tnm_desktop.domain.handover`); None
-            makes one, which an agent may be given through :attr:`handover`.
+
+    The agent the app runs in this process is given :attr:`handover`, through which an alert's
+    call may claim the new job for it while it is idle (:mod:`tnm_desktop.domain.handover`).
     """
 
-    def __init__(self, workspace: Workspace, database_url: str, *, port: int | None = None,
-                 handover: Handover | None = None) -> None:
+    def __init__(self, workspace: Workspace, database_url: str, *, port: int | None = None) -> None:
         self._workspace = workspace
-        self.handover = handover or Handover()
+        self.handover = Handover()
         self._database_url = database_url
         self._override = port
         self._pinned = workspace.settings().receiver_port  # read once: the GUI asks for URLs often

@@ -41,16 +41,16 @@ async def open_services(profile: ConnectionProfile, *, fast_db: bool = False) ->
         keyring = await asyncio.to_thread(keystore.ensure_keyring, workspace.root)
         conns = await asyncio.to_thread(workspace.open, fast=fast_db)
         data: DataPort = LocalAdapter(conns.app, conns.auth, profile.session_key)
-        # The receiver may claim an alert's job for the app's agent while it is idle.
-        handover = Handover()
-        services = Services(profile, data, workspace, keyring, agents=app_agents(workspace, handover))
         # The workspace's own webhook receiver on its pinned port, so its strategies' URLs answer
         # while the app runs; a taken port is shown on the Strategies page, with the offer to change it.
         from tnm_desktop.composition.local_receiver import LocalReceiver  # aiohttp: loaded when a receiver is wanted
 
-        services.receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest, handover=handover)
+        receiver = await asyncio.to_thread(LocalReceiver, workspace, conns.ingest)
+        # Through its hand-over an alert's call may claim the new job for the app's idle agent.
+        services = Services(profile, data, workspace, keyring, receiver=receiver,
+                            agents=app_agents(workspace, receiver.handover))
         try:
-            await asyncio.to_thread(services.receiver.start)
+            await asyncio.to_thread(receiver.start)
         except OperationalError as exc:
             log.warning("the webhook receiver did not start: %s", exc.message)
         return services
