@@ -173,9 +173,14 @@ async def test_an_idle_agent_gets_the_new_trade_without_claiming_it_itself(pair:
     job = pair.job_of("one")
     await eventually(lambda: pair.status(job) == "completed")
     assert [job_id for job_id, _ in pair.runner.ran] == [job]
-    # The receiver's call claimed it; the agent's one call was the completion (which looks for more).
+    # The receiver's call claimed it: the agent's first call was the completion (which looks for
+    # more), with no claim or take-back of its own before it. On a loaded machine the claim's own
+    # announcement can outlast the agent's settle delay (wakeups.UPDATE_SETTLE) before the job is
+    # handed over; the agent then looks once more after the trade and finds nothing.
     await eventually(lambda: pair.handover.waiting, what="asleep again")
-    assert pair.calls_since(moment) == ["complete_and_claim"]
+    calls = pair.calls_since(moment)
+    assert calls[0] == "complete_and_claim"
+    assert set(calls[1:]) <= {"claim_job"} and len(calls) <= 2
 
 
 async def test_alerts_that_come_while_it_works_follow_in_their_order(pair: Pair) -> None:
