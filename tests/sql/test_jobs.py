@@ -372,6 +372,27 @@ def test_the_lease_sweep_keeps_its_plan_and_sweeps_only_its_own_user(db: Db) -> 
     assert left == [{"status": "pending"}]
 
 
+def test_the_indexes_of_rarely_set_job_columns_hold_only_the_jobs_that_set_them(db: Db) -> None:
+    # A claim or a completion wrote a null entry into both for every job (migration
+    # 20251223000000). The lookups they serve name a value, so the partial indexes still serve
+    # them, with a plan made for any value: a deleted agent or EA project, an agent's job list.
+    for index, column in (("jobs_ea_project_set_idx", "ea_project_id"), ("jobs_target_agent_set_idx",
+                                                                         "target_agent_id")):
+        row = db.admin.execute("select indexdef from pg_indexes where schemaname = 'public' and indexname = %s",
+                               (index,)).fetchone()
+        assert row is not None and str(row["indexdef"]).endswith(f"WHERE ({column} IS NOT NULL)")
+        with db.admin.transaction():
+            db.admin.execute("set local plan_cache_mode = force_generic_plan")
+            db.admin.execute("set local enable_seqscan = off")
+            db.admin.execute(f"prepare lookup(uuid) as update jobs set {column} = null where {column} = $1")
+            try:
+                plan = "\n".join(str(r["QUERY PLAN"]) for r in db.admin.execute(
+                    "explain execute lookup(gen_random_uuid())").fetchall())
+            finally:
+                db.admin.execute("deallocate lookup")
+        assert f"Index Scan using {index}" in plan or f"Bitmap Index Scan on {index}" in plan, plan
+
+
 def test_extending_keeps_the_lease(db: Db) -> None:
     user = db.create_user()
     agent, other = db.create_agent(user), db.create_agent(user, "other")
