@@ -13,7 +13,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from tnm_desktop.composition.agent import runner_factory
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.adapter import LocalAdapter
 from tnm_desktop.data.local.live import LocalListener
-from tnm_desktop.data.port import Change, ChangeCallback, StateCallback, Subscription, Table
+from tnm_desktop.data.port import Change, Subscription
 from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob, Session
 from tnm_desktop.domain.handover import Handover
 from tnm_desktop.terminal import mt5api as mt5
@@ -45,7 +45,7 @@ class _TimedListener(LocalListener):
         now = time.time()
         with contextlib.suppress(ValueError, KeyError, TypeError):
             note = json.loads(payload)
-            if note["table"] == "jobs" and note["op"] == "insert":
+            if note["table"] == "jobs" and note["op"] in ("insert", "waiting"):
                 self._stamps.setdefault(str(note["id"]), now)
         super()._push(payload)
 
@@ -121,11 +121,9 @@ class TimedAdapter(LocalAdapter):
             if hasattr(self, name):
                 setattr(self, name, clock.wrap_async(name, getattr(self, name)))
 
-    async def subscribe(self, tables: Collection[Table], on_change: ChangeCallback,
-                        on_state: StateCallback | None = None, **options: Any) -> Subscription:
-        # LocalQueries.subscribe with the stamping listener.
-        feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state, **options)
-        listener = _TimedListener(self._conninfo, self._user_id(), feed, stamps=self.notified)
+    async def _listen(self, feed: ChangeFeed, channel: str | None) -> Subscription:
+        # LocalQueries._listen with the stamping listener.
+        listener = _TimedListener(self._conninfo, self._user_id(), feed, stamps=self.notified, channel=channel)
         await listener.start()
         self._subscriptions.append(listener)
         return listener
@@ -155,7 +153,7 @@ class _TimedWakeups(JobWakeups):
         self._woken = woken
 
     def on_change(self, change: Change) -> None:
-        if change.op == "insert":
+        if change.op in ("insert", "waiting"):
             self._woken.setdefault(change.id, time.time())
         super().on_change(change)
 

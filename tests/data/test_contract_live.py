@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from tnm_desktop.agent import pairing
 from tnm_desktop.data.port import Change, LiveState, Table
-from tnm_desktop.domain import Signal
+from tnm_desktop.domain import AgentCredentials, JobRequest, JobType, Signal
 
 from tests.data.backends import Backend
 from tests.data.helpers import insert_signal, strategy_for
@@ -73,6 +74,37 @@ async def test_a_wake_only_subscription_gets_ids_and_operations_without_rows(bac
     backend.db.admin.execute("update tv_signals set status = 'executed' where id = %s", (signal_id,))
     await wait_for(lambda: any(c.op == "update" for c in alice_changes))
     assert all(c.row is None and c.id == signal_id for c in alice_changes)
+    await asyncio.sleep(0.3)  # bob had every chance to receive something
+    assert bob_changes == []
+    await sub_a.close()
+    await sub_b.close()
+
+
+async def test_the_agents_subscription_hears_of_each_job_that_starts_to_wait(backend: Backend) -> None:
+    alice, bob = backend.db.create_user(), backend.db.create_user()
+    alice_port, bob_port = await backend.signed_in(alice), await backend.signed_in(bob)
+    key = pairing.new_key()
+    hashed = pairing.hash_key(key, rounds=4)
+    agent = await alice_port.create_agent("Desk PC", "DESK-01", hashed)
+    creds = AgentCredentials(agent.id, key)
+    alice_changes: list[Change] = []
+    bob_changes: list[Change] = []
+    sub_a = await alice_port.subscribe_waiting_jobs(alice_changes.append)
+    sub_b = await bob_port.subscribe_waiting_jobs(bob_changes.append)
+    await wait_for(lambda: sub_a.state is LiveState.LIVE and sub_b.state is LiveState.LIVE)
+
+    job = await alice_port.enqueue_job(JobRequest(JobType.GET_ACCOUNT, target_agent_id=agent.id))
+    await wait_for(lambda: any(c.id == job.id for c in alice_changes))
+    first = next(c for c in alice_changes if c.id == job.id)
+    # The local workspace announces exactly the jobs that wait; Realtime announces every change.
+    assert first.table is Table.JOBS and first.row is None and first.op in ("waiting", "insert")
+    claimed = await alice_port.claim_job(creds)
+    assert claimed is not None
+    await alice_port.complete_job(creds, claimed, {"balance": 1.0})
+    again = await alice_port.enqueue_job(JobRequest(JobType.GET_POSITIONS, target_agent_id=agent.id))
+    await wait_for(lambda: any(c.id == again.id for c in alice_changes))
+    if first.op == "waiting":
+        assert [(c.op, c.id) for c in alice_changes] == [("waiting", job.id), ("waiting", again.id)]
     await asyncio.sleep(0.3)  # bob had every chance to receive something
     assert bob_changes == []
     await sub_a.close()

@@ -35,7 +35,7 @@ from tnm_desktop.agent.events import (
     StateChanged,
 )
 from tnm_desktop.agent.wakeups import JobWakeups
-from tnm_desktop.data.port import AgentPort, LiveState, Subscription, Table
+from tnm_desktop.data.port import AgentPort, LiveState, Subscription
 from tnm_desktop.domain import AgentCredentials, AgentState, ClaimedJob
 from tnm_desktop.domain.handover import Handed, Handover
 from tnm_desktop.errors import LeaseLost, OperationalError, TnmError, TransientError, UserError
@@ -227,8 +227,7 @@ class Agent:
         if self._subscription is None:
             # Notifications only wake the loop, which claims through the database anyway: reading
             # each announced row first would put a round trip between a new job and its claim.
-            self._subscription = await self.data.subscribe([Table.JOBS], self._wakeups.on_change, self._on_live_state,
-                                                           rows=False)
+            self._subscription = await self.data.subscribe_waiting_jobs(self._wakeups.on_change, self._on_live_state)
             self._live = self._subscription.state
         delivery, self._handed = self._handed, None
         if delivery is not None:

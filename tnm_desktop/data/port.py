@@ -80,7 +80,7 @@ class Change:
     """
 
     table: Table
-    op: str  # "insert" | "update" | "delete"
+    op: str  # "insert" | "update" | "delete", or "waiting" (AgentPort.subscribe_waiting_jobs)
     id: str
     row: LiveRow | None
 
@@ -166,6 +166,17 @@ class AgentPort(Protocol):
 
         With ``rows=False`` changes are not re-read: each arrives with its id and operation only,
         as soon as it is announced (for a subscriber that only needs to be woken).
+        """
+        ...
+
+    async def subscribe_waiting_jobs(self, on_change: ChangeCallback,
+                                     on_state: StateCallback | None = None) -> Subscription:
+        """Be told when a job of the signed-in user may be waiting for an agent, until closed.
+
+        A change carries no row. Its ``op`` is "waiting" when the backend announces exactly the
+        jobs that start to wait (created waiting, or put back in the queue); otherwise (a backend
+        that cannot, or while the push channel is down and changes are polled) it is any change of
+        a job, "insert" or "update", as from :meth:`subscribe` with ``rows=False``.
         """
         ...
 

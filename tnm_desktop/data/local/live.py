@@ -30,16 +30,23 @@ def channel_of(user_id: str) -> str:
     return "tnm_" + user_id.replace("-", "")
 
 
+def waiting_jobs_channel_of(user_id: str) -> str:
+    """The NOTIFY channel of a user's jobs that start to wait for an agent (20251224000000)."""
+    return "tnm_jobs_" + user_id.replace("-", "")
+
+
 class LocalListener:
     """A live subscription over LISTEN/NOTIFY.
 
     Notifications carry (table, op, id) only; the feed re-reads each row as the user, so what a
-    subscriber receives is exactly what RLS lets that user see.
+    subscriber receives is exactly what RLS lets that user see. ``channel`` is the user's own
+    (every change) unless given (:func:`waiting_jobs_channel_of`).
     """
 
-    def __init__(self, conninfo: str, user_id: str, feed: ChangeFeed, *, max_backoff: float = 2.0) -> None:
+    def __init__(self, conninfo: str, user_id: str, feed: ChangeFeed, *, max_backoff: float = 2.0,
+                 channel: str | None = None) -> None:
         self._conninfo = conninfo
-        self._channel = channel_of(user_id)
+        self._channel = channel or channel_of(user_id)
         self.feed = feed
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None

@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from tnm_desktop.data.live import ChangeFeed
 from tnm_desktop.data.local.db import UserDb
-from tnm_desktop.data.local.live import LocalListener
+from tnm_desktop.data.local.live import LocalListener, waiting_jobs_channel_of
 from tnm_desktop.data.port import ChangeCallback, LiveRow, StateCallback, Subscription, Table
 from tnm_desktop.domain import (
     Agent,
@@ -290,7 +290,16 @@ class LocalQueries:
                         on_state: StateCallback | None = None, *, rows: bool = True) -> Subscription:
         """Receive the user's changes via LISTEN/NOTIFY, re-read under RLS (unless ``rows=False``)."""
         feed = ChangeFeed(tables, self._fetch_rows, self._changes_since, on_change, on_state, rows=rows)
-        listener = LocalListener(self._conninfo, self._user_id(), feed)
+        return await self._listen(feed, None)
+
+    async def subscribe_waiting_jobs(self, on_change: ChangeCallback,
+                                     on_state: StateCallback | None = None) -> Subscription:
+        """Hear of the user's jobs that start to wait, on their own channel (op "waiting")."""
+        feed = ChangeFeed([Table.JOBS], self._fetch_rows, self._changes_since, on_change, on_state, rows=False)
+        return await self._listen(feed, waiting_jobs_channel_of(self._user_id()))
+
+    async def _listen(self, feed: ChangeFeed, channel: str | None) -> Subscription:
+        listener = LocalListener(self._conninfo, self._user_id(), feed, channel=channel)
         await listener.start()
         self._subscriptions.append(listener)
         return listener

@@ -236,6 +236,11 @@ class SupabaseAdapter(DeskQueries, AccountQueries, ActivityQueries, AgentCalls, 
         self._subscriptions.append(subscription)
         return subscription
 
+    async def subscribe_waiting_jobs(self, on_change: ChangeCallback,
+                                     on_state: StateCallback | None = None) -> Subscription:
+        """Every change of the user's jobs: Realtime announces a table's changes, not a state's."""
+        return await self.subscribe([Table.JOBS], on_change, on_state, rows=False)
+
     # Internals --------------------------------------------------------------------------------
 
     def _tokens(self) -> SessionKeeper | None:
