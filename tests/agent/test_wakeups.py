@@ -22,14 +22,15 @@ async def test_a_new_job_wakes_the_agent_unless_it_was_handed_over_already() -> 
     assert wake.is_set()
 
 
-async def test_a_job_announced_as_waiting_wakes_the_agent_at_once_unless_it_held_it_lately() -> None:
-    wake = asyncio.Event()
-    wakeups = JobWakeups(wake)
-    wakeups.remember("handed")
-    wakeups.on_change(change("waiting", "handed"))
-    assert not wake.is_set()
-    wakeups.on_change(change("waiting", "requeued"))
-    assert wake.is_set()
+async def test_a_job_announced_as_waiting_wakes_the_agent_at_once_even_one_it_held() -> None:
+    # Announced only when it is in the queue: a job of this agent's put back (its lease expired
+    # while the terminal did not answer) is to be claimed again like any other.
+    for job in ("new", "held"):
+        wake = asyncio.Event()
+        wakeups = JobWakeups(wake)
+        wakeups.remember("held")
+        wakeups.on_change(change("waiting", job))
+        assert wake.is_set()
 
 
 async def test_an_update_wakes_after_a_moment_unless_the_agent_turns_out_to_hold_the_job() -> None:

@@ -1,12 +1,11 @@
 """Which changes to the jobs table wake a sleeping agent.
 
 The agent subscribes to its trader's waiting jobs (``AgentPort.subscribe_waiting_jobs``). Where the
-backend announces exactly those ("waiting"), each wakes the agent unless it is a job this agent
-held lately (the receiver handed it over, or it was the agent's own and was put back).
-Elsewhere every change of a job is announced, without its row: a new job wakes the agent, and so
-does an update that may have put a job back in the queue (a lease that expired), unless it is of
-a job this agent held lately: those updates are its own claims, intents and reports, or a job the
-receiver handed it.
+backend announces exactly those ("waiting"), each wakes the agent: a job in the queue, new or put
+back (the job the receiver hands over is not announced). Elsewhere every change of a job is
+announced, without its row: a new job wakes the agent, and so does an update that may have put a
+job back in the queue (a lease that expired), unless it is of a job this agent held lately: those
+updates are its own claims, intents and reports, or a job the receiver handed it.
 """
 
 from __future__ import annotations
@@ -41,8 +40,7 @@ class JobWakeups:
         """The live updates' callback for the jobs table."""
         row = change.row
         if change.op == "waiting":
-            if change.id not in self._held:
-                self._wake.set()
+            self._wake.set()
         elif change.op == "insert":
             if change.id not in self._held:  # not a job the receiver handed over already
                 self._wake.set()
