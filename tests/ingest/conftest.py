@@ -5,19 +5,22 @@ Ingestion is called exactly as the receiver calls it: connected as role ``tnm_in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 from tnm_desktop.domain.trade import TradeInstruction
 
 from tests.pg import Agent, Db, User
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class _Own:
@@ -89,6 +92,21 @@ class Desk:
         """The accepted alert's job payload, parsed by the agent's own parser."""
         assert result["code"] == "accepted", result
         return TradeInstruction.from_payload(self.job(result["job_id"])["payload"])
+
+    def heard_on(self, channel: str, action: Callable[[], T]) -> tuple[T, list[tuple[str, str, str]]]:
+        """Run ``action``; return what it returned and the (table, op, id) announced on ``channel``."""
+        with psycopg.connect(self.db.cluster.conninfo(dbname=self.db.name), autocommit=True) as listener:
+            listener.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
+            result = action()
+            # Notifications arrive in commit order: everything the action caused comes before this one.
+            self.db.admin.execute("select pg_notify(%s, '{\"table\": \"end\"}')", (channel,))
+            notes: list[dict[str, str]] = []
+            for note in listener.notifies(timeout=10):
+                notes.append(json.loads(note.payload))
+                if notes[-1]["table"] == "end":
+                    break
+        assert notes.pop() == {"table": "end"}
+        return result, [(n["table"], n["op"], n["id"]) for n in notes]
 
     def count(self, table: str, where: str = "true", params: tuple[Any, ...] = ()) -> int:
         """Rows of a table, as the superuser (every user's)."""

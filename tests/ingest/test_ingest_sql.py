@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 from tnm_desktop.domain.alerts import alert_message, sample_alert
 
 from tests.ingest.conftest import Desk, other_users_signal
@@ -50,19 +49,8 @@ def test_an_accepted_alert_is_announced_once_already_linked_to_its_job(desk: Des
     # The signal log and the agent hear of a new signal once, with its job: no second change to
     # link them (each change wakes every listener of the trader).
     channel = "tnm_" + desk.user.id.replace("-", "")
-    with psycopg.connect(desk.db.cluster.conninfo(dbname=desk.db.name), autocommit=True) as listener:
-        listener.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
-        result = desk.ingest(json.dumps(README_ALERT))
-        # Notifications arrive in commit order: everything the alert caused comes before this one.
-        desk.db.admin.execute("select pg_notify(%s, '{\"table\": \"end\"}')", (channel,))
-        notes: list[dict[str, str]] = []
-        for note in listener.notifies(timeout=10):
-            notes.append(json.loads(note.payload))
-            if notes[-1]["table"] == "end":
-                break
-    assert notes.pop() == {"table": "end"}
-    assert [(n["table"], n["op"], n["id"]) for n in notes] == [
-        ("tv_signals", "insert", result["signal_id"]), ("jobs", "insert", result["job_id"])]
+    result, notes = desk.heard_on(channel, lambda: desk.ingest(json.dumps(README_ALERT)))
+    assert notes == [("tv_signals", "insert", result["signal_id"]), ("jobs", "insert", result["job_id"])]
     assert str(desk.signal(result["signal_id"])["job_id"]) == result["job_id"]
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 from tnm_desktop.data.local.live import channel_of, waiting_jobs_channel_of
 
@@ -21,25 +19,9 @@ _HAND_OVER = ("select i.job_id::text as job, (i.claimed).id::text as claimed "
 
 def heard(desk: Desk, action: Callable[[], Any]) -> tuple[Any, list[tuple[str, str]]]:
     """Run ``action``; return what it returned and the (op, id) announced on the agent's channel."""
-    result, notes = heard_on(desk, waiting_jobs_channel_of(desk.user.id), action)
+    result, notes = desk.heard_on(waiting_jobs_channel_of(desk.user.id), action)
     assert all(table == "jobs" for table, _, _ in notes), notes
     return result, [(op, job) for _, op, job in notes]
-
-
-def heard_on(desk: Desk, channel: str, action: Callable[[], Any]) -> tuple[Any, list[tuple[str, str, str]]]:
-    """Run ``action``; return what it returned and the (table, op, id) announced on ``channel``."""
-    with psycopg.connect(desk.db.cluster.conninfo(dbname=desk.db.name), autocommit=True) as listener:
-        listener.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
-        result = action()
-        # Notifications arrive in commit order: everything the action caused comes before this one.
-        desk.db.admin.execute("select pg_notify(%s, '{\"table\": \"end\"}')", (channel,))
-        notes: list[dict[str, str]] = []
-        for note in listener.notifies(timeout=10):
-            notes.append(json.loads(note.payload))
-            if notes[-1]["table"] == "end":
-                break
-    assert notes.pop() == {"table": "end"}
-    return result, [(n["table"], n["op"], n["id"]) for n in notes]
 
 
 def hand_over(desk: Desk, body: str = BUY, *, key: str | None = None) -> dict[str, Any]:
@@ -69,8 +51,8 @@ def test_the_job_handed_to_the_idle_agent_is_not_announced_to_it(desk: Desk) -> 
     assert row["claimed"] == row["job"] is not None
     assert notes == []
     # The windows still hear of it, created and claimed.
-    row, general = heard_on(desk, channel_of(desk.user.id),
-                            lambda: hand_over(desk, '{"action": "sell", "symbol": "EURUSD"}'))
+    row, general = desk.heard_on(channel_of(desk.user.id),
+                                 lambda: hand_over(desk, '{"action": "sell", "symbol": "EURUSD"}'))
     assert row["claimed"] == row["job"] is not None
     assert ("jobs", "insert", row["job"]) in general and ("jobs", "update", row["job"]) in general
 
